@@ -1,0 +1,127 @@
+//! Assembles served routers: one function (the runtime) or all of them (the
+//! dev server), each behind its own guard, plus the operational endpoints.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::function::Function;
+use crate::middleware::{Guard, cors, guard, label_route, observe};
+use crate::state::AppState;
+
+/// Request bodies above this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The routes every function answers besides its own.
+pub const OPERATIONAL_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// The whole application for `functions` over `state`.
+pub fn build(functions: Vec<Function>, state: AppState) -> Router {
+    let mut app = Router::new();
+    for function in functions {
+        let g = Guard {
+            state: state.clone(),
+            auth: function.manifest.auth,
+            tier: function.manifest.rate_limit,
+        };
+        app = app.merge(function.router.route_layer(from_fn_with_state(g, guard)));
+    }
+    app.route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route_layer(from_fn(label_route))
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors(&state.config.allowed_origins))
+        .layer(from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn fallback() -> ApiError {
+    ApiError::NotFound("Not Found".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The state of one backing service.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Dependencies {
+    pub postgres: &'static str,
+    pub redis: &'static str,
+}
+
+impl Dependencies {
+    /// Both reachable.
+    pub fn healthy(&self) -> bool {
+        self.postgres == "ok" && self.redis == "ok"
+    }
+}
+
+/// Pings Postgres and Redis, each with a short timeout.
+pub async fn check_dependencies(state: &AppState) -> Dependencies {
+    let timeout = std::time::Duration::from_secs(2);
+    let pg = tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&state.db));
+    let redis = tokio::time::timeout(timeout, async {
+        let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let (pg, redis) = tokio::join!(pg, redis);
+    let status = |ok: bool| if ok { "ok" } else { "unavailable" };
+    Dependencies {
+        postgres: status(matches!(pg, Ok(Ok(_)))),
+        redis: status(matches!(redis, Ok(Ok(_)))),
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let deps = check_dependencies(&state).await;
+    let code = if deps.healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(deps))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let m = &state.metrics;
+    let db = &state.db;
+    let idle = db.num_idle() as i64;
+    m.pool.with_label_values(&["postgres", "idle"]).set(idle);
+    m.pool
+        .with_label_values(&["postgres", "in_use"])
+        .set(i64::from(db.size()) - idle);
+    m.pool
+        .with_label_values(&["postgres", "max"])
+        .set(i64::from(db.options().get_max_connections()));
+    let redis = state.redis.status();
+    m.pool
+        .with_label_values(&["redis", "idle"])
+        .set(redis.available as i64);
+    m.pool
+        .with_label_values(&["redis", "in_use"])
+        .set(redis.size as i64 - redis.available as i64);
+    m.pool
+        .with_label_values(&["redis", "max"])
+        .set(redis.max_size as i64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        m.render(),
+    )
+}

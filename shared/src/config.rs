@@ -1,0 +1,203 @@
+//! Configuration from the environment, validated once at start-up. A bad value
+//! stops the process with a message naming the variable.
+
+use std::time::Duration;
+
+/// Requests per window for each rate-limit tier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimits {
+    pub anonymous: u32,
+    pub authenticated: u32,
+    pub premium: u32,
+    pub ai: u32,
+    pub booking: u32,
+    pub window: Duration,
+}
+
+/// Everything a function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub redis_url: String,
+    pub redis_max_connections: usize,
+    /// Prefix of every Redis key this deployment writes.
+    pub redis_prefix: String,
+    pub firebase_project_id: String,
+    /// Set in emulator mode only; unsigned emulator tokens are accepted then.
+    pub firebase_auth_emulator_host: Option<String>,
+    pub firebase_jwks_url: String,
+    pub allowed_origins: Vec<String>,
+    pub rate_limits: RateLimits,
+    /// `RUST_LOG` syntax; from `RUST_LOG`, else `LOG_LEVEL`, else `info`.
+    pub log_filter: String,
+    /// Base URL the e-ticket and other links are built on.
+    pub public_base_url: String,
+}
+
+/// A variable that is missing or does not parse.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// Google's public keys for Firebase ID tokens, as a JWK set.
+pub const DEFAULT_JWKS_URL: &str =
+    "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can pass their own variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let required = |k: &'static str| {
+            get(k).ok_or(ConfigError {
+                variable: k,
+                problem: "is required".into(),
+            })
+        };
+        let window = Duration::from_secs(parse(&get, "RATE_LIMIT_WINDOW_SECONDS", 60u64)?);
+        if window.is_zero() {
+            return Err(ConfigError {
+                variable: "RATE_LIMIT_WINDOW_SECONDS",
+                problem: "must be at least 1".into(),
+            });
+        }
+        let database_url = required("DATABASE_URL")?;
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            return Err(ConfigError {
+                variable: "DATABASE_URL",
+                problem: "must be a postgres:// URL".into(),
+            });
+        }
+        let redis_url = required("REDIS_URL")?;
+        if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
+            return Err(ConfigError {
+                variable: "REDIS_URL",
+                problem: "must be a redis:// URL".into(),
+            });
+        }
+        let project_id = required("FIREBASE_PROJECT_ID")?;
+        let log_filter = get("RUST_LOG")
+            .or_else(|| get("LOG_LEVEL").map(|l| l.to_lowercase()))
+            .unwrap_or_else(|| "info".into());
+        Ok(Self {
+            port: parse(&get, "PORT", 8080u16)?,
+            database_url,
+            db_max_connections: parse(&get, "DB_MAX_CONNECTIONS", 5u32)?,
+            redis_url,
+            redis_max_connections: parse(&get, "REDIS_MAX_CONNECTIONS", 8usize)?,
+            redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "imutis".into()),
+            firebase_project_id: project_id,
+            firebase_auth_emulator_host: get("FIREBASE_AUTH_EMULATOR_HOST"),
+            firebase_jwks_url: get("FIREBASE_JWKS_URL").unwrap_or_else(|| DEFAULT_JWKS_URL.into()),
+            allowed_origins: get("ALLOWED_ORIGINS")
+                .unwrap_or_else(|| "http://localhost:3000,http://localhost:19006".into())
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            rate_limits: RateLimits {
+                anonymous: parse(&get, "RATE_LIMIT_ANONYMOUS", 10)?,
+                authenticated: parse(&get, "RATE_LIMIT_AUTHENTICATED", 100)?,
+                premium: parse(&get, "RATE_LIMIT_PREMIUM", 500)?,
+                ai: parse(&get, "RATE_LIMIT_AI", 20)?,
+                booking: parse(&get, "RATE_LIMIT_BOOKING", 5)?,
+                window,
+            },
+            log_filter,
+            public_base_url: get("PUBLIC_BASE_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:8080".into())
+                .trim_end_matches('/')
+                .to_owned(),
+        })
+    }
+
+    /// True when unsigned Firebase Auth emulator tokens are accepted.
+    pub fn emulator_mode(&self) -> bool {
+        self.firebase_auth_emulator_host.is_some()
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(variable) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|_| ConfigError {
+            variable,
+            problem: format!("{raw:?} is not a valid number"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = [
+            ("DATABASE_URL", "postgres://localhost/db"),
+            ("REDIS_URL", "redis://localhost"),
+            ("FIREBASE_PROJECT_ID", "p"),
+        ]
+        .iter()
+        .chain(vars)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 8080);
+        assert_eq!(
+            (
+                c.rate_limits.anonymous,
+                c.rate_limits.authenticated,
+                c.rate_limits.premium
+            ),
+            (10, 100, 500)
+        );
+        assert_eq!((c.rate_limits.ai, c.rate_limits.booking), (20, 5));
+        assert_eq!(
+            c.allowed_origins,
+            ["http://localhost:3000", "http://localhost:19006"]
+        );
+        assert!(!c.emulator_mode());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert_eq!(config(&[("PORT", "eighty")]).unwrap_err().variable, "PORT");
+        assert_eq!(
+            config(&[("RATE_LIMIT_BOOKING", "-1")])
+                .unwrap_err()
+                .variable,
+            "RATE_LIMIT_BOOKING"
+        );
+        assert_eq!(
+            config(&[("DATABASE_URL", "mysql://x")])
+                .unwrap_err()
+                .variable,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            config(&[("FIREBASE_PROJECT_ID", " ")])
+                .unwrap_err()
+                .variable,
+            "FIREBASE_PROJECT_ID"
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! The one error type every handler returns, rendered in the contract's shape:
+//! `{"detail": ..., "message": ...}` (FastAPI's `detail` plus the app's `message`).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+/// One invalid field of a request, as FastAPI reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// Where the field sits: `["body", "passengers"]`, `["query", "lat"]`.
+    #[schema(value_type = Vec<String>)]
+    pub loc: Vec<serde_json::Value>,
+    /// What is wrong, for humans.
+    pub msg: String,
+    /// A machine-readable kind: `missing`, `value_error`, `json_invalid`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl FieldError {
+    /// A field error at `loc` (e.g. `["body", "passengers"]`).
+    pub fn new(loc: &[&str], msg: impl Into<String>, kind: &str) -> Self {
+        Self {
+            loc: loc.iter().map(|s| json!(s)).collect(),
+            msg: msg.into(),
+            kind: kind.to_owned(),
+        }
+    }
+}
+
+/// The error body of every non-2xx answer, for the OpenAPI document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A string, or for 422 the list of invalid fields.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    /// A readable sentence the app shows.
+    pub message: String,
+}
+
+/// Everything a function can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Request body too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("Validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("Rate limit exceeded")]
+    TooManyRequests { retry_after: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// `404 "<what> not found"`.
+pub fn not_found(what: &str) -> ApiError {
+    ApiError::NotFound(format!("{what} not found"))
+}
+
+/// `400` with a message.
+pub fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest(message.into())
+}
+
+/// `403` with a message.
+pub fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::Forbidden(message.into())
+}
+
+/// `409` with a message.
+pub fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::Conflict(message.into())
+}
+
+/// `422` for a single field.
+pub fn invalid(loc: &[&str], msg: impl Into<String>) -> ApiError {
+    ApiError::Validation(vec![FieldError::new(loc, msg, "value_error")])
+}
+
+impl ApiError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(sqlx::Error::PoolTimedOut) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (detail, message) = match &self {
+            Self::Validation(fields) => {
+                let message = fields
+                    .iter()
+                    .map(|f| {
+                        let loc: Vec<String> = f
+                            .loc
+                            .iter()
+                            .skip(1)
+                            .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_owned))
+                            .collect();
+                        if loc.is_empty() {
+                            f.msg.clone()
+                        } else {
+                            format!("{}: {}", loc.join("."), f.msg)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                (json!(fields), message)
+            }
+            Self::Database(sqlx::Error::PoolTimedOut) => {
+                tracing::error!(error = %self, "database pool exhausted");
+                let m = "Service temporarily unavailable".to_owned();
+                (json!(m), m)
+            }
+            Self::Database(_) | Self::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+                let m = "Internal server error".to_owned();
+                (json!(m), m)
+            }
+            other => {
+                let m = other.to_string();
+                (json!(m), m)
+            }
+        };
+        let mut response = (
+            status,
+            axum::Json(json!({ "detail": detail, "message": message })),
+        )
+            .into_response();
+        if let Self::TooManyRequests { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
+    }
+}
+
+/// Turns a named constraint violation into a client error, so handlers can let
+/// the database enforce uniqueness and foreign keys without racing a SELECT.
+pub trait ConstraintExt<T> {
+    /// Maps a violation of `constraint` to `error()`; any other failure stays a database error.
+    fn on_constraint(
+        self,
+        constraint: &str,
+        error: impl FnOnce() -> ApiError,
+    ) -> Result<T, ApiError>;
+}
+
+impl<T> ConstraintExt<T> for Result<T, sqlx::Error> {
+    fn on_constraint(
+        self,
+        constraint: &str,
+        error: impl FnOnce() -> ApiError,
+    ) -> Result<T, ApiError> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.constraint() == Some(constraint) => error(),
+            _ => ApiError::Database(e),
+        })
+    }
+}
+
+/// The result every handler returns.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,220 @@
+//! Extractors whose rejections speak the contract: malformed or invalid input is
+//! a 422 listing each bad field (`loc`, `msg`, `type`); an oversized body is 413.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// Checks a deserialized request beyond what its types say (ranges, lengths).
+pub trait Validate {
+    /// Every rule the value breaks; empty when it is valid.
+    fn validate(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+/// Collects field errors for one request: `Validator::body().range("passengers", p, 1, 20)`.
+pub struct Validator {
+    root: &'static str,
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    /// Rules on a JSON body.
+    pub fn body() -> Self {
+        Self {
+            root: "body",
+            errors: Vec::new(),
+        }
+    }
+
+    /// Rules on the query string.
+    pub fn query() -> Self {
+        Self {
+            root: "query",
+            errors: Vec::new(),
+        }
+    }
+
+    /// `value` must lie in `min..=max`.
+    pub fn range<T: PartialOrd + std::fmt::Display>(
+        mut self,
+        field: &str,
+        value: T,
+        min: T,
+        max: T,
+    ) -> Self {
+        if value < min || value > max || value != value {
+            self.errors.push(FieldError::new(
+                &[self.root, field],
+                format!("must be between {min} and {max}"),
+                "value_error.range",
+            ));
+        }
+        self
+    }
+
+    /// `value`, when present, must be at most `max` characters.
+    pub fn max_len(mut self, field: &str, value: Option<&str>, max: usize) -> Self {
+        if value.is_some_and(|v| v.chars().count() > max) {
+            self.errors.push(FieldError::new(
+                &[self.root, field],
+                format!("must be at most {max} characters"),
+                "value_error.any_str.max_length",
+            ));
+        }
+        self
+    }
+
+    /// A rule of the caller's own.
+    pub fn check(mut self, ok: bool, field: &str, msg: &str) -> Self {
+        if !ok {
+            self.errors
+                .push(FieldError::new(&[self.root, field], msg, "value_error"));
+        }
+        self
+    }
+
+    /// The collected errors.
+    pub fn finish(self) -> Vec<FieldError> {
+        self.errors
+    }
+}
+
+/// A JSON body (request) or JSON answer (response).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned + Validate,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            }
+        })?;
+        let value = parse_json::<T>(&bytes)?;
+        let errors = value.validate();
+        if errors.is_empty() {
+            Ok(Json(value))
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            &["body"],
+            "Field required",
+            "missing",
+        )]));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let kind = match err.inner().classify() {
+            serde_json::error::Category::Data => "value_error",
+            _ => "json_invalid",
+        };
+        ApiError::Validation(vec![field_error("body", &err, kind)])
+    })
+}
+
+fn field_error<E: std::fmt::Display>(
+    root: &str,
+    err: &serde_path_to_error::Error<E>,
+    kind: &str,
+) -> FieldError {
+    let inner = err.inner().to_string();
+    let mut loc = vec![root.to_owned()];
+    loc.extend(
+        err.path()
+            .iter()
+            .map(|seg| seg.to_string())
+            .filter(|s| s != "?" && !s.is_empty()),
+    );
+    // serde names a missing field in its message only, not in the path.
+    let (msg, kind) = match missing_field(&inner) {
+        Some(name) => {
+            loc.push(name.to_owned());
+            ("Field required".to_owned(), "missing")
+        }
+        None => (inner, kind),
+    };
+    let loc: Vec<&str> = loc.iter().map(String::as_str).collect();
+    FieldError::new(&loc, msg, kind)
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+/// Query-string parameters, validated like a body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned + Validate,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let value: T = serde_path_to_error::deserialize(de)
+            .map_err(|err| ApiError::Validation(vec![field_error("query", &err, "value_error")]))?;
+        let errors = value.validate();
+        if errors.is_empty() {
+            Ok(Query(value))
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+/// Path parameters; a value that does not parse is a 422 on `path`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|rejection| {
+                ApiError::Validation(vec![FieldError::new(
+                    &["path"],
+                    rejection.body_text(),
+                    "value_error",
+                )])
+            })
+    }
+}

@@ -1,0 +1,237 @@
+//! A function: its router and the manifest it declares in its own `Cargo.toml`
+//! under `[package.metadata.function]`. The manifests are the one list of
+//! functions; the runtime, the dev server and the deployment generator read them.
+
+use axum::http::Method;
+use serde::Deserialize;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::rate_limit::RateTier;
+use crate::state::AppState;
+
+/// Who may call a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthPolicy {
+    /// Anyone; a valid token only raises the rate limit.
+    None,
+    /// 401 without a valid Firebase ID token.
+    Required,
+}
+
+/// One `METHOD /path` a function serves (`{param}` segments as in axum).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Route {
+    pub method: String,
+    pub path: String,
+}
+
+impl Route {
+    /// The HTTP method.
+    pub fn method(&self) -> Method {
+        self.method
+            .parse()
+            .expect("validated when the manifest was read")
+    }
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// A function's `[package.metadata.function]` table, plus its package name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(skip)]
+    pub name: String,
+    #[serde(skip)]
+    pub description: String,
+    #[serde(rename = "routes")]
+    raw_routes: Vec<String>,
+    #[serde(skip)]
+    pub routes: Vec<Route>,
+    pub auth: AuthPolicy,
+    pub rate_limit: RateTier,
+    /// Long-lived WebSocket connections (scaled on connections, long timeouts).
+    #[serde(default)]
+    pub websocket: bool,
+    pub concurrency: u32,
+    pub min_scale: u32,
+    pub max_scale: u32,
+    /// Kubernetes quantity, e.g. `"64Mi"`.
+    pub memory: String,
+    /// Kubernetes quantity, e.g. `"100m"`.
+    pub cpu: String,
+    pub timeout_seconds: u32,
+}
+
+#[derive(Deserialize)]
+struct CargoToml {
+    package: Package,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    metadata: Option<PackageMetadata>,
+}
+
+#[derive(Deserialize)]
+struct PackageMetadata {
+    function: Option<Manifest>,
+}
+
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+impl Manifest {
+    /// Reads the manifest from a function crate's `Cargo.toml`; `Ok(None)` for a
+    /// crate that is not a function.
+    pub fn from_cargo_toml(text: &str) -> Result<Option<Self>, String> {
+        let cargo: CargoToml = toml::from_str(text).map_err(|e| e.to_string())?;
+        let Some(mut manifest) = cargo.package.metadata.and_then(|m| m.function) else {
+            return Ok(None);
+        };
+        let name = cargo.package.name;
+        manifest.name = name.clone();
+        manifest.description = cargo.package.description.unwrap_or_default();
+        if manifest.raw_routes.is_empty() {
+            return Err(format!("{name}: declares no routes"));
+        }
+        for raw in &manifest.raw_routes {
+            let (method, path) = raw
+                .split_once(' ')
+                .ok_or_else(|| format!("{name}: route {raw:?} is not \"METHOD /path\""))?;
+            if !METHODS.contains(&method) || !path.starts_with('/') || path.contains(' ') {
+                return Err(format!("{name}: route {raw:?} is not \"METHOD /path\""));
+            }
+            manifest.routes.push(Route {
+                method: method.to_owned(),
+                path: path.to_owned(),
+            });
+        }
+        if manifest.min_scale > manifest.max_scale || manifest.max_scale == 0 {
+            return Err(format!("{name}: min_scale must not exceed max_scale >= 1"));
+        }
+        if manifest.concurrency == 0 || manifest.timeout_seconds == 0 {
+            return Err(format!(
+                "{name}: concurrency and timeout_seconds must be >= 1"
+            ));
+        }
+        Ok(Some(manifest))
+    }
+}
+
+/// A function ready to be served: its manifest, its router and its OpenAPI paths.
+pub struct Function {
+    pub manifest: Manifest,
+    pub router: axum::Router<AppState>,
+    pub openapi: OpenApi,
+}
+
+impl Function {
+    /// Pairs a router with the manifest in `cargo_toml`; use [`crate::function!`].
+    ///
+    /// # Panics
+    /// When the manifest is missing or invalid: a build-time constant, caught by
+    /// every function's tests.
+    pub fn new(cargo_toml: &str, router: OpenApiRouter<AppState>) -> Self {
+        let manifest = Manifest::from_cargo_toml(cargo_toml)
+            .and_then(|m| m.ok_or_else(|| "no [package.metadata.function] table".into()))
+            .unwrap_or_else(|e| panic!("invalid function manifest: {e}"));
+        let (router, openapi) = router.split_for_parts();
+        Self {
+            manifest,
+            router,
+            openapi,
+        }
+    }
+
+    /// The `METHOD /path` pairs the router's OpenAPI annotations document.
+    pub fn documented_routes(&self) -> Vec<Route> {
+        let mut routes: Vec<Route> = self
+            .openapi
+            .paths
+            .paths
+            .iter()
+            .flat_map(|(path, item)| {
+                let ops = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ];
+                ops.into_iter().filter(|(_, on)| *on).map(|(m, _)| Route {
+                    method: m.to_owned(),
+                    path: path.clone(),
+                })
+            })
+            .collect();
+        routes.sort();
+        routes
+    }
+}
+
+/// `shared::function!(router)` builds a [`Function`] from the calling crate's
+/// own `Cargo.toml` manifest.
+#[macro_export]
+macro_rules! function {
+    ($router:expr) => {
+        $crate::function::Function::new(
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")),
+            $router,
+        )
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[package]
+name = "x"
+[package.metadata.function]
+routes = ["GET /api/x/{id}"]
+auth = "required"
+rate_limit = "booking"
+concurrency = 50
+min_scale = 0
+max_scale = 10
+memory = "64Mi"
+cpu = "100m"
+timeout_seconds = 30
+"#;
+
+    #[test]
+    fn reads_a_manifest() {
+        let m = Manifest::from_cargo_toml(GOOD).unwrap().unwrap();
+        assert_eq!(m.name, "x");
+        assert_eq!(m.routes[0].to_string(), "GET /api/x/{id}");
+        assert_eq!(m.auth, AuthPolicy::Required);
+        assert_eq!(m.rate_limit, RateTier::Booking);
+    }
+
+    #[test]
+    fn refuses_bad_manifests() {
+        for bad in [
+            GOOD.replace("GET /api", "FETCH /api"),
+            GOOD.replace("\"GET /api/x/{id}\"", ""),
+            GOOD.replace("min_scale = 0", "min_scale = 11"),
+            GOOD.replace("cpu = \"100m\"", "cpu = \"100m\"\ncpus = 2"),
+        ] {
+            assert!(Manifest::from_cargo_toml(&bad).is_err(), "{bad}");
+        }
+        assert!(
+            Manifest::from_cargo_toml("[package]\nname = \"lib\"\n")
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! The platform every AI-IMUTIS function links: configuration, pools, Firebase
+//! auth, rate limiting, the error type and extractors, middleware, metrics, the
+//! runtime that serves a function over HTTP or AWS Lambda, and the seed data.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod function;
+pub mod metrics;
+pub mod middleware;
+pub mod rate_limit;
+pub mod runtime;
+pub mod seed;
+pub mod state;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tourism;
+
+/// What a function crate needs, in one `use shared::prelude::*;`.
+pub mod prelude {
+    pub use crate::auth::{AuthUser, MaybeUser, Role};
+    pub use crate::error::{
+        ApiError, ApiResult, ConstraintExt, ErrorBody, FieldError, bad_request, conflict,
+        forbidden, invalid, not_found,
+    };
+    pub use crate::extract::{Json, Path, Query, Validate, Validator};
+    pub use crate::function::Function;
+    pub use crate::state::AppState;
+    pub use axum::extract::State;
+    pub use serde::{Deserialize, Serialize};
+    pub use utoipa::{IntoParams, ToSchema};
+    pub use utoipa_axum::{router::OpenApiRouter, routes};
+}
+
+pub use sqlx;
+pub use utoipa;
+pub use utoipa_axum;

@@ -1,0 +1,257 @@
+//! The layers around every function: request ids, timing, security headers,
+//! client IP, metrics and access logs (outermost); CORS; and per function,
+//! authentication, the declared rate-limit tier and the auth policy.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::Instrument;
+
+use crate::auth::{AuthError, Authentication, bearer_token};
+use crate::error::ApiError;
+use crate::function::AuthPolicy;
+use crate::rate_limit::{self, Decision, RateTier};
+use crate::state::AppState;
+
+/// The request id of this request (incoming `X-Request-ID`, or a new one).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The client's address: first `X-Forwarded-For` entry, else the peer.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+/// The route template that answered, carried out on the response for metrics.
+#[derive(Debug, Clone)]
+pub struct RouteLabel(pub String);
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time-ms");
+static X_DEVICE_IP: HeaderName = HeaderName::from_static("x-device-ip");
+
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("x-xss-protection", "0"),
+    (
+        "content-security-policy",
+        "default-src 'self'; frame-ancestors 'none'; object-src 'none'",
+    ),
+    ("referrer-policy", "no-referrer"),
+    (
+        "strict-transport-security",
+        "max-age=63072000; includeSubDomains",
+    ),
+];
+
+/// The client IP per the contract.
+pub fn client_ip(req: &Request) -> String {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|ip| !ip.is_empty() && ip.len() <= 64);
+    match forwarded {
+        Some(ip) => ip.to_owned(),
+        None => req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+fn incoming_request_id(req: &Request) -> Option<String> {
+    let id = req.headers().get(&X_REQUEST_ID)?.to_str().ok()?;
+    let sane = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    sane.then(|| id.to_owned())
+}
+
+/// Outermost layer: ids, timing, headers, metrics and one log line per request.
+pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let ip = client_ip(&req);
+    let device_ip = req.headers().get(&X_DEVICE_IP).cloned();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    req.extensions_mut().insert(ClientIp(ip.clone()));
+
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    let mut response = next.run(req).instrument(span.clone()).await;
+
+    let elapsed = started.elapsed();
+    let endpoint = response
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or("unmatched", |l| l.0.as_str())
+        .to_owned();
+    let status = response.status();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[method.as_str(), &endpoint, status.as_str()])
+        .inc();
+    state
+        .metrics
+        .duration
+        .with_label_values(&[method.as_str(), &endpoint])
+        .observe(elapsed.as_secs_f64());
+
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(X_REQUEST_ID.clone(), v);
+    }
+    headers.insert(
+        X_RESPONSE_TIME.clone(),
+        HeaderValue::from_str(&format!("{:.2}", elapsed.as_secs_f64() * 1000.0))
+            .expect("a number is a valid header value"),
+    );
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if let Some(v) = device_ip {
+        headers.insert(X_DEVICE_IP.clone(), v);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            endpoint = %endpoint,
+            client_ip = %ip,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
+    response
+}
+
+/// Marks responses with the route template that served them (for metrics).
+pub async fn label_route(req: Request, next: Next) -> Response {
+    let label = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| RouteLabel(m.as_str().to_owned()));
+    let mut response = next.run(req).await;
+    if let Some(label) = label {
+        response.extensions_mut().insert(label);
+    }
+    response
+}
+
+/// The per-function guard's settings, from the function's manifest.
+#[derive(Clone)]
+pub struct Guard {
+    pub state: AppState,
+    pub auth: AuthPolicy,
+    pub tier: RateTier,
+}
+
+/// Per function: verify any bearer token, count the request against the
+/// declared tier (per uid, else per client IP), then apply the auth policy.
+pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> Response {
+    let state = &guard.state;
+    let authentication = match bearer_token(req.headers()) {
+        None => Authentication::Anonymous,
+        Some(token) => match state.auth.verify(token).await {
+            Ok(user) => Authentication::User(user),
+            Err(e) => {
+                state
+                    .metrics
+                    .auth_failures
+                    .with_label_values(&[e.reason()])
+                    .inc();
+                tracing::info!(reason = e.reason(), "bearer token refused");
+                Authentication::Failed(e)
+            }
+        },
+    };
+    let user = match &authentication {
+        Authentication::User(u) => Some(u),
+        _ => None,
+    };
+    if let Some((limit, bucket)) = guard.tier.limit(&state.config.rate_limits, user) {
+        let identity = match user {
+            Some(u) => format!("uid:{}", u.uid),
+            None => format!(
+                "ip:{}",
+                req.extensions()
+                    .get::<ClientIp>()
+                    .map_or("unknown", |c| c.0.as_str())
+            ),
+        };
+        match rate_limit::check(state, bucket, &identity, limit).await {
+            Ok(Decision::Limited { retry_after }) => {
+                state
+                    .metrics
+                    .rate_limited
+                    .with_label_values(&[bucket])
+                    .inc();
+                return ApiError::TooManyRequests { retry_after }.into_response();
+            }
+            Ok(Decision::Allowed { .. }) => {}
+            // A cache outage must not take the API down with it.
+            Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; request allowed"),
+        }
+    }
+    if guard.auth == AuthPolicy::Required {
+        match &authentication {
+            Authentication::User(_) => {}
+            Authentication::Failed(e) => return ApiError::from(*e).into_response(),
+            Authentication::Anonymous => {
+                return ApiError::from(AuthError::Missing).into_response();
+            }
+        }
+    }
+    req.extensions_mut().insert(authentication);
+    next.run(req).await
+}
+
+/// CORS for the configured origins, with credentials.
+pub fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let allowed_headers = [
+        "authorization",
+        "content-type",
+        "x-request-id",
+        "x-device-id",
+        "x-device-type",
+        "x-device-os",
+        "x-device-ip",
+        "x-app-version",
+        "x-device-fingerprint",
+    ];
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers(allowed_headers.map(HeaderName::from_static))
+        .expose_headers([
+            X_REQUEST_ID.clone(),
+            X_RESPONSE_TIME.clone(),
+            header::RETRY_AFTER,
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}

@@ -1,0 +1,99 @@
+//! Runs one function: HTTP on `0.0.0.0:$PORT` (Knative's contract), or under
+//! the AWS Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set. SIGTERM stops
+//! accepting, lets in-flight requests finish, then exits 0.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use axum::Router;
+
+use crate::config::Config;
+use crate::function::Function;
+use crate::state::AppState;
+use crate::{app, telemetry};
+
+/// The `main` of every function binary.
+pub fn run(function: Function) -> ExitCode {
+    serve_all(vec![function])
+}
+
+/// Serves `functions` together in one process (one function in production;
+/// all of them in the dev server).
+pub fn serve_all(functions: Vec<Function>) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log_filter);
+    if let Some(host) = &config.firebase_auth_emulator_host {
+        tracing::warn!(
+            emulator = %host,
+            project = %config.firebase_project_id,
+            "FIREBASE_AUTH_EMULATOR_HOST is set: UNSIGNED emulator tokens are accepted. Never use this in production."
+        );
+    }
+    let names: Vec<String> = functions.iter().map(|f| f.manifest.name.clone()).collect();
+    let port = config.port;
+    let state = match AppState::new(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let app = app::build(functions, state);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async move {
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            tracing::info!(functions = ?names, "serving under the Lambda runtime API");
+            lambda_http::run(app).await.map_err(|e| e.to_string())
+        } else {
+            serve_http(app, port, &names)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_http(app: Router, port: u16, names: &[String]) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await?;
+    tracing::info!(addr = %listener.local_addr()?, functions = ?names, "listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("drained; exiting");
+    Ok(())
+}
+
+/// Resolves on SIGTERM (Knative, Kubernetes) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received; draining in-flight requests");
+}

@@ -1,0 +1,70 @@
+//! The state every handler receives: configuration, pools, the token verifier
+//! and the metrics registry. Building it does no I/O, so cold starts stay fast.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::auth::FirebaseVerifier;
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Shared by every request of one instance; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub redis: deadpool_redis::Pool,
+    pub auth: Arc<FirebaseVerifier>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Pools that connect on first use: nothing here waits on the network.
+    pub fn new(config: Config) -> Result<Self, String> {
+        let db = PgPoolOptions::new()
+            .max_connections(config.db_max_connections)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(Duration::from_secs(300))
+            .connect_lazy(&config.database_url)
+            .map_err(|e| format!("DATABASE_URL: {e}"))?;
+        Self::with_pool(config, db)
+    }
+
+    /// State around an existing Postgres pool (tests, the dev server).
+    pub fn with_pool(config: Config, db: PgPool) -> Result<Self, String> {
+        let mut redis_cfg = deadpool_redis::Config::from_url(config.redis_url.clone());
+        redis_cfg.pool = Some(deadpool_redis::PoolConfig {
+            max_size: config.redis_max_connections,
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(Duration::from_secs(2)),
+                create: Some(Duration::from_secs(2)),
+                recycle: Some(Duration::from_secs(1)),
+            },
+            ..Default::default()
+        });
+        let redis = redis_cfg
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|e| format!("REDIS_URL: {e}"))?;
+        Ok(Self {
+            auth: FirebaseVerifier::new(&config),
+            metrics: Arc::new(Metrics::new()),
+            config: Arc::new(config),
+            db,
+            redis,
+        })
+    }
+
+    /// A Redis key under this deployment's prefix.
+    pub fn redis_key(&self, parts: &[&str]) -> String {
+        let mut key = self.config.redis_prefix.clone();
+        for p in parts {
+            key.push(':');
+            key.push_str(p);
+        }
+        key
+    }
+}

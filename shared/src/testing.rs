@@ -1,0 +1,378 @@
+//! Test support (feature `testing`): a fresh, migrated and seeded Postgres
+//! database per test (cloned from a template), a unique Redis namespace, a
+//! JWKS server on 127.0.0.1 with a test RSA key, and the app served on port 0.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+use crate::config::Config;
+use crate::function::Function;
+use crate::state::AppState;
+
+/// The migrations every test database is built with.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The Postgres server tests use (`DATABASE_URL`, default the local one).
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// The Redis server tests use (`REDIS_URL`, default the local one).
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn url_with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+fn template_name() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for m in MIGRATOR.iter() {
+        m.checksum.hash(&mut h);
+    }
+    crate::seed::REFERENCE_DATA.hash(&mut h);
+    // Departures are seeded relative to today: a new day needs a new template.
+    chrono::Utc::now().date_naive().hash(&mut h);
+    format!("imutis_tpl_{:016x}", h.finish())
+}
+
+/// A new database, migrated and seeded, for one test.
+pub async fn fresh_db() -> PgPool {
+    let admin = admin_url();
+    let template = template_name();
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("tests need Postgres at DATABASE_URL (scripts/test starts one)");
+    // Many test processes may start at once: one builds the template.
+    conn.execute("SELECT pg_advisory_lock(727274)")
+        .await
+        .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    if !exists {
+        build_template(&mut conn, &admin, &template).await;
+    }
+    conn.execute("SELECT pg_advisory_unlock(727274)")
+        .await
+        .unwrap();
+    let name = format!("imutis_test_{}", uuid::Uuid::new_v4().simple());
+    conn.execute(format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#).as_str())
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    PgPoolOptions::new()
+        .max_connections(10)
+        .connect(&url_with_db(&admin, &name))
+        .await
+        .unwrap()
+}
+
+async fn build_template(conn: &mut PgConnection, admin: &str, template: &str) {
+    let stale: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'imutis_tpl_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    for db in stale {
+        conn.execute(format!(r#"ALTER DATABASE "{db}" IS_TEMPLATE false"#).as_str())
+            .await
+            .ok();
+        conn.execute(format!(r#"DROP DATABASE IF EXISTS "{db}" WITH (FORCE)"#).as_str())
+            .await
+            .ok();
+    }
+    conn.execute(format!(r#"CREATE DATABASE "{template}""#).as_str())
+        .await
+        .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url_with_db(admin, template))
+        .await
+        .unwrap();
+    MIGRATOR.run(&pool).await.expect("migrations apply");
+    crate::seed::run(&pool).await.expect("seed applies");
+    pool.close().await;
+    conn.execute(format!(r#"ALTER DATABASE "{template}" IS_TEMPLATE true"#).as_str())
+        .await
+        .unwrap();
+}
+
+/// The project id test tokens are issued for.
+pub const PROJECT_ID: &str = "imutis-test";
+
+/// A test signing key, served as a JWK set like Google's.
+pub struct TestKeys {
+    pub kid: String,
+    encoding: EncodingKey,
+    jwk: Value,
+    /// The public key in PEM, for forging HS256 tokens with it as the secret.
+    pub public_pem: String,
+}
+
+impl TestKeys {
+    /// One RSA key per test process (generation is the slow part).
+    pub fn get() -> &'static TestKeys {
+        static KEYS: OnceLock<TestKeys> = OnceLock::new();
+        KEYS.get_or_init(|| {
+            use rsa::pkcs8::{EncodePublicKey, LineEnding};
+            let mut rng = rand::thread_rng();
+            let private = rsa::RsaPrivateKey::new(&mut rng, 2048).expect("RSA key generation");
+            let public = private.to_public_key();
+            let pem = private.to_pkcs1_pem(LineEnding::LF).unwrap();
+            let b64 = |b: Vec<u8>| URL_SAFE_NO_PAD.encode(b);
+            TestKeys {
+                kid: "test-key-1".into(),
+                encoding: EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+                jwk: json!({
+                    "kty": "RSA", "alg": "RS256", "use": "sig", "kid": "test-key-1",
+                    "n": b64(public.n().to_bytes_be()), "e": b64(public.e().to_bytes_be()),
+                }),
+                public_pem: public.to_public_key_pem(LineEnding::LF).unwrap(),
+            }
+        })
+    }
+
+    /// An RS256 token with these claims and `kid`.
+    pub fn sign_with_kid(&self, claims: &Value, kid: &str) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+
+    /// An RS256 token with these claims, signed by the served key.
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with_kid(claims, &self.kid)
+    }
+}
+
+/// Valid Firebase claims for `uid` in the test project.
+pub fn claims(uid: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": format!("https://securetoken.google.com/{PROJECT_ID}"),
+        "aud": PROJECT_ID,
+        "auth_time": now - 60,
+        "user_id": uid,
+        "sub": uid,
+        "iat": now - 60,
+        "exp": now + 3600,
+        "email": format!("{uid}@example.test"),
+        "firebase": {"sign_in_provider": "password"},
+    })
+}
+
+/// An unsigned emulator token (`alg: none`, empty signature) with these claims.
+pub fn unsigned_token(claims: &Value) -> String {
+    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    format!(
+        "{}.{}.",
+        enc(&json!({"alg": "none", "typ": "JWT"})),
+        enc(claims)
+    )
+}
+
+/// A JWKS endpoint on 127.0.0.1 serving [`TestKeys`], counting its hits.
+pub struct JwksServer {
+    pub url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+impl JwksServer {
+    /// Starts the server.
+    pub async fn start() -> Self {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let body = json!({ "keys": [TestKeys::get().jwk.clone()] });
+        let app = Router::new().route(
+            "/jwks",
+            get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = body.clone();
+                async move {
+                    (
+                        [("cache-control", "public, max-age=3600, must-revalidate")],
+                        axum::Json(body),
+                    )
+                }
+            }),
+        );
+        let addr = serve(app).await;
+        Self {
+            url: format!("http://{addr}/jwks"),
+            hits,
+        }
+    }
+
+    /// How many times the key set was fetched.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves `app` on an ephemeral 127.0.0.1 port, with peer addresses.
+pub async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .ok();
+    });
+    addr
+}
+
+/// Configuration for a test: a unique Redis namespace, the test project and
+/// JWKS server, plus any `overrides`.
+pub fn config(jwks_url: &str, overrides: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), admin_url()),
+        ("REDIS_URL".into(), redis_url()),
+        ("FIREBASE_PROJECT_ID".into(), PROJECT_ID.into()),
+        ("FIREBASE_JWKS_URL".into(), jwks_url.into()),
+        (
+            "REDIS_KEY_PREFIX".into(),
+            format!("test:{}", uuid::Uuid::new_v4().simple()),
+        ),
+    ]);
+    for (k, v) in overrides {
+        vars.insert((*k).into(), (*v).into());
+    }
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test configuration")
+}
+
+/// The functions under test, served for real on 127.0.0.1 over a fresh database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub jwks: JwksServer,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Serves `functions` with default test configuration.
+    pub async fn spawn(functions: Vec<Function>) -> Self {
+        Self::spawn_with(functions, &[]).await
+    }
+
+    /// Serves `functions` with configuration `overrides` (e.g. rate limits).
+    pub async fn spawn_with(functions: Vec<Function>, overrides: &[(&str, &str)]) -> Self {
+        let jwks = JwksServer::start().await;
+        let db = fresh_db().await;
+        let state = AppState::with_pool(config(&jwks.url, overrides), db).unwrap();
+        let addr = serve(crate::app::build(functions, state.clone())).await;
+        Self {
+            addr,
+            state,
+            jwks,
+            client: crate::auth::http_client(),
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A GET request builder.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    /// A POST request builder with a JSON body.
+    pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).json(body)
+    }
+
+    /// A valid token for `uid`.
+    pub fn token(&self, uid: &str) -> String {
+        TestKeys::get().sign(&claims(uid))
+    }
+}
+
+/// Sends `request` and returns the status and JSON body (`Null` when not JSON).
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request
+        .send()
+        .await
+        .expect("request reaches the test server");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Asserts that `function`'s router serves exactly the routes its manifest
+/// declares: the documented routes equal the manifest's, and each answers
+/// from its own handler (not the 404/405 fallbacks).
+pub async fn assert_serves_its_manifest(function: Function) {
+    use tower::ServiceExt;
+    let mut declared = function.manifest.routes.clone();
+    declared.sort();
+    assert_eq!(
+        function.documented_routes(),
+        declared,
+        "{}: the router's routes differ from [package.metadata.function]",
+        function.manifest.name
+    );
+    let jwks = format!("http://127.0.0.1:9/{}", "jwks");
+    let db = PgPoolOptions::new().connect_lazy(&admin_url()).unwrap();
+    let state =
+        AppState::with_pool(config(&jwks, &[("RATE_LIMIT_ANONYMOUS", "1000000")]), db).unwrap();
+    let app = crate::app::build(vec![function], state);
+    for route in declared {
+        let path = route
+            .path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "probe" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let request = axum::http::Request::builder()
+            .method(route.method())
+            .uri(&path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let label = response
+            .extensions()
+            .get::<crate::middleware::RouteLabel>()
+            .map(|l| l.0.clone());
+        assert_eq!(
+            label.as_deref(),
+            Some(route.path.as_str()),
+            "{route} is not served"
+        );
+    }
+}
