@@ -52,11 +52,20 @@ pub struct Attraction {
     pub tags: Vec<String>,
 }
 
+macro_rules! attraction_columns {
+    () => {
+        "a.id, a.city_id, a.name, a.description, a.category, a.rating, a.opening_hours, \
+         a.entry_fee, ST_Y(a.location) AS latitude, ST_X(a.location) AS longitude, \
+         a.accuracy_meters, a.location_recorded_at, a.tags"
+    };
+}
+
+/// Every [`Attraction`] column of `attractions a`, for queries that add their own.
+pub const ATTRACTION_COLUMNS: &str = attraction_columns!();
+
 /// `SELECT` of every [`Attraction`] column from `attractions a`; add `WHERE`/`ORDER BY`.
-pub const SELECT_ATTRACTIONS: &str = "SELECT a.id, a.city_id, a.name, a.description, a.category, \
-     a.rating, a.opening_hours, a.entry_fee, ST_Y(a.location) AS latitude, \
-     ST_X(a.location) AS longitude, a.accuracy_meters, a.location_recorded_at, a.tags \
-     FROM attractions a";
+pub const SELECT_ATTRACTIONS: &str =
+    concat!("SELECT ", attraction_columns!(), " FROM attractions a");
 
 impl<'r> FromRow<'r, PgRow> for Attraction {
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {

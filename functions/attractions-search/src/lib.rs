@@ -1,0 +1,172 @@
+//! `POST /api/attractions/search`: attractions whose name, description or
+//! category contains the query, ignoring case and accents.
+
+use shared::prelude::*;
+use shared::tourism::{Attraction, SELECT_ATTRACTIONS};
+
+/// This function: its route and manifest.
+pub fn function() -> Function {
+    shared::function!(OpenApiRouter::new().routes(routes!(search_attractions)))
+}
+
+/// A search request.
+#[derive(Deserialize, ToSchema)]
+struct SearchRequest {
+    #[schema(example = "museum")]
+    query: String,
+    city_id: Option<String>,
+    category: Option<String>,
+    /// 0 to 5.
+    #[serde(default)]
+    min_rating: f64,
+}
+
+impl Validate for SearchRequest {
+    fn validate(&self) -> Vec<FieldError> {
+        Validator::body()
+            .max_len("query", Some(&self.query), 200)
+            .range("min_rating", self.min_rating, 0.0, 5.0)
+            .finish()
+    }
+}
+
+/// Matching attractions, best rated first.
+#[derive(Serialize, ToSchema)]
+struct SearchResults {
+    results: Vec<Attraction>,
+}
+
+/// Searches attractions by text, optionally within a city or category.
+#[utoipa::path(post, path = "/api/attractions/search", tag = "Tourism",
+    request_body = SearchRequest,
+    responses((status = 200, body = SearchResults), (status = 422, body = ErrorBody)))]
+async fn search_attractions(
+    State(state): State<AppState>,
+    Json(req): Json<SearchRequest>,
+) -> ApiResult<Json<SearchResults>> {
+    let sql = format!(
+        r"{SELECT_ATTRACTIONS}
+         WHERE (fold(a.name) LIKE fold($1) ESCAPE '\' OR fold(a.description) LIKE fold($1) ESCAPE '\'
+                OR fold(a.category) LIKE fold($1) ESCAPE '\')
+           AND ($2::text IS NULL OR a.city_id = $2)
+           AND ($3::text IS NULL OR fold(a.category) = fold($3))
+           AND a.rating >= $4
+         ORDER BY a.rating DESC, a.name"
+    );
+    let results = sqlx::query_as(&sql)
+        .bind(contains_pattern(&req.query))
+        .bind(req.city_id)
+        .bind(req.category)
+        .bind(req.min_rating)
+        .fetch_all(&state.db)
+        .await?;
+    Ok(Json(SearchResults { results }))
+}
+
+/// A `LIKE` pattern matching `query` anywhere, its wildcards escaped (the SQL
+/// folds its case and accents as it folds the columns).
+fn contains_pattern(query: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in query.trim().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+
+    #[tokio::test]
+    async fn serves_exactly_its_manifest() {
+        assert_serves_its_manifest(super::function()).await;
+    }
+
+    fn ids(body: &Value) -> Vec<&str> {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn matches_name_description_or_category_case_and_accent_insensitively() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let search = |body: Value| send(app.post("/api/attractions/search", &body));
+
+        let (status, body) = search(json!({"query": "MUSÉE"})).await;
+        assert_eq!(
+            (status, ids(&body).len()),
+            (200, 0),
+            "no French museum names"
+        );
+
+        let (status, body) = search(json!({"query": "Musèum", "city_id": "douala"})).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            ids(&body),
+            ["douala-maritime-museum", "douala-littoral-state-museum"]
+        );
+
+        let (_, body) = search(json!({"query": "NATURE", "min_rating": 4.7})).await;
+        assert_eq!(
+            ids(&body),
+            [
+                "buea-mount-cameroon",
+                "buea-botanical-garden",
+                "yaounde-mount-febe-viewpoint"
+            ]
+        );
+
+        let (_, body) =
+            search(json!({"query": "", "category": "Culture", "city_id": "buea"})).await;
+        assert_eq!(ids(&body).len(), 2);
+
+        let (_, body) = search(json!({"query": "100%_"})).await;
+        assert_eq!(ids(&body).len(), 0, "wildcards in the query are literal");
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_are_422_naming_the_field() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let (status, body) = send(app.post(
+            "/api/attractions/search",
+            &json!({"query": "x", "min_rating": 7}),
+        ))
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "min_rating"]));
+        assert!(body["message"].as_str().unwrap().contains("min_rating"));
+
+        let (status, body) =
+            send(app.post("/api/attractions/search", &json!({"city_id": "douala"}))).await;
+        assert_eq!(status, 422);
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "query"]));
+        assert_eq!(body["detail"][0]["type"], "missing");
+
+        let (status, body) = send(
+            app.client
+                .post(app.url("/api/attractions/search"))
+                .header("content-type", "application/json")
+                .body("{\"query\": "),
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(body["detail"][0]["type"], "json_invalid");
+
+        let (status, body) = send(app.post(
+            "/api/attractions/search",
+            &json!({"query": "x", "min_rating": "high"}),
+        ))
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "min_rating"]));
+    }
+}

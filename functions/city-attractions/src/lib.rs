@@ -1,0 +1,77 @@
+//! `GET /api/cities/{city_id}/attractions`: a city's attractions, best rated first.
+
+use shared::prelude::*;
+use shared::tourism::{Attraction, SELECT_ATTRACTIONS};
+
+/// This function: its route and manifest.
+pub fn function() -> Function {
+    shared::function!(OpenApiRouter::new().routes(routes!(city_attractions)))
+}
+
+/// The attractions of one city; 404 when the city does not exist.
+#[utoipa::path(get, path = "/api/cities/{city_id}/attractions", tag = "Tourism",
+    params(("city_id" = String, Path, example = "douala")),
+    responses((status = 200, body = [Attraction]), (status = 404, body = ErrorBody)))]
+async fn city_attractions(
+    State(state): State<AppState>,
+    Path(city_id): Path<String>,
+) -> ApiResult<Json<Vec<Attraction>>> {
+    let sql = format!("{SELECT_ATTRACTIONS} WHERE a.city_id = $1 ORDER BY a.rating DESC, a.name");
+    let attractions: Vec<Attraction> = sqlx::query_as(&sql)
+        .bind(&city_id)
+        .fetch_all(&state.db)
+        .await?;
+    if attractions.is_empty() && !city_exists(&state, &city_id).await? {
+        return Err(not_found("City"));
+    }
+    Ok(Json(attractions))
+}
+
+async fn city_exists(state: &AppState, city_id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cities WHERE id = $1)")
+        .bind(city_id)
+        .fetch_one(&state.db)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+
+    #[tokio::test]
+    async fn serves_exactly_its_manifest() {
+        assert_serves_its_manifest(super::function()).await;
+    }
+
+    #[tokio::test]
+    async fn lists_a_citys_attractions_with_their_points() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let (status, body) = send(app.get("/api/cities/buea/attractions")).await;
+        assert_eq!(status, 200);
+        let list = body.as_array().unwrap();
+        assert_eq!(list.len(), 5);
+        assert!(list.iter().all(|a| a["city_id"] == "buea"));
+        assert_eq!(list[0]["id"], "buea-mount-cameroon", "best rated first");
+        let location = &list[0]["location"];
+        assert_eq!(location["latitude"], 4.203);
+        assert_eq!(location["longitude"], 9.167);
+        assert_eq!(location["accuracy_meters"], 50.0);
+        assert_eq!(list[0]["entry_fee"], "10000 XAF");
+        assert_eq!(list[0]["opening_hours"], "06:00-18:00");
+        assert!(
+            list[0]["tags"]
+                .as_array()
+                .unwrap()
+                .contains(&"summit".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_city_is_404_in_the_contract_shape() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let (status, body) = send(app.get("/api/cities/atlantis/attractions")).await;
+        assert_eq!(status, 404);
+        assert_eq!(body["detail"], "City not found");
+        assert_eq!(body["message"], "City not found");
+    }
+}
