@@ -120,8 +120,11 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         HeaderValue::from_str(&format!("{:.2}", elapsed.as_secs_f64() * 1000.0))
             .expect("a number is a valid header value"),
     );
+    // A handler may set its own (the docs pages relax the CSP for their bundles).
     for (name, value) in SECURITY_HEADERS {
-        headers.insert(name, HeaderValue::from_static(value));
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from_static(value));
     }
     if let Some(v) = device_ip {
         headers.insert(X_DEVICE_IP.clone(), v);

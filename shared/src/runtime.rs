@@ -37,26 +37,19 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
     }
     let names: Vec<String> = functions.iter().map(|f| f.manifest.name.clone()).collect();
     let port = config.port;
-    let state = match AppState::new(config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("invalid configuration: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let app = app::build(functions, state);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let result = runtime.block_on(async move {
+        // Pools are lazy, but sqlx needs a runtime to create one.
+        let state = AppState::new(config).map_err(|e| format!("invalid configuration: {e}"))?;
+        let app = app::build(functions, state);
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
             tracing::info!(functions = ?names, "serving under the Lambda runtime API");
             lambda_http::run(app).await.map_err(|e| e.to_string())
         } else {
-            serve_http(app, port, &names)
-                .await
-                .map_err(|e| e.to_string())
+            serve_http(app, port, &names).await.map_err(|e| e.to_string())
         }
     });
     match result {
