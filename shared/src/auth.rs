@@ -403,6 +403,50 @@ mod tests {
         assert_eq!(max_age("no-cache"), None);
     }
 
+    /// Random mutations of tokens must only ever be refused, never panic.
+    #[tokio::test]
+    async fn arbitrary_tokens_never_panic() {
+        let vars = |k: &str| match k {
+            "DATABASE_URL" => Some("postgres://h/db".to_owned()),
+            "REDIS_URL" => Some("redis://h".to_owned()),
+            "FIREBASE_PROJECT_ID" => Some("p".to_owned()),
+            "FIREBASE_AUTH_EMULATOR_HOST" => Some("127.0.0.1:9099".to_owned()),
+            "FIREBASE_JWKS_URL" => Some("http://127.0.0.1:9/jwks".to_owned()),
+            _ => None,
+        };
+        let verifier = FirebaseVerifier::new(&Config::from_lookup(vars).unwrap());
+        let seeds = [
+            "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4IiwiYXVkIjoicCJ9.",
+            "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJ4In0.c2ln",
+        ];
+        let alphabet = b"AZaz09-_.=+/ \x00\xc3\xa9{}\"";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as usize
+        };
+        for i in 0..4000 {
+            let mut bytes = seeds[i % 2].as_bytes().to_vec();
+            for _ in 0..(1 + next() % 4) {
+                let pos = next() % (bytes.len() + 1);
+                let b = alphabet[next() % alphabet.len()];
+                match next() % 3 {
+                    0 if pos < bytes.len() => bytes[pos] = b,
+                    1 if pos < bytes.len() => {
+                        bytes.remove(pos);
+                    }
+                    _ => bytes.insert(pos, b),
+                }
+            }
+            let token = String::from_utf8_lossy(&bytes);
+            assert!(
+                verifier.verify(&token).await.is_err() || token.starts_with("eyJhbGciOiJub25l")
+            );
+        }
+    }
+
     #[test]
     fn bearer_scheme_is_case_insensitive() {
         let mut h = http::HeaderMap::new();

@@ -18,6 +18,9 @@ pub trait Validate {
     }
 }
 
+/// Free-form JSON has no rules beyond being JSON.
+impl Validate for serde_json::Value {}
+
 /// Collects field errors for one request: `Validator::body().range("passengers", p, 1, 20)`.
 pub struct Validator {
     root: &'static str,

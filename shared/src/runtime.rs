@@ -49,7 +49,9 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
             tracing::info!(functions = ?names, "serving under the Lambda runtime API");
             lambda_http::run(app).await.map_err(|e| e.to_string())
         } else {
-            serve_http(app, port, &names).await.map_err(|e| e.to_string())
+            serve_http(app, port, &names)
+                .await
+                .map_err(|e| e.to_string())
         }
     });
     match result {

@@ -65,6 +65,15 @@ fn template_name() -> String {
 
 /// A new database, migrated and seeded, for one test.
 pub async fn fresh_db() -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(10)
+        .connect(&fresh_db_url().await)
+        .await
+        .unwrap()
+}
+
+/// The URL of a new database, migrated and seeded, for one test.
+pub async fn fresh_db_url() -> String {
     let admin = admin_url();
     let template = template_name();
     let mut conn = PgConnection::connect(&admin)
@@ -91,11 +100,7 @@ pub async fn fresh_db() -> PgPool {
         .await
         .unwrap();
     conn.close().await.ok();
-    PgPoolOptions::new()
-        .max_connections(10)
-        .connect(&url_with_db(&admin, &name))
-        .await
-        .unwrap()
+    url_with_db(&admin, &name)
 }
 
 async fn build_template(conn: &mut PgConnection, admin: &str, template: &str) {

@@ -1,0 +1,458 @@
+//! The platform as a client sees it, over real HTTP against real Postgres and
+//! Redis: Firebase token checks, rate limits, error shapes, CORS and metrics.
+
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use shared::function::Function;
+use shared::prelude::*;
+use shared::testing::{PROJECT_ID, TestApp, TestKeys, claims, send, unsigned_token};
+
+fn manifest(name: &str, routes: &str, auth: &str) -> String {
+    format!(
+        r#"[package]
+name = "{name}"
+[package.metadata.function]
+routes = [{routes}]
+auth = "{auth}"
+rate_limit = "default"
+concurrency = 10
+min_scale = 0
+max_scale = 1
+memory = "64Mi"
+cpu = "100m"
+timeout_seconds = 5
+"#
+    )
+}
+
+#[derive(Serialize)]
+struct WhoAmI {
+    uid: String,
+    role: Role,
+    email: Option<String>,
+}
+
+async fn whoami(user: AuthUser) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        uid: user.uid,
+        role: user.role,
+        email: user.email,
+    })
+}
+
+async fn echo(Json(body): Json<Value>) -> Json<Value> {
+    Json(body)
+}
+
+async fn public(MaybeUser(user): MaybeUser) -> Json<Value> {
+    Json(json!({ "uid": user.map(|u| u.uid) }))
+}
+
+/// A function that requires auth and one that does not, as a real crate would declare them.
+fn probes() -> Vec<Function> {
+    vec![
+        Function::new(
+            &manifest("private", r#""GET /whoami""#, "required"),
+            OpenApiRouter::new().route("/whoami", get(whoami)),
+        ),
+        Function::new(
+            &manifest("public", r#""GET /public", "POST /echo""#, "none"),
+            OpenApiRouter::new()
+                .route("/public", get(public))
+                .route("/echo", post(echo)),
+        ),
+    ]
+}
+
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(
+        probes(),
+        &[
+            ("RATE_LIMIT_ANONYMOUS", "1000"),
+            ("RATE_LIMIT_AUTHENTICATED", "1000"),
+        ],
+    )
+    .await
+}
+
+async fn whoami_with(app: &TestApp, token: &str) -> (u16, Value) {
+    send(app.get("/whoami").bearer_auth(token)).await
+}
+
+#[tokio::test]
+async fn a_valid_firebase_token_is_accepted() {
+    let app = spawn().await;
+    let (status, body) = whoami_with(&app, &app.token("user-1")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"uid": "user-1", "role": "standard", "email": "user-1@example.test"})
+    );
+
+    let mut premium = claims("user-2");
+    premium["role"] = json!("premium");
+    let (_, body) = whoami_with(&app, &TestKeys::get().sign(&premium)).await;
+    assert_eq!(body["role"], "premium");
+    assert_eq!(app.jwks.hits(), 1, "keys are cached after the first fetch");
+}
+
+#[tokio::test]
+async fn tokens_failing_any_firebase_check_are_401() {
+    let app = spawn().await;
+    let keys = TestKeys::get();
+    let now = chrono::Utc::now().timestamp();
+    let with = |key: &str, value: Value| {
+        let mut c = claims("user-1");
+        c[key] = value;
+        keys.sign(&c)
+    };
+    let cases = [
+        ("expired", with("exp", json!(now - 120))),
+        ("wrong aud", with("aud", json!("someone-else"))),
+        ("aud as a list", with("aud", json!([PROJECT_ID]))),
+        (
+            "wrong iss",
+            with("iss", json!("https://securetoken.google.com/someone-else")),
+        ),
+        ("issued in the future", with("iat", json!(now + 600))),
+        (
+            "auth_time in the future",
+            with("auth_time", json!(now + 600)),
+        ),
+        ("empty sub", with("sub", json!(""))),
+        ("sub too long", with("sub", json!("x".repeat(129)))),
+        ("no exp", {
+            let mut c = claims("user-1");
+            c.as_object_mut().unwrap().remove("exp");
+            keys.sign(&c)
+        }),
+        (
+            "unknown kid",
+            keys.sign_with_kid(&claims("user-1"), "not-a-google-key"),
+        ),
+        ("HS256 with the public key as secret", {
+            let mut h = Header::new(Algorithm::HS256);
+            h.kid = Some(keys.kid.clone());
+            jsonwebtoken::encode(
+                &h,
+                &claims("user-1"),
+                &EncodingKey::from_secret(keys.public_pem.as_bytes()),
+            )
+            .unwrap()
+        }),
+        (
+            "alg none outside emulator mode",
+            unsigned_token(&claims("user-1")),
+        ),
+        ("tampered payload", {
+            let token = app.token("user-1");
+            let parts: Vec<&str> = token.split('.').collect();
+            let mut c = claims("user-1");
+            c["sub"] = json!("admin-user");
+            c["role"] = json!("admin");
+            let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
+            format!("{}.{}.{}", parts[0], forged, parts[2])
+        }),
+    ];
+    for (case, token) in cases {
+        let (status, body) = whoami_with(&app, &token).await;
+        assert_eq!(status, 401, "{case}: {body}");
+        assert_eq!(body["detail"], "Invalid authentication token", "{case}");
+        assert_eq!(body["message"], body["detail"], "{case}");
+    }
+    let (status, body) = send(app.get("/whoami")).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Not authenticated"))
+    );
+}
+
+#[tokio::test]
+async fn unknown_kids_refetch_keys_at_most_once_per_interval() {
+    let app = spawn().await;
+    let stranger = TestKeys::get().sign_with_kid(&claims("u"), "rotated-key");
+    for _ in 0..3 {
+        assert_eq!(whoami_with(&app, &stranger).await.0, 401);
+    }
+    assert_eq!(app.jwks.hits(), 1, "one fetch for three unknown-kid tokens");
+    assert_eq!(whoami_with(&app, &app.token("u")).await.0, 200);
+    assert_eq!(app.jwks.hits(), 1);
+}
+
+#[tokio::test]
+async fn unreachable_google_keys_are_503_not_401() {
+    let app = TestApp::spawn_with(
+        probes(),
+        &[("FIREBASE_JWKS_URL", "http://127.0.0.1:9/jwks")],
+    )
+    .await;
+    let (status, body) = whoami_with(&app, &app.token("u")).await;
+    assert_eq!(status, 503, "{body}");
+}
+
+#[tokio::test]
+async fn emulator_mode_accepts_unsigned_tokens_but_still_checks_claims() {
+    let app = TestApp::spawn_with(
+        probes(),
+        &[("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")],
+    )
+    .await;
+    let (status, body) = whoami_with(&app, &unsigned_token(&claims("emu-user"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["uid"], "emu-user");
+
+    let mut wrong_aud = claims("emu-user");
+    wrong_aud["aud"] = json!("other-project");
+    assert_eq!(whoami_with(&app, &unsigned_token(&wrong_aud)).await.0, 401);
+    let mut expired = claims("emu-user");
+    expired["exp"] = json!(chrono::Utc::now().timestamp() - 3600);
+    assert_eq!(whoami_with(&app, &unsigned_token(&expired)).await.0, 401);
+    let with_signature = format!("{}abc", unsigned_token(&claims("emu-user")));
+    assert_eq!(
+        whoami_with(&app, &with_signature).await.0,
+        401,
+        "alg none must carry no signature"
+    );
+}
+
+#[tokio::test]
+async fn malformed_tokens_are_401_and_never_crash_the_server() {
+    let app = TestApp::spawn_with(
+        probes(),
+        &[
+            ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
+            ("RATE_LIMIT_ANONYMOUS", "1000"),
+        ],
+    )
+    .await;
+    let valid = unsigned_token(&claims("u"));
+    let segments: Vec<&str> = valid.split('.').collect();
+    let huge = format!("{}.{}.", segments[0], "A".repeat(100_000));
+    let cases = [
+        "not-a-jwt".to_owned(),
+        "a.b".to_owned(),
+        "a.b.c.d".to_owned(),
+        format!("{}.{}", segments[0], segments[1]),
+        format!("{valid}extra.segment"),
+        format!("!!!.{}.", segments[1]),
+        format!("{}.%%%%.", segments[0]),
+        format!("{}.{}.", URL_SAFE_NO_PAD.encode("[1,2]"), segments[1]),
+        format!(
+            "{}.{}.",
+            segments[0],
+            URL_SAFE_NO_PAD.encode("\"just a string\"")
+        ),
+        format!(
+            "{}.{}.",
+            segments[0],
+            URL_SAFE_NO_PAD.encode([0xff, 0xfe, 0x00])
+        ),
+        huge,
+        "é.é.é".to_owned(),
+    ];
+    for token in cases {
+        let (status, _) = whoami_with(&app, &token).await;
+        assert_eq!(status, 401, "{}", &token[..token.len().min(60)]);
+    }
+    assert_eq!(
+        whoami_with(&app, &valid).await.0,
+        200,
+        "server still serving"
+    );
+}
+
+#[tokio::test]
+async fn the_eleventh_anonymous_request_in_a_minute_is_429() {
+    let app = TestApp::spawn(probes()).await;
+    for i in 1..=10 {
+        let (status, _) = send(app.get("/public")).await;
+        assert_eq!(status, 200, "request {i}");
+    }
+    let response = app.get("/public").send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["message"], "Rate limit exceeded");
+
+    let (status, _) = send(
+        app.get("/public")
+            .header("x-forwarded-for", "203.0.113.9, 10.0.0.1"),
+    )
+    .await;
+    assert_eq!(status, 200, "another client IP has its own budget");
+    let (status, _) = send(app.get("/healthz")).await;
+    assert_eq!(status, 200, "probes are never limited");
+}
+
+#[tokio::test]
+async fn concurrent_clients_cannot_together_exceed_the_limit() {
+    let app = TestApp::spawn(probes()).await;
+    let requests =
+        (0..40).map(|_| send(app.get("/public").header("x-forwarded-for", "198.51.100.7")));
+    let statuses: Vec<u16> = futures_join_all(requests).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 30);
+}
+
+async fn futures_join_all<F: std::future::Future<Output = (u16, Value)> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<u16> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap().0);
+    }
+    out
+}
+
+#[tokio::test]
+async fn authenticated_callers_are_limited_per_uid_with_their_tier() {
+    let app = TestApp::spawn_with(
+        probes(),
+        &[
+            ("RATE_LIMIT_AUTHENTICATED", "3"),
+            ("RATE_LIMIT_PREMIUM", "5"),
+        ],
+    )
+    .await;
+    let token = app.token("busy-user");
+    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        let (status, _) = send(
+            app.get("/public")
+                .bearer_auth(&token)
+                .header("x-forwarded-for", ip),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = send(
+        app.get("/public")
+            .bearer_auth(&token)
+            .header("x-forwarded-for", "192.0.2.4"),
+    )
+    .await;
+    assert_eq!(status, 429, "the uid's budget follows it across IPs");
+
+    let mut premium = claims("vip");
+    premium["role"] = json!("premium");
+    let vip = TestKeys::get().sign(&premium);
+    let mut ok = 0;
+    for _ in 0..6 {
+        if send(app.get("/public").bearer_auth(&vip)).await.0 == 200 {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 5, "premium users get the premium limit");
+}
+
+#[tokio::test]
+async fn unknown_routes_wrong_methods_and_big_bodies_answer_in_the_contract_shape() {
+    let app = spawn().await;
+    let (status, body) = send(app.get("/api/nowhere")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body, json!({"detail": "Not Found", "message": "Not Found"}));
+
+    let (status, body) = send(app.client.delete(app.url("/public"))).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["message"], "Method Not Allowed");
+
+    let big = json!({ "blob": "x".repeat(1024 * 1024 + 10) });
+    let (status, body) = send(app.post("/echo", &big)).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["message"], "Request body too large");
+
+    let small = json!({ "blob": "x".repeat(1000) });
+    let (status, body) = send(app.post("/echo", &small)).await;
+    assert_eq!((status, body), (200, small));
+
+    let (status, body) = send(
+        app.client
+            .post(app.url("/echo"))
+            .header("content-type", "application/json")
+            .body("{oops"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["detail"][0]["loc"], json!(["body"]));
+    assert!(body["message"].as_str().unwrap().len() > 5);
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins_with_credentials() {
+    let app = spawn().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/echo"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type,x-device-id",
+            )
+            .send()
+    };
+    let allowed = preflight("http://localhost:19006").await.unwrap();
+    let h = allowed.headers();
+    assert_eq!(h["access-control-allow-origin"], "http://localhost:19006");
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    assert!(
+        h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("x-device-id")
+    );
+
+    let denied = preflight("https://evil.example").await.unwrap();
+    assert!(
+        denied
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template() {
+    let app = spawn().await;
+    send(app.get("/public")).await;
+    send(app.get("/public")).await;
+    send(app.get("/missing")).await;
+    let text = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{endpoint="/public",method="GET",status="200"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_requests_total{endpoint="unmatched",method="GET",status="404"} 1"#)
+    );
+    assert!(text.contains("http_request_duration_seconds_bucket"));
+    assert!(
+        text.contains(r#"pool_connections{pool="postgres",state="max"} 10"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"pool_connections{pool="redis",state="max"} 8"#));
+    let (status, body) = send(app.get("/readyz")).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"postgres": "ok", "redis": "ok"}))
+    );
+}
