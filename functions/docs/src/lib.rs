@@ -90,7 +90,11 @@ const DOCS_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; im
 #[utoipa::path(get, path = "/openapi.json", tag = "Health",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 async fn openapi_json() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_str()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+        .into_response()
 }
 
 fn page(body: &'static str) -> Response {
@@ -185,7 +189,11 @@ mod tests {
         for f in catalog::functions() {
             for route in &f.manifest.routes {
                 let op = &doc["paths"][&route.path][route.method.to_lowercase()];
-                assert!(op.is_object(), "{route} of {} is undocumented", f.manifest.name);
+                assert!(
+                    op.is_object(),
+                    "{route} of {} is undocumented",
+                    f.manifest.name
+                );
             }
         }
         let schemes = &doc["components"]["securitySchemes"];
@@ -201,7 +209,15 @@ mod tests {
             .collect();
         assert_eq!(
             tags,
-            ["Travel", "Tourism", "User", "Notifications", "AI", "Health", "Vehicles"]
+            [
+                "Travel",
+                "Tourism",
+                "User",
+                "Notifications",
+                "AI",
+                "Health",
+                "Vehicles"
+            ]
         );
         assert!(doc["components"]["schemas"]["Attraction"].is_object());
     }
@@ -212,7 +228,12 @@ mod tests {
         for page in ["/docs", "/redoc"] {
             let response = app.get(page).send().await.unwrap();
             assert_eq!(response.status(), 200);
-            assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+            assert!(
+                response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html")
+            );
             let html = response.text().await.unwrap();
             let refs: Vec<&str> = html
                 .split(['"', '\''])
