@@ -52,7 +52,9 @@ impl Validator {
         min: T,
         max: T,
     ) -> Self {
-        if value < min || value > max || value != value {
+        // Written so that NaN (which `lat=NaN` parses to) is out of range too.
+        let in_range = min <= value && value <= max;
+        if !in_range {
             self.errors.push(FieldError::new(
                 &[self.root, field],
                 format!("must be between {min} and {max}"),

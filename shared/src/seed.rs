@@ -189,17 +189,21 @@ pub async fn roll_departures(
              destination_city_id, departure_time, estimated_arrival, total_seats, available_seats,
              price_per_seat, confidence, distance_km, duration_minutes, amenities, geometry,
              vehicle_id, owner_id)
-         SELECT s.id || '-' || to_char(d, 'YYYYMMDD'), s.id, s.origin, s.destination,
+         SELECT s.id || '-' || to_char(days.d, 'YYYYMMDD'), s.id, s.origin, s.destination,
              s.origin_city_id, s.destination_city_id,
-             (d + s.departure_time_of_day) AT TIME ZONE 'Africa/Douala',
-             (d + s.departure_time_of_day) AT TIME ZONE 'Africa/Douala'
+             (days.d + s.departure_time_of_day) AT TIME ZONE 'Africa/Douala',
+             (days.d + s.departure_time_of_day) AT TIME ZONE 'Africa/Douala'
                  + make_interval(mins => s.duration_minutes),
              s.total_seats, s.total_seats, s.price_per_seat, s.confidence, s.distance_km,
              s.duration_minutes, s.amenities, s.geometry, s.vehicle_id, s.owner_id
          FROM route_schedules s
-         CROSS JOIN generate_series((now() AT TIME ZONE 'Africa/Douala')::date,
-                                    (now() AT TIME ZONE 'Africa/Douala')::date + $1,
-                                    interval '1 day') AS d
+         CROSS JOIN LATERAL (
+             -- A date plus a time is a local timestamp; AT TIME ZONE then anchors it.
+             SELECT day::date AS d
+             FROM generate_series((now() AT TIME ZONE 'Africa/Douala')::date::timestamp,
+                                  (now() AT TIME ZONE 'Africa/Douala')::date::timestamp + make_interval(days => $1),
+                                  interval '1 day') AS day
+         ) AS days
          WHERE s.is_daily AND s.is_active
          ON CONFLICT DO NOTHING",
     )

@@ -58,6 +58,7 @@ fn template_name() -> String {
         m.checksum.hash(&mut h);
     }
     crate::seed::REFERENCE_DATA.hash(&mut h);
+    include_str!("seed.rs").hash(&mut h);
     // Departures are seeded relative to today: a new day needs a new template.
     chrono::Utc::now().date_naive().hash(&mut h);
     format!("imutis_tpl_{:016x}", h.finish())

@@ -163,6 +163,7 @@ mod tests {
             ("lat=4&lon=9&radius_km=1000", "radius_km"),
             ("lat=abc&lon=9", "lat"),
             ("lon=9", "lat"),
+            ("lat=NaN&lon=9", "lat"),
         ] {
             let (status, body) = send(app.get(&format!("/api/attractions/nearby?{query}"))).await;
             assert_eq!(status, 422, "{query}");
