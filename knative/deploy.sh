@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Deploys AI-IMUTIS to the current kubectl context.
+#
+#   knative/deploy.sh                          # platform, migrations, all functions
+#   knative/deploy.sh travels-book cities-list # platform, migrations, two functions
+#
+# Environment: REGISTRY (default ghcr.io/ai-imutis), TAG (default latest),
+# SKIP_MIGRATE=1 to skip the migration Job, MIGRATE_TIMEOUT (default 600s).
+# Secrets must exist first (see secrets.example.yaml).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+ns=ai-imutis
+registry="${REGISTRY:-ghcr.io/ai-imutis}"
+tag="${TAG:-latest}"
+
+image_sed() {
+  sed -e "s#ghcr.io/ai-imutis/ai-imutis-\\([a-z0-9-]*\\):latest#${registry}/ai-imutis-\\1:${tag}#g"
+}
+
+for f in "$@"; do
+  if [[ ! -f "$here/functions/$f.yaml" ]]; then
+    echo "deploy.sh: no function named $f (see knative/functions/)" >&2
+    exit 2
+  fi
+done
+
+for s in ai-imutis-function-secrets ai-imutis-postgres ai-imutis-redis; do
+  if ! kubectl -n "$ns" get secret "$s" >/dev/null 2>&1; then
+    echo "deploy.sh: warning: secret $s missing (see knative/secrets.example.yaml)" >&2
+  fi
+done
+
+echo "==> platform"
+# The migration Job is immutable: applied separately below.
+kubectl kustomize "$here/platform" | image_sed \
+  | kubectl apply -f - -l 'app.kubernetes.io/name!=migrate'
+kubectl -n "$ns" rollout status statefulset/postgres --timeout=300s
+kubectl -n "$ns" rollout status statefulset/redis --timeout=300s
+
+if [[ "${SKIP_MIGRATE:-0}" != 1 ]]; then
+  echo "==> migrations"
+  kubectl -n "$ns" delete job ai-imutis-migrate --ignore-not-found --wait=true
+  kubectl kustomize "$here/platform" | image_sed \
+    | kubectl apply -f - -l app.kubernetes.io/name=migrate
+  kubectl -n "$ns" wait --for=condition=complete job/ai-imutis-migrate \
+    --timeout="${MIGRATE_TIMEOUT:-600s}"
+fi
+
+if [[ $# -eq 0 ]]; then
+  set -- $(cd "$here/functions" && ls ./*.yaml | sed -e 's#^\./##' -e 's#\.yaml$##')
+fi
+
+echo "==> functions: $*"
+for f in "$@"; do
+  image_sed <"$here/functions/$f.yaml" | kubectl apply -f -
+done
+for f in "$@"; do
+  kubectl -n "$ns" wait --for=condition=Ready "ksvc/$f" --timeout=300s
+done
+
+echo "==> routes"
+kubectl apply -f "$here/routes/httproutes.yaml"
+echo "deployed: $*"

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""Offline checks of the deployment manifests, driven by scripts/validate-deploy.
+
+Subcommands (each exits 1 and prints the problems when a check fails):
+
+  crd SCHEMA FILE...        validate every object of the CRD's group/kind in the
+                            YAML streams against the CRD's openAPIV3Schema, turned
+                            into JSON Schema with unknown fields rejected
+                            (additionalProperties: false on every object schema
+                            with properties, except under
+                            x-kubernetes-preserve-unknown-fields). CEL rules
+                            (x-kubernetes-validations) are not evaluated.
+  split OUTDIR FILE...      write core objects one per file into OUTDIR (for
+                            kubernetes-validate), skip CRD kinds, print counts.
+  routes LIST_JSON FILE...  the HTTPRoutes in FILE cover every function route in
+                            exactly one rule, and no rule shadows another (below).
+  compare KNATIVE HELM      the Helm rendering has the same Knative Services
+                            (spec) and HTTPRoutes (spec) as knative/.
+  expect-concurrency FILE NAME N
+                            Knative Service NAME has containerConcurrency N.
+  count-functions LIST_JSON FILE...
+                            every function has exactly one Knative Service.
+
+Shadowing rule (routes): for every rule match a witness request is built (an
+Exact path itself; a regex match's declared path with each {param} replaced by
+"w1" and {*rest} by "w1/w2"); every witness path is tried with every method
+in use, so each static path of one function is also tried against every other
+function's rules. The winner for a witness is chosen by Gateway API precedence among
+the matches with the same method: Exact beats RegularExpression; among several
+Exact or several RegularExpression matches there is no defined winner, so more
+than one candidate is a conflict. Every witness must have exactly one winner,
+and a rule's own witness must be won by that rule.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+CRD_KINDS = {
+    ("serving.knative.dev", "Service"),
+    ("gateway.networking.k8s.io", "HTTPRoute"),
+    ("gateway.networking.k8s.io", "Gateway"),
+    ("cert-manager.io", "Certificate"),
+}
+
+
+def load_docs(paths):
+    docs = []
+    for p in paths:
+        text = sys.stdin.read() if p == "-" else Path(p).read_text()
+        for d in yaml.safe_load_all(text):
+            if d:
+                docs.append(d)
+    return docs
+
+
+def group_of(obj):
+    api = obj.get("apiVersion", "")
+    return api.split("/")[0] if "/" in api else ""
+
+
+# --- CRD schema -> JSON Schema ------------------------------------------------
+
+_DROP = {"description", "format", "nullable", "default", "example", "x-kubernetes-list-type",
+         "x-kubernetes-list-map-keys", "x-kubernetes-map-type", "x-kubernetes-validations",
+         "x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string",
+         "x-kubernetes-embedded-resource"}
+
+
+def convert(s):
+    if not isinstance(s, dict):
+        return s
+    out = {}
+    for k, v in s.items():
+        if k in ("properties", "patternProperties"):
+            out[k] = {pk: convert(pv) for pk, pv in v.items()}
+        elif k in ("items", "additionalProperties", "not") and isinstance(v, dict):
+            out[k] = convert(v)
+        elif k in ("allOf", "anyOf", "oneOf"):
+            out[k] = [convert(x) for x in v]
+        elif k in _DROP:
+            continue
+        else:
+            out[k] = v
+    if s.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out.setdefault("allOf", []).append({"type": ["integer", "string"]})
+    if s.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if (out.get("type") == "object" and "properties" in out
+            and "additionalProperties" not in out
+            and not s.get("x-kubernetes-preserve-unknown-fields")):
+        out["additionalProperties"] = False
+    return out
+
+
+DNS1123 = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+OBJECT_META = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": DNS1123, "maxLength": 253},
+        "namespace": {"type": "string", "pattern": DNS1123},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+
+def crd_validator(schema_path):
+    crd = next(d for d in yaml.safe_load_all(Path(schema_path).read_text()) if d)
+    group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+    validators = {}
+    for version in crd["spec"]["versions"]:
+        if not version.get("served", True):
+            continue
+        schema = convert(version["schema"]["openAPIV3Schema"])
+        schema["properties"]["metadata"] = OBJECT_META
+        schema["properties"]["apiVersion"] = {"const": f"{group}/{version['name']}"}
+        schema["properties"]["kind"] = {"const": kind}
+        schema["required"] = sorted(set(schema.get("required", [])) | {"apiVersion", "kind", "metadata", "spec"})
+        validators[f"{group}/{version['name']}"] = jsonschema.Draft7Validator(schema)
+    return group, kind, validators
+
+
+def cmd_crd(schema_path, *files):
+    group, kind, validators = crd_validator(schema_path)
+    errors, n = [], 0
+    for obj in load_docs(files):
+        if group_of(obj) != group or obj.get("kind") != kind:
+            continue
+        n += 1
+        name = (obj.get("metadata") or {}).get("name", "?")
+        v = validators.get(obj.get("apiVersion"))
+        if v is None:
+            errors.append(f"{kind} {name}: apiVersion {obj.get('apiVersion')} not served")
+            continue
+        for e in sorted(v.iter_errors(obj), key=lambda e: list(e.absolute_path)):
+            path = ".".join(str(p) for p in e.absolute_path)
+            errors.append(f"{kind} {name}: {path}: {e.message}")
+    if n == 0:
+        errors.append(f"no {group} {kind} object found")
+    for e in errors:
+        print(f"  {e}")
+    print(f"{kind}.{group}: {n} object(s), {len(errors)} error(s)")
+    return 1 if errors else 0
+
+
+def cmd_split(outdir, *files):
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    core, skipped = 0, {}
+    for obj in load_docs(files):
+        key = (group_of(obj), obj.get("kind"))
+        if key in CRD_KINDS:
+            skipped[key[1]] = skipped.get(key[1], 0) + 1
+            continue
+        core += 1
+        name = (obj.get("metadata") or {}).get("name", "x")
+        (out / f"{core:03d}-{obj.get('kind')}-{name}.yaml").write_text(yaml.safe_dump(obj))
+    note = ", ".join(f"{k} x{v}" for k, v in sorted(skipped.items()))
+    print(f"{core} core object(s); CRD kinds left to the CRD validator or skipped: {note}")
+    return 0
+
+
+# --- routes ---------------------------------------------------------------------
+
+def witness(path):
+    path = re.sub(r"\{\*[^}]+\}", "w1/w2", path)
+    return re.sub(r"\{[^}]+\}", "w1", path)
+
+
+def http_route_matches(objs):
+    """(function, route name, rule index, method, type, value) per match."""
+    out, problems = [], []
+    for o in objs:
+        if o.get("kind") != "HTTPRoute":
+            continue
+        name = o["metadata"]["name"]
+        spec = o["spec"]
+        if any(p.get("sectionName") == "http" for p in spec.get("parentRefs", [])):
+            continue  # the HTTP->HTTPS redirect
+        for i, rule in enumerate(spec.get("rules", [])):
+            backends = rule.get("backendRefs", [])
+            if len(backends) != 1:
+                problems.append(f"{name} rule {i}: expected one backendRef")
+                continue
+            fn = backends[0]["name"]
+            rewrite = [f for f in rule.get("filters", []) if f.get("type") == "URLRewrite"]
+            host = rewrite[0]["urlRewrite"].get("hostname") if rewrite else None
+            if host != f"{fn}.ai-imutis.svc.cluster.local":
+                problems.append(f"{name} rule {i}: URLRewrite hostname {host!r} does not target {fn}")
+            for m in rule.get("matches", []):
+                out.append((fn, name, i, m.get("method"), m["path"]["type"], m["path"]["value"]))
+    return out, problems
+
+
+def cmd_routes(list_json, *files):
+    functions = json.loads(Path(list_json).read_text())
+    matches, problems = http_route_matches(load_docs(files))
+    # Coverage: every declared route in exactly one rule, nothing else.
+    declared = {}
+    for f in functions:
+        for r in f["routes"]:
+            declared[(f["name"], r["method"], r["match"], r["value"])] = witness(r["path"])
+    seen = {}
+    for fn, route, i, method, typ, value in matches:
+        seen.setdefault((fn, method, typ, value), set()).add((route, i))
+    for key in declared:
+        rules = seen.get(key, set())
+        if len(rules) != 1:
+            problems.append(f"{key[0]} {key[1]} {key[3]}: in {len(rules)} rule(s), expected 1")
+    for key in seen:
+        if key not in declared:
+            problems.append(f"rule for {key} matches no declared route")
+    # Shadowing, by precedence on witness requests.
+    witnesses = {(k[1], w) for k, w in declared.items()}
+    all_paths = {w for (_, w) in witnesses}
+    methods = {m for (m, _) in witnesses}
+    tried = {(m, p) for m in methods for p in all_paths}
+    owner = {}
+    for key, w in declared.items():
+        owner.setdefault((key[1], w), set()).add(key[0])
+    for method, path in sorted(tried):
+        cands = [(fn, typ, value) for fn, _, _, m, typ, value in matches if m == method and (
+            (typ == "Exact" and value == path) or (typ == "RegularExpression" and re.fullmatch(value, path)))]
+        exact = [c for c in cands if c[1] == "Exact"]
+        winners = exact or cands
+        if (method, path) in owner:
+            if len({c[0] for c in winners}) != 1 or len(winners) != 1:
+                problems.append(f"{method} {path}: {len(winners)} equally ranked rules {winners}")
+            elif winners[0][0] not in owner[(method, path)]:
+                problems.append(f"{method} {path}: won by {winners[0][0]}, declared by {sorted(owner[(method, path)])}")
+        elif len(winners) > 1:
+            problems.append(f"{method} {path}: {len(winners)} equally ranked rules {winners}")
+    for p in problems:
+        print(f"  {p}")
+    n_rules = len({(r, i) for _, r, i, _, _, _ in matches})
+    print(f"routes: {len(declared)} declared, {n_rules} rule(s), {len(tried)} witness request(s), "
+          f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_count_functions(list_json, *files):
+    names = [f["name"] for f in json.loads(Path(list_json).read_text())]
+    ksvcs = [o["metadata"]["name"] for o in load_docs(files)
+             if o.get("kind") == "Service" and group_of(o) == "serving.knative.dev"]
+    problems = [f"{n}: {ksvcs.count(n)} Knative Service(s)" for n in names if ksvcs.count(n) != 1]
+    problems += [f"{n}: not a declared function" for n in set(ksvcs) - set(names)]
+    for p in problems:
+        print(f"  {p}")
+    print(f"functions: {len(names)} declared, {len(ksvcs)} Knative Service(s), {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def _index(objs, kind, group):
+    return {o["metadata"]["name"]: o for o in objs if o.get("kind") == kind and group_of(o) == group}
+
+
+def cmd_compare(knative, helm):
+    k, h = load_docs([knative]), load_docs([helm])
+    problems = []
+    for kind, group in (("Service", "serving.knative.dev"), ("HTTPRoute", "gateway.networking.k8s.io")):
+        ki, hi = _index(k, kind, group), _index(h, kind, group)
+        if set(ki) != set(hi):
+            problems.append(f"{kind}: knative {sorted(set(ki) - set(hi))} vs helm {sorted(set(hi) - set(ki))}")
+        for name in sorted(set(ki) & set(hi)):
+            if ki[name]["spec"] != hi[name]["spec"]:
+                problems.append(f"{kind} {name}: spec differs:\n    knative {json.dumps(ki[name]['spec'], sort_keys=True)}\n    helm    {json.dumps(hi[name]['spec'], sort_keys=True)}")
+            for field in ("annotations",):
+                kv = ki[name]["metadata"].get(field, {})
+                hv = hi[name]["metadata"].get(field, {})
+                if kv != hv:
+                    problems.append(f"{kind} {name}: metadata.{field} differs: {kv} vs {hv}")
+            vis = "networking.knative.dev/visibility"
+            if ki[name]["metadata"].get("labels", {}).get(vis) != hi[name]["metadata"].get("labels", {}).get(vis):
+                problems.append(f"{kind} {name}: {vis} label differs")
+    for p in problems:
+        print(f"  {p}")
+    print(f"compare knative/ vs helm: {len(problems)} difference(s)")
+    return 1 if problems else 0
+
+
+def cmd_expect_concurrency(file, name, n):
+    ksvc = _index(load_docs([file]), "Service", "serving.knative.dev").get(name)
+    got = ksvc and ksvc["spec"]["template"]["spec"].get("containerConcurrency")
+    target = ksvc and ksvc["spec"]["template"]["metadata"]["annotations"].get("autoscaling.knative.dev/target")
+    ok = got == int(n) and target == str(n)
+    print(f"{name}: containerConcurrency {got}, target {target!r} (expected {n})")
+    return 0 if ok else 1
+
+
+COMMANDS = {
+    "crd": cmd_crd,
+    "split": cmd_split,
+    "routes": cmd_routes,
+    "compare": cmd_compare,
+    "expect-concurrency": cmd_expect_concurrency,
+    "count-functions": cmd_count_functions,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__)
+        sys.exit(2)
+    sys.exit(COMMANDS[sys.argv[1]](*sys.argv[2:]))
