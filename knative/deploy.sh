@@ -3,9 +3,12 @@
 #
 #   knative/deploy.sh                          # platform, migrations, all functions
 #   knative/deploy.sh travels-book cities-list # platform, migrations, two functions
+#   knative/deploy.sh --migrate-only           # platform and migrations only
 #
 # Environment: REGISTRY (default ghcr.io/ai-imutis), TAG (default latest),
-# SKIP_MIGRATE=1 to skip the migration Job, MIGRATE_TIMEOUT (default 600s).
+# MIGRATE_TAG (default TAG), SKIP_PLATFORM=1 / SKIP_MIGRATE=1 to skip those
+# steps (CI deploys functions in parallel after one migration run),
+# MIGRATE_TIMEOUT (default 600s).
 # Secrets must exist first (see secrets.example.yaml).
 set -euo pipefail
 
@@ -14,8 +17,16 @@ ns=ai-imutis
 registry="${REGISTRY:-ghcr.io/ai-imutis}"
 tag="${TAG:-latest}"
 
+migrate_tag="${MIGRATE_TAG:-$tag}"
+migrate_only=0
+if [[ "${1:-}" == --migrate-only ]]; then
+  migrate_only=1
+  shift
+fi
+
 image_sed() {
-  sed -e "s#ghcr.io/ai-imutis/ai-imutis-\\([a-z0-9-]*\\):latest#${registry}/ai-imutis-\\1:${tag}#g"
+  sed -e "s#ghcr.io/ai-imutis/ai-imutis-migrate:latest#${registry}/ai-imutis-migrate:${migrate_tag}#g" \
+    -e "s#ghcr.io/ai-imutis/ai-imutis-\\([a-z0-9-]*\\):latest#${registry}/ai-imutis-\\1:${tag}#g"
 }
 
 for f in "$@"; do
@@ -31,12 +42,14 @@ for s in ai-imutis-function-secrets ai-imutis-postgres ai-imutis-redis; do
   fi
 done
 
-echo "==> platform"
-# The migration Job is immutable: applied separately below.
-kubectl kustomize "$here/platform" | image_sed \
-  | kubectl apply -f - -l 'app.kubernetes.io/name!=migrate'
-kubectl -n "$ns" rollout status statefulset/postgres --timeout=300s
-kubectl -n "$ns" rollout status statefulset/redis --timeout=300s
+if [[ "${SKIP_PLATFORM:-0}" != 1 ]]; then
+  echo "==> platform"
+  # The migration Job is immutable: applied separately below.
+  kubectl kustomize "$here/platform" | image_sed \
+    | kubectl apply -f - -l 'app.kubernetes.io/name!=migrate'
+  kubectl -n "$ns" rollout status statefulset/postgres --timeout=300s
+  kubectl -n "$ns" rollout status statefulset/redis --timeout=300s
+fi
 
 if [[ "${SKIP_MIGRATE:-0}" != 1 ]]; then
   echo "==> migrations"
@@ -45,6 +58,11 @@ if [[ "${SKIP_MIGRATE:-0}" != 1 ]]; then
     | kubectl apply -f - -l app.kubernetes.io/name=migrate
   kubectl -n "$ns" wait --for=condition=complete job/ai-imutis-migrate \
     --timeout="${MIGRATE_TIMEOUT:-600s}"
+fi
+
+if [[ "$migrate_only" == 1 ]]; then
+  echo "migrated"
+  exit 0
 fi
 
 if [[ $# -eq 0 ]]; then
