@@ -28,12 +28,7 @@ async fn get_attraction(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
-
-    #[tokio::test]
-    async fn serves_exactly_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
-    }
+    use shared::testing::{TestApp, send};
 
     #[tokio::test]
     async fn answers_the_attraction_in_the_contract_shape() {

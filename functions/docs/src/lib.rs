@@ -156,8 +156,10 @@ mod tests {
     use shared::testing::{TestApp, assert_serves_its_manifest, send};
 
     #[tokio::test]
-    async fn serves_exactly_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
+    async fn every_function_serves_exactly_its_manifest() {
+        for function in catalog::functions().into_iter().chain([super::function()]) {
+            assert_serves_its_manifest(function).await;
+        }
     }
 
     /// The function list is `functions/*/Cargo.toml`; the catalog (what docs

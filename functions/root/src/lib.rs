@@ -25,12 +25,7 @@ async fn root() -> Json<Greeting> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
-
-    #[tokio::test]
-    async fn serves_exactly_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
-    }
+    use shared::testing::{TestApp, send};
 
     #[tokio::test]
     async fn greets_with_the_contract_headers() {
