@@ -34,6 +34,12 @@ pub struct Config {
     pub log_filter: String,
     /// Base URL the e-ticket and other links are built on.
     pub public_base_url: String,
+    /// Errors go to Sentry when set.
+    pub sentry_dsn: Option<String>,
+    /// Traces go to this OTLP/HTTP collector (`.../v1/traces`) when set.
+    pub otlp_endpoint: Option<String>,
+    /// `SENTRY_ENVIRONMENT`, default `production`.
+    pub environment: String,
 }
 
 /// A variable that is missing or does not parse.
@@ -117,6 +123,9 @@ impl Config {
                 .unwrap_or_else(|| "http://127.0.0.1:8080".into())
                 .trim_end_matches('/')
                 .to_owned(),
+            sentry_dsn: get("SENTRY_DSN"),
+            otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            environment: get("SENTRY_ENVIRONMENT").unwrap_or_else(|| "production".into()),
         })
     }
 

@@ -91,6 +91,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
 
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    crate::telemetry::continue_trace(&span, req.headers());
     let mut response = next.run(req).instrument(span.clone()).await;
 
     let elapsed = started.elapsed();

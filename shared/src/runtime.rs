@@ -27,7 +27,8 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log_filter);
+    let names: Vec<String> = functions.iter().map(|f| f.manifest.name.clone()).collect();
+    let _telemetry = telemetry::init(&config, &names.join("+"));
     if let Some(host) = &config.firebase_auth_emulator_host {
         tracing::warn!(
             emulator = %host,
@@ -35,7 +36,6 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
             "FIREBASE_AUTH_EMULATOR_HOST is set: UNSIGNED emulator tokens are accepted. Never use this in production."
         );
     }
-    let names: Vec<String> = functions.iter().map(|f| f.manifest.name.clone()).collect();
     let port = config.port;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
