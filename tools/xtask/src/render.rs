@@ -145,7 +145,7 @@ pub fn knative_service(m: &Manifest) -> String {
           readinessProbe:
             httpGet:
               path: "/readyz"
-            timeoutSeconds: 2
+            timeoutSeconds: 3
             failureThreshold: 3
           livenessProbe:
             httpGet:
