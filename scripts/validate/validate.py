@@ -21,6 +21,8 @@ Subcommands (each exits 1 and prints the problems when a check fails):
                             (spec) and HTTPRoutes (spec) as knative/.
   expect-concurrency FILE NAME N
                             Knative Service NAME has containerConcurrency N.
+  expect-websocket FILE NAME
+                            Knative Service NAME has the WebSocket settings.
   count-functions LIST_JSON FILE...
                             every function has exactly one Knative Service.
 
@@ -305,7 +307,28 @@ def cmd_expect_concurrency(file, name, n):
     return 0 if ok else 1
 
 
+def cmd_expect_websocket(file, name):
+    ksvc = _index(load_docs([file]), "Service", "serving.knative.dev").get(name)
+    if not ksvc:
+        print(f"{name}: no Knative Service")
+        return 1
+    spec = ksvc["spec"]["template"]["spec"]
+    ann = ksvc["spec"]["template"]["metadata"]["annotations"]
+    problems = []
+    if spec.get("timeoutSeconds", 0) < 3600 or spec.get("idleTimeoutSeconds", 0) < 3600:
+        problems.append(f"timeouts {spec.get('timeoutSeconds')}/{spec.get('idleTimeoutSeconds')} < 3600")
+    if ann.get("autoscaling.knative.dev/metric") != "concurrency":
+        problems.append("metric is not concurrency")
+    if ann.get("autoscaling.knative.dev/target") != str(spec.get("containerConcurrency")):
+        problems.append("target differs from containerConcurrency")
+    if "autoscaling.knative.dev/scale-down-delay" not in ann:
+        problems.append("no scale-down-delay")
+    print(f"{name}: websocket settings, {len(problems)} problem(s) {problems}")
+    return 1 if problems else 0
+
+
 COMMANDS = {
+    "expect-websocket": cmd_expect_websocket,
     "crd": cmd_crd,
     "split": cmd_split,
     "routes": cmd_routes,
