@@ -18,7 +18,8 @@ Subcommands (each exits 1 and prints the problems when a check fails):
   routes LIST_JSON FILE...  the HTTPRoutes in FILE cover every function route in
                             exactly one rule, and no rule shadows another (below).
   compare KNATIVE HELM      the Helm rendering has the same Knative Services
-                            (spec) and HTTPRoutes (spec) as knative/.
+                            (spec, annotations), HTTPRoutes (spec) and function
+                            ConfigMap (data) as knative/.
   expect-concurrency FILE NAME N
                             Knative Service NAME has containerConcurrency N.
   expect-websocket FILE NAME
@@ -292,6 +293,10 @@ def cmd_compare(knative, helm):
             vis = "networking.knative.dev/visibility"
             if ki[name]["metadata"].get("labels", {}).get(vis) != hi[name]["metadata"].get("labels", {}).get(vis):
                 problems.append(f"{kind} {name}: {vis} label differs")
+    kc = _index(k, "ConfigMap", "").get("ai-imutis-config", {}).get("data")
+    hc = _index(h, "ConfigMap", "").get("ai-imutis-config", {}).get("data")
+    if kc != hc:
+        problems.append(f"ConfigMap ai-imutis-config: data differs: {kc} vs {hc}")
     for p in problems:
         print(f"  {p}")
     print(f"compare knative/ vs helm: {len(problems)} difference(s)")
