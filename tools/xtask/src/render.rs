@@ -302,3 +302,42 @@ pub fn splice_helm_values(current: &str, block: &str) -> Result<String, String> 
     };
     Ok(format!("{}{}{}", &current[..start], block, &current[end..]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::function_matches;
+
+    fn manifest(name: &str, routes: &[String], websocket: bool) -> Manifest {
+        let routes: Vec<String> = routes.iter().map(|r| format!("{r:?}")).collect();
+        let toml = format!(
+            "[package]\nname = \"{name}\"\n[package.metadata.function]\nroutes = [{}]\nauth = \"none\"\nrate_limit = \"default\"\nwebsocket = {websocket}\nconcurrency = 40\nmin_scale = 0\nmax_scale = 3\nmemory = \"64Mi\"\ncpu = \"100m\"\ntimeout_seconds = 30\n",
+            routes.join(", ")
+        );
+        Manifest::from_cargo_toml(&toml).unwrap().unwrap()
+    }
+
+    #[test]
+    fn routes_split_at_the_crd_rule_limit() {
+        let routes: Vec<String> = (0..17).map(|i| format!("GET /api/r{i}")).collect();
+        let m = manifest("many", &routes, false);
+        let matches = function_matches(&m).unwrap();
+        let yaml = http_routes(&[(m, matches)]);
+        assert_eq!(yaml.matches("kind: HTTPRoute").count(), 2);
+        assert!(yaml.contains("name: \"many-2\""));
+        assert_eq!(yaml.matches("- matches:").count(), 17);
+    }
+
+    #[test]
+    fn websocket_functions_get_long_timeouts_and_concurrency_scaling() {
+        let m = manifest("chat", &["GET /api/ws".to_owned()], true);
+        let yaml = knative_service(&m);
+        assert!(yaml.contains("timeoutSeconds: 3600\n"));
+        assert!(yaml.contains("idleTimeoutSeconds: 3600\n"));
+        assert!(yaml.contains("autoscaling.knative.dev/metric: \"concurrency\""));
+        assert!(yaml.contains("autoscaling.knative.dev/target: \"40\""));
+        let http = knative_service(&manifest("plain", &["GET /api/x".to_owned()], false));
+        assert!(http.contains("timeoutSeconds: 30\n"));
+        assert!(!http.contains("idleTimeoutSeconds"));
+    }
+}
