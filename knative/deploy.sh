@@ -66,7 +66,8 @@ if [[ "$migrate_only" == 1 ]]; then
 fi
 
 if [[ $# -eq 0 ]]; then
-  set -- $(cd "$here/functions" && ls ./*.yaml | sed -e 's#^\./##' -e 's#\.yaml$##')
+  mapfile -t all < <(find "$here/functions" -name '*.yaml' -printf '%f\n' | sed 's#\.yaml$##' | sort)
+  set -- "${all[@]}"
 fi
 
 echo "==> functions: $*"
