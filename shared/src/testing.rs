@@ -382,3 +382,29 @@ pub async fn assert_serves_its_manifest(function: Function) {
         );
     }
 }
+
+/// A function declared inline, for tests of the platform itself: `routes` as
+/// in a manifest (`"GET /x"`), with the given auth policy and rate tier.
+pub fn probe_function(
+    name: &str,
+    routes: &[&str],
+    auth: &str,
+    tier: &str,
+    router: utoipa_axum::router::OpenApiRouter<AppState>,
+) -> Function {
+    let routes: Vec<String> = routes.iter().map(|r| format!("{r:?}")).collect();
+    let manifest = format!(
+        "[package]\nname = {name:?}\n[package.metadata.function]\nroutes = [{}]\nauth = {auth:?}\n\
+         rate_limit = {tier:?}\nconcurrency = 10\nmin_scale = 0\nmax_scale = 1\nmemory = \"64Mi\"\n\
+         cpu = \"100m\"\ntimeout_seconds = 5\n",
+        routes.join(", ")
+    );
+    Function::new(&manifest, router)
+}
+
+/// The string `field` of every object in the JSON array `list`.
+pub fn pluck<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .map(|items| items.iter().filter_map(|i| i[field].as_str()).collect())
+        .unwrap_or_default()
+}

@@ -8,25 +8,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use shared::function::Function;
 use shared::prelude::*;
-use shared::testing::{PROJECT_ID, TestApp, TestKeys, claims, send, unsigned_token};
-
-fn manifest(name: &str, routes: &str, auth: &str) -> String {
-    format!(
-        r#"[package]
-name = "{name}"
-[package.metadata.function]
-routes = [{routes}]
-auth = "{auth}"
-rate_limit = "default"
-concurrency = 10
-min_scale = 0
-max_scale = 1
-memory = "64Mi"
-cpu = "100m"
-timeout_seconds = 5
-"#
-    )
-}
+use shared::testing::{
+    PROJECT_ID, TestApp, TestKeys, claims, probe_function, send, unsigned_token,
+};
 
 #[derive(Serialize)]
 struct WhoAmI {
@@ -54,12 +38,18 @@ async fn public(MaybeUser(user): MaybeUser) -> Json<Value> {
 /// A function that requires auth and one that does not, as a real crate would declare them.
 fn probes() -> Vec<Function> {
     vec![
-        Function::new(
-            &manifest("private", r#""GET /whoami""#, "required"),
+        probe_function(
+            "private",
+            &["GET /whoami"],
+            "required",
+            "default",
             OpenApiRouter::new().route("/whoami", get(whoami)),
         ),
-        Function::new(
-            &manifest("public", r#""GET /public", "POST /echo""#, "none"),
+        probe_function(
+            "public",
+            &["GET /public", "POST /echo"],
+            "none",
+            "default",
             OpenApiRouter::new()
                 .route("/public", get(public))
                 .route("/echo", post(echo)),

@@ -10,9 +10,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use shared::function::Function;
 use shared::prelude::*;
-use shared::testing::{TestApp, config, send, serve};
+use shared::testing::{TestApp, config, probe_function, send, serve};
 
 type Inbox = Arc<Mutex<Vec<(String, Bytes)>>>;
 
@@ -56,21 +55,9 @@ fn errors_reach_sentry_and_traces_reach_the_otlp_collector() {
     let telemetry =
         shared::telemetry::init(&config("http://127.0.0.1:9/jwks", &overrides), "broken");
 
-    let manifest = r#"[package]
-name = "broken"
-[package.metadata.function]
-routes = ["GET /broken"]
-auth = "none"
-rate_limit = "none"
-concurrency = 1
-min_scale = 0
-max_scale = 1
-memory = "64Mi"
-cpu = "100m"
-timeout_seconds = 5
-"#;
     let (status, body) = rt.block_on(async {
-        let function = Function::new(manifest, OpenApiRouter::new().route("/broken", get(broken)));
+        let router = OpenApiRouter::new().route("/broken", get(broken));
+        let function = probe_function("broken", &["GET /broken"], "none", "none", router);
         let app = TestApp::spawn_with(vec![function], &overrides).await;
         send(
             app.get("/broken")

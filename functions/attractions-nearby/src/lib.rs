@@ -79,7 +79,7 @@ async fn nearby_attractions(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, send};
+    use shared::testing::{TestApp, pluck, send};
 
     /// Great-circle distance, an independent check of PostGIS's spheroid answer.
     fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -127,7 +127,7 @@ mod tests {
             send(app.get("/api/attractions/nearby?lat=4.05&lon=9.76&radius_km=2")).await;
         assert_eq!(status, 200);
         let results = body["results"].as_array().unwrap();
-        let got: Vec<&str> = results.iter().map(|a| a["id"].as_str().unwrap()).collect();
+        let got = pluck(&body["results"], "id");
         let want: Vec<&str> = expected.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(got, want);
         for (r, (_, d)) in results.iter().zip(&expected) {

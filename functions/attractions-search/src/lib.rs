@@ -80,15 +80,10 @@ fn contains_pattern(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, send};
+    use shared::testing::{TestApp, pluck, send};
 
     fn ids(body: &Value) -> Vec<&str> {
-        body["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["id"].as_str().unwrap())
-            .collect()
+        pluck(&body["results"], "id")
     }
 
     #[tokio::test]

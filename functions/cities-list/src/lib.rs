@@ -20,20 +20,14 @@ async fn list_cities(State(state): State<AppState>) -> ApiResult<Json<Vec<City>>
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use shared::testing::{TestApp, send};
+    use shared::testing::{TestApp, pluck, send};
 
     #[tokio::test]
     async fn lists_the_seeded_cities_in_the_contract_shape() {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (status, body) = send(app.get("/api/cities")).await;
         assert_eq!(status, 200);
-        let names: Vec<&str> = body
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["Buea", "Douala", "Yaounde"]);
+        assert_eq!(pluck(&body, "name"), ["Buea", "Douala", "Yaounde"]);
         let douala = &body[1];
         let keys: Vec<&String> = douala.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["country", "description", "id", "name", "population"]);

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use shared::testing::{fresh_db_url, redis_url, serve};
+use shared::testing::{fresh_db_url, pluck, redis_url, serve};
 use sqlx::{Connection, Executor, PgConnection};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cities-list");
@@ -220,12 +220,6 @@ async fn answers_an_api_gateway_event_under_the_lambda_runtime() {
     let answer = answer.expect("the function answered the invocation");
     assert_eq!(answer["statusCode"], 200, "{answer}");
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
-    let names: Vec<&str> = body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["Buea", "Douala", "Yaounde"]);
+    assert_eq!(pluck(&body, "name"), ["Buea", "Douala", "Yaounde"]);
     assert!(answer["headers"]["x-request-id"].is_string(), "{answer}");
 }
