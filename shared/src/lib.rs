@@ -18,6 +18,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tourism;
+pub mod users;
 
 /// What a function crate needs, in one `use shared::prelude::*;`.
 pub mod prelude {

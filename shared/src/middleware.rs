@@ -210,6 +210,11 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
             Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; request allowed"),
         }
     }
+    if let Some(user) = user
+        && let Err(e) = state.known_users.record(&state.db, user).await
+    {
+        tracing::warn!(error = %e, "could not record the user; handler continues");
+    }
     if guard.auth == AuthPolicy::Required {
         match &authentication {
             Authentication::User(_) => {}

@@ -10,6 +10,7 @@ use sqlx::postgres::PgPoolOptions;
 use crate::auth::FirebaseVerifier;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::users::KnownUsers;
 
 /// Shared by every request of one instance; cheap to clone.
 #[derive(Clone)]
@@ -19,6 +20,7 @@ pub struct AppState {
     pub redis: deadpool_redis::Pool,
     pub auth: Arc<FirebaseVerifier>,
     pub metrics: Arc<Metrics>,
+    pub known_users: Arc<KnownUsers>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
         Ok(Self {
             auth: FirebaseVerifier::new(&config),
             metrics: Arc::new(Metrics::new()),
+            known_users: Arc::default(),
             config: Arc::new(config),
             db,
             redis,

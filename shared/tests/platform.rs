@@ -90,6 +90,41 @@ async fn a_valid_firebase_token_is_accepted() {
 }
 
 #[tokio::test]
+async fn the_first_authenticated_request_records_the_user() {
+    let app = spawn().await;
+    let row = || {
+        sqlx::query_as::<_, (String, Option<String>, String)>(
+            "SELECT uid, email, role FROM users WHERE uid = 'newcomer'",
+        )
+        .fetch_optional(&app.state.db)
+    };
+    assert!(row().await.unwrap().is_none());
+    assert_eq!(
+        send(app.get("/public").bearer_auth(app.token("newcomer")))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        row().await.unwrap(),
+        Some((
+            "newcomer".into(),
+            Some("newcomer@example.test".into()),
+            "standard".into()
+        ))
+    );
+    let mut upgraded = claims("newcomer");
+    upgraded["role"] = json!("premium");
+    let token = TestKeys::get().sign(&upgraded);
+    assert_eq!(whoami_with(&app, &token).await.0, 200);
+    assert_eq!(
+        row().await.unwrap().unwrap().2,
+        "premium",
+        "the token's role wins"
+    );
+}
+
+#[tokio::test]
 async fn tokens_failing_any_firebase_check_are_401() {
     let app = spawn().await;
     let keys = TestKeys::get();
