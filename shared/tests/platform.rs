@@ -318,6 +318,19 @@ async fn the_eleventh_anonymous_request_in_a_minute_is_429() {
 }
 
 #[tokio::test]
+async fn a_redis_outage_lets_requests_through_rather_than_failing_them() {
+    let app = TestApp::spawn_with(probes(), &[("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    for _ in 0..12 {
+        assert_eq!(send(app.get("/public")).await.0, 200);
+    }
+    assert_eq!(
+        send(app.get("/readyz")).await.0,
+        503,
+        "but the instance reports not ready"
+    );
+}
+
+#[tokio::test]
 async fn concurrent_clients_cannot_together_exceed_the_limit() {
     let app = TestApp::spawn(probes()).await;
     let requests =
