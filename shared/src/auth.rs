@@ -121,6 +121,16 @@ pub enum Authentication {
     Failed(AuthError),
 }
 
+impl Authentication {
+    /// The verified user, if any.
+    pub fn user(&self) -> Option<&AuthUser> {
+        match self {
+            Authentication::User(user) => Some(user),
+            _ => None,
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = ApiError;
 
@@ -141,10 +151,13 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeUser {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(MaybeUser(match parts.extensions.get::<Authentication>() {
-            Some(Authentication::User(user)) => Some(user.clone()),
-            _ => None,
-        }))
+        Ok(MaybeUser(
+            parts
+                .extensions
+                .get::<Authentication>()
+                .and_then(Authentication::user)
+                .cloned(),
+        ))
     }
 }
 

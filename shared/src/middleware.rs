@@ -167,48 +167,11 @@ pub struct Guard {
 /// declared tier (per uid, else per client IP), then apply the auth policy.
 pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> Response {
     let state = &guard.state;
-    let authentication = match bearer_token(req.headers()) {
-        None => Authentication::Anonymous,
-        Some(token) => match state.auth.verify(token).await {
-            Ok(user) => Authentication::User(user),
-            Err(e) => {
-                state
-                    .metrics
-                    .auth_failures
-                    .with_label_values(&[e.reason()])
-                    .inc();
-                tracing::info!(reason = e.reason(), "bearer token refused");
-                Authentication::Failed(e)
-            }
-        },
-    };
-    let user = match &authentication {
-        Authentication::User(u) => Some(u),
-        _ => None,
-    };
-    if let Some((limit, bucket)) = guard.tier.limit(&state.config.rate_limits, user) {
-        let identity = match user {
-            Some(u) => format!("uid:{}", u.uid),
-            None => format!(
-                "ip:{}",
-                req.extensions()
-                    .get::<ClientIp>()
-                    .map_or("unknown", |c| c.0.as_str())
-            ),
-        };
-        match rate_limit::check(state, bucket, &identity, limit).await {
-            Ok(Decision::Limited { retry_after }) => {
-                state
-                    .metrics
-                    .rate_limited
-                    .with_label_values(&[bucket])
-                    .inc();
-                return ApiError::TooManyRequests { retry_after }.into_response();
-            }
-            Ok(Decision::Allowed { .. }) => {}
-            // A cache outage must not take the API down with it.
-            Err(e) => tracing::warn!(error = %e, "rate limiter unavailable; request allowed"),
-        }
+    let authentication = authenticate(state, req.headers()).await;
+    let user = authentication.user();
+    let ip = req.extensions().get::<ClientIp>().map(|c| c.0.as_str());
+    if let Some(refusal) = rate_limit(state, guard.tier, user, ip).await {
+        return refusal;
     }
     if let Some(user) = user
         && let Err(e) = state.known_users.record(&state.db, user).await
@@ -219,13 +182,60 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
         match &authentication {
             Authentication::User(_) => {}
             Authentication::Failed(e) => return ApiError::from(*e).into_response(),
-            Authentication::Anonymous => {
-                return ApiError::from(AuthError::Missing).into_response();
-            }
+            Authentication::Anonymous => return ApiError::from(AuthError::Missing).into_response(),
         }
     }
     req.extensions_mut().insert(authentication);
     next.run(req).await
+}
+
+async fn authenticate(state: &AppState, headers: &http::HeaderMap) -> Authentication {
+    let Some(token) = bearer_token(headers) else {
+        return Authentication::Anonymous;
+    };
+    match state.auth.verify(token).await {
+        Ok(user) => Authentication::User(user),
+        Err(e) => {
+            let reason = e.reason();
+            state
+                .metrics
+                .auth_failures
+                .with_label_values(&[reason])
+                .inc();
+            tracing::info!(reason, "bearer token refused");
+            Authentication::Failed(e)
+        }
+    }
+}
+
+/// `Some(429)` when this caller has used up the tier's budget.
+async fn rate_limit(
+    state: &AppState,
+    tier: RateTier,
+    user: Option<&crate::auth::AuthUser>,
+    ip: Option<&str>,
+) -> Option<Response> {
+    let (limit, bucket) = tier.limit(&state.config.rate_limits, user)?;
+    let identity = match user {
+        Some(u) => format!("uid:{}", u.uid),
+        None => format!("ip:{}", ip.unwrap_or("unknown")),
+    };
+    match rate_limit::check(state, bucket, &identity, limit).await {
+        Ok(Decision::Allowed { .. }) => None,
+        Ok(Decision::Limited { retry_after }) => {
+            state
+                .metrics
+                .rate_limited
+                .with_label_values(&[bucket])
+                .inc();
+            Some(ApiError::TooManyRequests { retry_after }.into_response())
+        }
+        Err(e) => {
+            // A cache outage must not take the API down with it.
+            tracing::warn!(error = %e, "rate limiter unavailable; request allowed");
+            None
+        }
+    }
 }
 
 /// CORS for the configured origins, with credentials.
