@@ -1,8 +1,9 @@
 //! `xtask`: the deployment side, generated from the function list.
 //!
 //! * `cargo run -p xtask -- gen`: writes `knative/functions/<name>.yaml`,
-//!   `knative/routes/httproutes.yaml`, `knative/kustomization.yaml` and the
-//!   `functions:` block of `helm/ai-imutis/values.yaml`.
+//!   `knative/routes/httproutes.yaml`, `knative/kustomization.yaml`, the
+//!   `functions:` block of `helm/ai-imutis/values.yaml`, and `tools/catalog`
+//!   (every function but docs, for the docs and the dev server).
 //! * `cargo run -p xtask -- check`: exits 1 when any of those is stale, or when
 //!   two routes conflict at the edge (see [`routes`]).
 //! * `cargo run -p xtask -- list [--json]`: the functions (names, or JSON with
@@ -86,6 +87,19 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
     files.insert(
         PathBuf::from("knative/kustomization.yaml"),
         render::kustomization(&names),
+    );
+    let served: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| *n != "docs")
+        .collect();
+    files.insert(
+        PathBuf::from("tools/catalog/Cargo.toml"),
+        render::catalog_manifest(&served),
+    );
+    files.insert(
+        PathBuf::from("tools/catalog/src/lib.rs"),
+        render::catalog_lib(&served),
     );
     let values = PathBuf::from("helm/ai-imutis/values.yaml");
     let current = std::fs::read_to_string(root.join(&values))
