@@ -14,6 +14,21 @@ pub struct RateLimits {
     pub window: Duration,
 }
 
+/// The contract's protections against brute force and floods, per client IP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbuseLimits {
+    /// Bad tokens in a row that lock an IP out (`AUTH_FAILURE_LIMIT`, 5).
+    pub bad_token_limit: u32,
+    /// How long the lockout lasts (`AUTH_LOCKOUT_SECONDS`, 1800).
+    pub lockout: Duration,
+    /// Anonymous requests per flood window before the IP is blocked (`FLOOD_LIMIT`, 100).
+    pub flood_limit: u32,
+    /// `FLOOD_WINDOW_SECONDS`, 300.
+    pub flood_window: Duration,
+    /// `FLOOD_BLOCK_SECONDS`, 900.
+    pub flood_block: Duration,
+}
+
 /// Everything a function reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,6 +45,7 @@ pub struct Config {
     pub firebase_jwks_url: String,
     pub allowed_origins: Vec<String>,
     pub rate_limits: RateLimits,
+    pub abuse: AbuseLimits,
     /// `RUST_LOG` syntax; from `RUST_LOG`, else `LOG_LEVEL`, else `info`.
     pub log_filter: String,
     /// Base URL the e-ticket and other links are built on.
@@ -69,13 +85,7 @@ impl Config {
                 problem: "is required".into(),
             })
         };
-        let window = Duration::from_secs(parse(&get, "RATE_LIMIT_WINDOW_SECONDS", 60u64)?);
-        if window.is_zero() {
-            return Err(ConfigError {
-                variable: "RATE_LIMIT_WINDOW_SECONDS",
-                problem: "must be at least 1".into(),
-            });
-        }
+        let window = seconds(&get, "RATE_LIMIT_WINDOW_SECONDS", 60)?;
         let database_url = required("DATABASE_URL")?;
         if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
             return Err(ConfigError {
@@ -118,6 +128,13 @@ impl Config {
                 booking: parse(&get, "RATE_LIMIT_BOOKING", 5)?,
                 window,
             },
+            abuse: AbuseLimits {
+                bad_token_limit: parse(&get, "AUTH_FAILURE_LIMIT", 5)?,
+                lockout: seconds(&get, "AUTH_LOCKOUT_SECONDS", 1800)?,
+                flood_limit: parse(&get, "FLOOD_LIMIT", 100)?,
+                flood_window: seconds(&get, "FLOOD_WINDOW_SECONDS", 300)?,
+                flood_block: seconds(&get, "FLOOD_BLOCK_SECONDS", 900)?,
+            },
             log_filter,
             public_base_url: get("PUBLIC_BASE_URL")
                 .unwrap_or_else(|| "http://127.0.0.1:8080".into())
@@ -132,6 +149,21 @@ impl Config {
     /// True when unsigned Firebase Auth emulator tokens are accepted.
     pub fn emulator_mode(&self) -> bool {
         self.firebase_auth_emulator_host.is_some()
+    }
+}
+
+/// A duration in whole seconds, at least 1.
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    match parse(get, variable, default)? {
+        0 => Err(ConfigError {
+            variable,
+            problem: "must be at least 1".into(),
+        }),
+        s => Ok(Duration::from_secs(s)),
     }
 }
 
@@ -180,6 +212,8 @@ mod tests {
             (10, 100, 500)
         );
         assert_eq!((c.rate_limits.ai, c.rate_limits.booking), (20, 5));
+        assert_eq!((c.abuse.bad_token_limit, c.abuse.lockout.as_secs()), (5, 1800));
+        assert_eq!((c.abuse.flood_limit, c.abuse.flood_window.as_secs()), (100, 300));
         assert_eq!(
             c.allowed_origins,
             ["http://localhost:3000", "http://localhost:19006"]

@@ -61,8 +61,11 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("Validation failed")]
     Validation(Vec<FieldError>),
-    #[error("Rate limit exceeded")]
-    TooManyRequests { retry_after: u64 },
+    #[error("{message}")]
+    TooManyRequests {
+        retry_after: u64,
+        message: &'static str,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -161,7 +164,7 @@ impl IntoResponse for ApiError {
             axum::Json(json!({ "detail": detail, "message": message })),
         )
             .into_response();
-        if let Self::TooManyRequests { retry_after } = self {
+        if let Self::TooManyRequests { retry_after, .. } = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

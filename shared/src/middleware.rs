@@ -167,11 +167,21 @@ pub struct Guard {
 /// declared tier (per uid, else per client IP), then apply the auth policy.
 pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> Response {
     let state = &guard.state;
+    let ip = req
+        .extensions()
+        .get::<ClientIp>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.clone());
     let authentication = authenticate(state, req.headers()).await;
     let user = authentication.user();
-    let ip = req.extensions().get::<ClientIp>().map(|c| c.0.as_str());
-    if let Some(refusal) = rate_limit(state, guard.tier, user, ip).await {
+    if let Some(refusal) = rate_limit(state, guard.tier, user, &ip).await {
         return refusal;
+    }
+    // Counted after the lockout check, so the streak's last token still gets its 401.
+    if let Authentication::Failed(e) = &authentication
+        && *e != AuthError::KeysUnavailable
+        && let Err(err) = rate_limit::record_bad_token(state, &ip).await
+    {
+        tracing::warn!(error = %err, "could not record a refused token");
     }
     if let Some(user) = user
         && let Err(e) = state.known_users.record(&state.db, user).await
@@ -208,27 +218,35 @@ async fn authenticate(state: &AppState, headers: &http::HeaderMap) -> Authentica
     }
 }
 
-/// `Some(429)` when this caller has used up the tier's budget.
+/// `Some(429)` when this caller has used up the tier's budget, or its IP is
+/// locked out or blocked.
 async fn rate_limit(
     state: &AppState,
     tier: RateTier,
     user: Option<&crate::auth::AuthUser>,
-    ip: Option<&str>,
+    ip: &str,
 ) -> Option<Response> {
     let (limit, bucket) = tier.limit(&state.config.rate_limits, user)?;
-    let identity = match user {
-        Some(u) => format!("uid:{}", u.uid),
-        None => format!("ip:{}", ip.unwrap_or("unknown")),
+    let caller = rate_limit::Caller {
+        uid: user.map(|u| u.uid.as_str()),
+        ip,
     };
-    match rate_limit::check(state, bucket, &identity, limit).await {
-        Ok(Decision::Allowed { .. }) => None,
-        Ok(Decision::Limited { retry_after }) => {
-            state
-                .metrics
-                .rate_limited
-                .with_label_values(&[bucket])
-                .inc();
-            Some(ApiError::TooManyRequests { retry_after }.into_response())
+    match rate_limit::check(state, bucket, limit, &caller).await {
+        Ok(decision) => {
+            let (retry_after, message) = decision.refusal()?;
+            let label = match decision {
+                Decision::Blocked { .. } => "flood",
+                Decision::Locked { .. } => "lockout",
+                _ => bucket,
+            };
+            state.metrics.rate_limited.with_label_values(&[label]).inc();
+            Some(
+                ApiError::TooManyRequests {
+                    retry_after,
+                    message,
+                }
+                .into_response(),
+            )
         }
         Err(e) => {
             // A cache outage must not take the API down with it.

@@ -1,5 +1,7 @@
-//! Fixed-window rate limiting in Redis. One Lua script increments and reads the
-//! window atomically, so concurrent requests can never together exceed a limit.
+//! Fixed-window rate limiting in Redis, with the contract's abuse protections:
+//! an IP that sends a streak of bad tokens is locked out, and an anonymous IP
+//! that floods is blocked for a while. One Lua script per request checks and
+//! counts atomically, so concurrent requests can never together exceed a limit.
 
 use std::sync::LazyLock;
 
@@ -49,47 +51,145 @@ impl RateTier {
 /// What one check decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    Allowed { remaining: u32 },
-    Limited { retry_after: u64 },
+    Allowed,
+    /// The tier's budget for this window is spent.
+    Limited {
+        retry_after: u64,
+    },
+    /// This anonymous IP sent too much in the flood window and is blocked.
+    Blocked {
+        retry_after: u64,
+    },
+    /// This IP sent too many bad tokens in a row and is locked out.
+    Locked {
+        retry_after: u64,
+    },
 }
 
-static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+impl Decision {
+    /// The answer to send instead of serving the request, if any.
+    pub fn refusal(self) -> Option<(u64, &'static str)> {
+        match self {
+            Decision::Allowed => None,
+            Decision::Limited { retry_after } => Some((retry_after, "Rate limit exceeded")),
+            Decision::Blocked { retry_after } => Some((
+                retry_after,
+                "Too many requests from this address; try again later",
+            )),
+            Decision::Locked { retry_after } => Some((
+                retry_after,
+                "Too many failed sign-in attempts; try again later",
+            )),
+        }
+    }
+}
+
+/// KEYS: tier counter, IP lockout, anonymous flood counter, flood block,
+/// bad-token streak. ARGV: window ms, flood limit, flood window ms, flood
+/// block ms, authenticated (1/0), tier limit. Returns {verdict, ttl ms} with
+/// verdict 0 allowed, 1 limited, 2 blocked, 3 locked.
+static CHECK: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
+local locked = redis.call('PTTL', KEYS[2])
+if locked > 0 then return {3, locked} end
+if ARGV[5] == '1' then
+  redis.call('DEL', KEYS[5])
+else
+  local blocked = redis.call('PTTL', KEYS[4])
+  if blocked > 0 then return {2, blocked} end
+  local n = redis.call('INCR', KEYS[3])
+  if n == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[3]) end
+  if n > tonumber(ARGV[2]) then
+    redis.call('SET', KEYS[4], '1', 'PX', ARGV[4])
+    redis.call('DEL', KEYS[3])
+    return {2, tonumber(ARGV[4])}
+  end
+end
 local count = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {count, ttl}
+if count > tonumber(ARGV[6]) then return {1, ttl} end
+return {0, ttl}
 ",
     )
 });
 
-/// Counts one request of `identity` in the `bucket` window and decides.
+/// KEYS: bad-token streak, IP lockout. ARGV: streak limit, lockout ms.
+static BAD_TOKEN: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if n >= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  redis.call('DEL', KEYS[1])
+end
+return n
+",
+    )
+});
+
+/// Who is asking: a verified uid, or else only the client IP.
+pub struct Caller<'a> {
+    pub uid: Option<&'a str>,
+    pub ip: &'a str,
+}
+
+/// Counts one request against the `bucket` budget of `limit` (per uid, else
+/// per IP), after the IP-wide lockout and anonymous flood checks.
 pub async fn check(
     state: &AppState,
     bucket: &str,
-    identity: &str,
     limit: u32,
+    caller: &Caller<'_>,
 ) -> Result<Decision, String> {
-    let window_ms = state.config.rate_limits.window.as_millis() as u64;
-    let key = state.redis_key(&["rl", bucket, identity]);
+    let limits = &state.config.rate_limits;
+    let abuse = &state.config.abuse;
+    let identity = match caller.uid {
+        Some(uid) => format!("uid:{uid}"),
+        None => format!("ip:{}", caller.ip),
+    };
+    let ip = caller.ip;
     let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
-    let (count, ttl_ms): (u64, i64) = SCRIPT
-        .key(key)
-        .arg(window_ms)
+    let (verdict, ttl_ms): (u8, i64) = CHECK
+        .key(state.redis_key(&["rl", bucket, &identity]))
+        .key(state.redis_key(&["lockout", ip]))
+        .key(state.redis_key(&["flood", ip]))
+        .key(state.redis_key(&["flood-block", ip]))
+        .key(state.redis_key(&["bad-tokens", ip]))
+        .arg(limits.window.as_millis() as u64)
+        .arg(abuse.flood_limit)
+        .arg(abuse.flood_window.as_millis() as u64)
+        .arg(abuse.flood_block.as_millis() as u64)
+        .arg(u8::from(caller.uid.is_some()))
+        .arg(limit)
         .invoke_async(&mut conn)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(if count > u64::from(limit) {
-        Decision::Limited {
-            retry_after: (ttl_ms.max(1) as u64).div_ceil(1000),
-        }
-    } else {
-        Decision::Allowed {
-            remaining: limit - count as u32,
-        }
+    let retry_after = (ttl_ms.max(1) as u64).div_ceil(1000);
+    Ok(match verdict {
+        0 => Decision::Allowed,
+        1 => Decision::Limited { retry_after },
+        2 => Decision::Blocked { retry_after },
+        _ => Decision::Locked { retry_after },
     })
+}
+
+/// Records a refused token from `ip`; the configured streak locks the IP out.
+pub async fn record_bad_token(state: &AppState, ip: &str) -> Result<(), String> {
+    let abuse = &state.config.abuse;
+    let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
+    let _streak: u64 = BAD_TOKEN
+        .key(state.redis_key(&["bad-tokens", ip]))
+        .key(state.redis_key(&["lockout", ip]))
+        .arg(abuse.bad_token_limit)
+        .arg(abuse.lockout.as_millis() as u64)
+        .invoke_async(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }

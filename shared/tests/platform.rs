@@ -57,15 +57,16 @@ fn probes() -> Vec<Function> {
     ]
 }
 
+/// Generous limits, for tests about something other than limits.
+const RELAXED: [(&str, &str); 4] = [
+    ("RATE_LIMIT_ANONYMOUS", "1000"),
+    ("RATE_LIMIT_AUTHENTICATED", "1000"),
+    ("AUTH_FAILURE_LIMIT", "1000"),
+    ("FLOOD_LIMIT", "100000"),
+];
+
 async fn spawn() -> TestApp {
-    TestApp::spawn_with(
-        probes(),
-        &[
-            ("RATE_LIMIT_ANONYMOUS", "1000"),
-            ("RATE_LIMIT_AUTHENTICATED", "1000"),
-        ],
-    )
-    .await
+    TestApp::spawn_with(probes(), &RELAXED).await
 }
 
 async fn whoami_with(app: &TestApp, token: &str) -> (u16, Value) {
@@ -245,14 +246,9 @@ async fn emulator_mode_accepts_unsigned_tokens_but_still_checks_claims() {
 
 #[tokio::test]
 async fn malformed_tokens_are_401_and_never_crash_the_server() {
-    let app = TestApp::spawn_with(
-        probes(),
-        &[
-            ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
-            ("RATE_LIMIT_ANONYMOUS", "1000"),
-        ],
-    )
-    .await;
+    let mut overrides = RELAXED.to_vec();
+    overrides.push(("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"));
+    let app = TestApp::spawn_with(probes(), &overrides).await;
     let valid = unsigned_token(&claims("u"));
     let segments: Vec<&str> = valid.split('.').collect();
     let huge = format!("{}.{}.", segments[0], "A".repeat(100_000));
@@ -315,6 +311,97 @@ async fn the_eleventh_anonymous_request_in_a_minute_is_429() {
     assert_eq!(status, 200, "another client IP has its own budget");
     let (status, _) = send(app.get("/healthz")).await;
     assert_eq!(status, 200, "probes are never limited");
+}
+
+#[tokio::test]
+async fn five_bad_tokens_in_a_row_lock_the_ip_out() {
+    let app = TestApp::spawn_with(probes(), &[("RATE_LIMIT_ANONYMOUS", "1000")]).await;
+    let from = |ip: &'static str, token: &str| {
+        send(
+            app.get("/whoami")
+                .bearer_auth(token)
+                .header("x-forwarded-for", ip),
+        )
+    };
+    let bad = TestKeys::get().sign_with_kid(&claims("mallory"), "guessed-kid");
+    let good = app.token("alice");
+    for _ in 0..4 {
+        assert_eq!(from("203.0.113.50", &bad).await.0, 401);
+    }
+    assert_eq!(
+        from("203.0.113.50", &good).await.0,
+        200,
+        "a success ends the streak"
+    );
+    for _ in 0..5 {
+        assert_eq!(from("203.0.113.50", &bad).await.0, 401);
+    }
+    let response = app
+        .get("/whoami")
+        .bearer_auth(&good)
+        .header("x-forwarded-for", "203.0.113.50")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429, "locked out, even with a good token");
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1700..=1800).contains(&retry), "30 minutes: {retry}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "Too many failed sign-in attempts; try again later"
+    );
+    assert_eq!(
+        from("198.51.100.20", &good).await.0,
+        200,
+        "other addresses are unaffected"
+    );
+}
+
+#[tokio::test]
+async fn an_anonymous_flood_blocks_the_ip_but_not_signed_in_users() {
+    let app = TestApp::spawn_with(
+        probes(),
+        &[("RATE_LIMIT_ANONYMOUS", "1000"), ("FLOOD_LIMIT", "15")],
+    )
+    .await;
+    let anonymous = || send(app.get("/public").header("x-forwarded-for", "192.0.2.77"));
+    for i in 1..=15 {
+        assert_eq!(anonymous().await.0, 200, "request {i}");
+    }
+    let (status, body) = anonymous().await;
+    assert_eq!(status, 429);
+    assert_eq!(
+        body["message"],
+        "Too many requests from this address; try again later"
+    );
+    assert_eq!(anonymous().await.0, 429, "still blocked");
+    let signed_in = app
+        .get("/public")
+        .bearer_auth(app.token("bob"))
+        .header("x-forwarded-for", "192.0.2.77");
+    assert_eq!(send(signed_in).await.0, 200);
+    assert_eq!(
+        send(app.get("/public")).await.0,
+        200,
+        "other addresses are unaffected"
+    );
+    let metrics = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"rate_limit_rejections_total{tier="flood"} 2"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
