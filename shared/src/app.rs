@@ -56,7 +56,7 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The state of one backing service.
+/// Whether Postgres and Redis answer: `ok` or `unavailable` each.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Dependencies {
     pub postgres: &'static str,

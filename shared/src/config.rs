@@ -212,8 +212,14 @@ mod tests {
             (10, 100, 500)
         );
         assert_eq!((c.rate_limits.ai, c.rate_limits.booking), (20, 5));
-        assert_eq!((c.abuse.bad_token_limit, c.abuse.lockout.as_secs()), (5, 1800));
-        assert_eq!((c.abuse.flood_limit, c.abuse.flood_window.as_secs()), (100, 300));
+        assert_eq!(
+            (c.abuse.bad_token_limit, c.abuse.lockout.as_secs()),
+            (5, 1800)
+        );
+        assert_eq!(
+            (c.abuse.flood_limit, c.abuse.flood_window.as_secs()),
+            (100, 300)
+        );
         assert_eq!(
             c.allowed_origins,
             ["http://localhost:3000", "http://localhost:19006"]

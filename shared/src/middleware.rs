@@ -163,8 +163,9 @@ pub struct Guard {
     pub tier: RateTier,
 }
 
-/// Per function: verify any bearer token, count the request against the
-/// declared tier (per uid, else per client IP), then apply the auth policy.
+/// Per function: verify any bearer token, refuse locked-out or flooding IPs,
+/// count the request against the declared tier (per uid, else per client IP),
+/// record the user, then apply the auth policy.
 pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> Response {
     let state = &guard.state;
     let ip = req
