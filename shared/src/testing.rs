@@ -323,6 +323,16 @@ impl TestApp {
         self.client.post(self.url(path)).json(body)
     }
 
+    /// The body of `GET path` as text (e.g. `/metrics`).
+    pub async fn text(&self, path: &str) -> String {
+        let response = self
+            .get(path)
+            .send()
+            .await
+            .expect("request reaches the test server");
+        response.text().await.expect("a text body")
+    }
+
     /// A valid token for `uid`.
     pub fn token(&self, uid: &str) -> String {
         TestKeys::get().sign(&claims(uid))

@@ -390,14 +390,7 @@ async fn an_anonymous_flood_blocks_the_ip_but_not_signed_in_users() {
         200,
         "other addresses are unaffected"
     );
-    let metrics = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     assert!(
         metrics.contains(r#"rate_limit_rejections_total{tier="flood"} 2"#),
         "{metrics}"
@@ -554,14 +547,7 @@ async fn metrics_count_requests_by_route_template() {
     send(app.get("/public")).await;
     send(app.get("/public")).await;
     send(app.get("/missing")).await;
-    let text = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.text("/metrics").await;
     assert!(
         text.contains(r#"http_requests_total{endpoint="/public",method="GET",status="200"} 2"#),
         "{text}"
