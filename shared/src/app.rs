@@ -56,24 +56,26 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Whether Postgres and Redis answer: `ok` or `unavailable` each.
+/// Whether Postgres (with this build's migrations applied) and Redis answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Dependencies {
+    /// `ok`, `unavailable`, or `migrations pending`.
     pub postgres: &'static str,
+    /// `ok` or `unavailable`.
     pub redis: &'static str,
 }
 
 impl Dependencies {
-    /// Both reachable.
+    /// Both usable.
     pub fn healthy(&self) -> bool {
         self.postgres == "ok" && self.redis == "ok"
     }
 }
 
-/// Pings Postgres and Redis, each with a short timeout.
+/// Checks Postgres (and its schema) and Redis, each with a short timeout.
 pub async fn check_dependencies(state: &AppState) -> Dependencies {
     let timeout = std::time::Duration::from_secs(2);
-    let pg = tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&state.db));
+    let pg = tokio::time::timeout(timeout, crate::schema::is_current(&state.db));
     let redis = tokio::time::timeout(timeout, async {
         let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
         redis::cmd("PING")
@@ -82,10 +84,17 @@ pub async fn check_dependencies(state: &AppState) -> Dependencies {
             .map_err(|e| e.to_string())
     });
     let (pg, redis) = tokio::join!(pg, redis);
-    let status = |ok: bool| if ok { "ok" } else { "unavailable" };
     Dependencies {
-        postgres: status(matches!(pg, Ok(Ok(_)))),
-        redis: status(matches!(redis, Ok(Ok(_)))),
+        postgres: match pg {
+            Ok(Ok(true)) => "ok",
+            Ok(Ok(false)) => "migrations pending",
+            _ => "unavailable",
+        },
+        redis: if matches!(redis, Ok(Ok(_))) {
+            "ok"
+        } else {
+            "unavailable"
+        },
     }
 }
 

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;
 pub mod runtime;
+pub mod schema;
 pub mod seed;
 pub mod state;
 pub mod telemetry;

@@ -22,8 +22,7 @@ use crate::config::Config;
 use crate::function::Function;
 use crate::state::AppState;
 
-/// The migrations every test database is built with.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+use crate::schema::MIGRATOR;
 
 /// The Postgres server tests use (`DATABASE_URL`, default the local one).
 pub fn admin_url() -> String {

@@ -398,6 +398,21 @@ async fn an_anonymous_flood_blocks_the_ip_but_not_signed_in_users() {
 }
 
 #[tokio::test]
+async fn an_instance_is_not_ready_until_its_migrations_are_applied() {
+    let app = spawn().await;
+    assert_eq!(send(app.get("/readyz")).await.0, 200);
+    sqlx::query("UPDATE _sqlx_migrations SET version = version - 1 WHERE version = $1")
+        .bind(shared::schema::expected_version())
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let (status, body) = send(app.get("/readyz")).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["postgres"], "migrations pending");
+    assert_eq!(send(app.get("/healthz")).await.0, 200, "alive all the same");
+}
+
+#[tokio::test]
 async fn a_redis_outage_lets_requests_through_rather_than_failing_them() {
     let app = TestApp::spawn_with(probes(), &[("REDIS_URL", "redis://127.0.0.1:1")]).await;
     for _ in 0..12 {

@@ -4,8 +4,6 @@
 
 use std::process::ExitCode;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let seed = std::env::args().any(|a| a == "--seed");
@@ -27,7 +25,7 @@ async fn run(url: &str, seed: bool) -> Result<(), Box<dyn std::error::Error>> {
         .max_connections(2)
         .connect(url)
         .await?;
-    MIGRATOR.run(&pool).await?;
+    shared::schema::MIGRATOR.run(&pool).await?;
     println!("migrations applied");
     if seed {
         let report = shared::seed::run(&pool).await?;
