@@ -322,6 +322,14 @@ impl TestApp {
         self.client.post(self.url(path)).json(body)
     }
 
+    /// A POST request builder with a raw JSON body (for malformed JSON).
+    pub fn post_raw(&self, path: &str, body: &'static str) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+    }
+
     /// The body of `GET path` as text (e.g. `/metrics`).
     pub async fn text(&self, path: &str) -> String {
         let response = self

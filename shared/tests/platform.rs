@@ -510,13 +510,7 @@ async fn unknown_routes_wrong_methods_and_big_bodies_answer_in_the_contract_shap
     let (status, body) = send(app.post("/echo", &small)).await;
     assert_eq!((status, body), (200, small));
 
-    let (status, body) = send(
-        app.client
-            .post(app.url("/echo"))
-            .header("content-type", "application/json")
-            .body("{oops"),
-    )
-    .await;
+    let (status, body) = send(app.post_raw("/echo", "{oops")).await;
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body"]));
     assert!(body["message"].as_str().unwrap().len() > 5);

@@ -141,13 +141,7 @@ mod tests {
         assert_eq!(body["detail"][0]["loc"], json!(["body", "query"]));
         assert_eq!(body["detail"][0]["type"], "missing");
 
-        let (status, body) = send(
-            app.client
-                .post(app.url("/api/attractions/search"))
-                .header("content-type", "application/json")
-                .body("{\"query\": "),
-        )
-        .await;
+        let (status, body) = send(app.post_raw("/api/attractions/search", "{\"query\": ")).await;
         assert_eq!(status, 422);
         assert_eq!(body["detail"][0]["type"], "json_invalid");
 
