@@ -56,6 +56,11 @@ pub struct Config {
     pub otlp_endpoint: Option<String>,
     /// `SENTRY_ENVIRONMENT`, default `production`.
     pub environment: String,
+    /// HMAC key of e-ticket links (`TICKET_SIGNING_KEY`, at least 32 bytes);
+    /// without it the ticket functions answer 503.
+    pub ticket_key: Option<Vec<u8>>,
+    /// How long an e-ticket link stays valid (`TICKET_TTL_SECONDS`, 30 days).
+    pub ticket_ttl: Duration,
 }
 
 /// A variable that is missing or does not parse.
@@ -143,6 +148,16 @@ impl Config {
             sentry_dsn: get("SENTRY_DSN"),
             otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
             environment: get("SENTRY_ENVIRONMENT").unwrap_or_else(|| "production".into()),
+            ticket_key: match get("TICKET_SIGNING_KEY") {
+                Some(k) if k.len() < 32 => {
+                    return Err(ConfigError {
+                        variable: "TICKET_SIGNING_KEY",
+                        problem: "must be at least 32 bytes".into(),
+                    });
+                }
+                k => k.map(String::into_bytes),
+            },
+            ticket_ttl: seconds(&get, "TICKET_TTL_SECONDS", 30 * 24 * 3600)?,
         })
     }
 
@@ -247,6 +262,12 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "FIREBASE_PROJECT_ID"
+        );
+        assert_eq!(
+            config(&[("TICKET_SIGNING_KEY", "short")])
+                .unwrap_err()
+                .variable,
+            "TICKET_SIGNING_KEY"
         );
     }
 }

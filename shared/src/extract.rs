@@ -134,14 +134,55 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "missing",
         )]));
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    if has_nul_escape(bytes) {
+        return Err(nul_error("body"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let kind = match err.inner().classify() {
             serde_json::error::Category::Data => "value_error",
             _ => "json_invalid",
         };
         ApiError::Validation(vec![field_error("body", &err, kind)])
-    })
+    })?;
+    de.end().map_err(|e| {
+        ApiError::Validation(vec![FieldError::new(
+            &["body"],
+            format!("JSON followed by more input: {e}"),
+            "json_invalid",
+        )])
+    })?;
+    Ok(value)
+}
+
+/// Whether a JSON text holds a `\u0000` escape inside a string. Postgres
+/// refuses NUL in text, so such input is a client error, not a 500.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// Whether a percent-encoded path or query carries `%00`.
+fn has_encoded_nul(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| w == b"%00")
+}
+
+fn nul_error(root: &str) -> ApiError {
+    ApiError::Validation(vec![FieldError::new(
+        &[root],
+        "must not contain NUL characters",
+        "value_error.nul",
+    )])
 }
 
 fn field_error<E: std::fmt::Display>(
@@ -187,6 +228,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        if has_encoded_nul(query) {
+            return Err(nul_error("query"));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         let value: T = serde_path_to_error::deserialize(de)
             .map_err(|err| ApiError::Validation(vec![field_error("query", &err, "value_error")]))?;
@@ -211,6 +255,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if has_encoded_nul(parts.uri.path()) {
+            return Err(nul_error("path"));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| Path(v))
@@ -221,5 +268,42 @@ where
                     "value_error",
                 )])
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_nul_escapes_in_strings_only_as_escapes() {
+        assert!(has_nul_escape(br#"{"query":"a\u0000b"}"#));
+        assert!(
+            !has_nul_escape(br#"{"query":"a\\u0000b"}"#),
+            "an escaped backslash, then text"
+        );
+        assert!(has_nul_escape(br#"{"query":"\u00001"}"#));
+        assert!(!has_nul_escape(br#"{"query":"u0000"}"#));
+        assert!(has_encoded_nul("/api/attractions/%00"));
+        assert!(!has_encoded_nul("/api/attractions/a%20b"));
+    }
+
+    #[test]
+    fn trailing_garbage_after_json_is_refused() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Q {
+            #[allow(dead_code)]
+            query: String,
+        }
+        assert!(parse_json::<Q>(br#"{"query":"x"}"#).is_ok());
+        assert!(parse_json::<Q>(b"{\"query\":\"x\"}  \n").is_ok());
+        let err = parse_json::<Q>(br#"{"query":"x"} trailing garbage"#).unwrap_err();
+        assert_eq!(err.status(), 422);
+        assert_eq!(
+            parse_json::<Q>(br#"{"query":"a\u0000b"}"#)
+                .unwrap_err()
+                .status(),
+            422
+        );
     }
 }

@@ -1,13 +1,18 @@
 //! The platform every AI-IMUTIS function links: configuration, pools, Firebase
 //! auth, rate limiting, the error type and extractors, middleware, metrics, the
 //! runtime that serves a function over HTTP or AWS Lambda, and the seed data.
+//!
+//! The platform modules sit at the top level; [`domain`] holds what several
+//! functions know about the business (tourism, travel, bookings, vehicles).
 
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod function;
+pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;
@@ -18,7 +23,6 @@ pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod tourism;
 pub mod users;
 
 /// What a function crate needs, in one `use shared::prelude::*;`.

@@ -12,6 +12,11 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     pub auth_failures: IntCounterVec,
     pub pool: IntGaugeVec,
+    /// `bookings_total{status}`: booking attempts by outcome (`confirmed`,
+    /// `sold_out`, `cancelled`, ...).
+    pub bookings: IntCounterVec,
+    /// `booking_duration_seconds{status}`: time to take seats and write a booking.
+    pub booking_duration: HistogramVec,
 }
 
 impl Metrics {
@@ -50,12 +55,33 @@ impl Metrics {
             &["pool", "state"],
         )
         .expect("static metric");
+        let bookings = IntCounterVec::new(
+            Opts::new(
+                "bookings_total",
+                "Booking attempts and cancellations by outcome",
+            ),
+            &["status"],
+        )
+        .expect("static metric");
+        let booking_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "booking_duration_seconds",
+                "Time to take seats and write a booking",
+            )
+            .buckets(vec![
+                0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+            &["status"],
+        )
+        .expect("static metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
             Box::new(rate_limited.clone()),
             Box::new(auth_failures.clone()),
             Box::new(pool.clone()),
+            Box::new(bookings.clone()),
+            Box::new(booking_duration.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -66,6 +92,8 @@ impl Metrics {
             rate_limited,
             auth_failures,
             pool,
+            bookings,
+            booking_duration,
         }
     }
 

@@ -269,6 +269,10 @@ pub fn config(jwks_url: &str, overrides: &[(&str, &str)]) -> Config {
         ("FIREBASE_PROJECT_ID".into(), PROJECT_ID.into()),
         ("FIREBASE_JWKS_URL".into(), jwks_url.into()),
         (
+            "TICKET_SIGNING_KEY".into(),
+            "test-ticket-key-0123456789abcdef0123456789".into(),
+        ),
+        (
             "REDIS_KEY_PREFIX".into(),
             format!("test:{}", uuid::Uuid::new_v4().simple()),
         ),

@@ -1,7 +1,7 @@
 //! `GET /api/attractions/{attraction_id}`: one attraction.
 
+use shared::domain::tourism::{Attraction, SELECT_ATTRACTIONS};
 use shared::prelude::*;
-use shared::tourism::{Attraction, SELECT_ATTRACTIONS};
 
 /// This function: its route and manifest.
 pub fn function() -> Function {

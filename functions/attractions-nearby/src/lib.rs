@@ -1,8 +1,8 @@
 //! `GET /api/attractions/nearby?lat=&lon=&radius_km=`: attractions within a
 //! radius of a point, nearest first, distances computed by PostGIS on the spheroid.
 
+use shared::domain::tourism::{ATTRACTION_COLUMNS, Attraction};
 use shared::prelude::*;
-use shared::tourism::{ATTRACTION_COLUMNS, Attraction};
 
 /// This function: its route and manifest.
 pub fn function() -> Function {

@@ -1,8 +1,8 @@
 //! `POST /api/attractions/search`: attractions whose name, description or
 //! category contains the query, ignoring case and accents.
 
+use shared::domain::tourism::{Attraction, SELECT_ATTRACTIONS};
 use shared::prelude::*;
-use shared::tourism::{Attraction, SELECT_ATTRACTIONS};
 
 /// This function: its route and manifest.
 pub fn function() -> Function {

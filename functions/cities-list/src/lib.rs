@@ -1,7 +1,7 @@
 //! `GET /api/cities`: every city, by name.
 
+use shared::domain::tourism::{CITY_COLUMNS, City};
 use shared::prelude::*;
-use shared::tourism::{CITY_COLUMNS, City};
 
 /// This function: its route and manifest.
 pub fn function() -> Function {

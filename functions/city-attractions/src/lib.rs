@@ -1,7 +1,7 @@
 //! `GET /api/cities/{city_id}/attractions`: a city's attractions, best rated first.
 
+use shared::domain::tourism::{Attraction, SELECT_ATTRACTIONS};
 use shared::prelude::*;
-use shared::tourism::{Attraction, SELECT_ATTRACTIONS};
 
 /// This function: its route and manifest.
 pub fn function() -> Function {

@@ -1,0 +1,2 @@
+//! Bookings: seats taken on a dated departure, in the shapes the booking
+//! functions answer with.

@@ -1,0 +1,1 @@
+//! Vehicles drivers register, in the shapes the vehicle functions answer with.
