@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::client_ip::TrustedProxies;
+
 /// Requests per window for each rate-limit tier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimits {
@@ -44,6 +46,8 @@ pub struct Config {
     pub firebase_auth_emulator_host: Option<String>,
     pub firebase_jwks_url: String,
     pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` entries are believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
     pub rate_limits: RateLimits,
     pub abuse: AbuseLimits,
     /// `RUST_LOG` syntax; from `RUST_LOG`, else `LOG_LEVEL`, else `info`.
@@ -125,6 +129,13 @@ impl Config {
                 .map(|o| o.trim().trim_end_matches('/').to_owned())
                 .filter(|o| !o.is_empty())
                 .collect(),
+            trusted_proxies: match get("TRUSTED_PROXIES") {
+                Some(v) => v.parse().map_err(|problem| ConfigError {
+                    variable: "TRUSTED_PROXIES",
+                    problem,
+                })?,
+                None => TrustedProxies::default(),
+            },
             rate_limits: RateLimits {
                 anonymous: parse(&get, "RATE_LIMIT_ANONYMOUS", 10)?,
                 authenticated: parse(&get, "RATE_LIMIT_AUTHENTICATED", 100)?,
@@ -262,6 +273,12 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "FIREBASE_PROJECT_ID"
+        );
+        assert_eq!(
+            config(&[("TRUSTED_PROXIES", "10.0.0.0/40")])
+                .unwrap_err()
+                .variable,
+            "TRUSTED_PROXIES"
         );
         assert_eq!(
             config(&[("TICKET_SIGNING_KEY", "short")])

@@ -13,6 +13,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 use crate::auth::{AuthError, Authentication, bearer_token};
+use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::function::AuthPolicy;
 use crate::rate_limit::{self, Decision, RateTier};
@@ -22,7 +23,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// The client's address: first `X-Forwarded-For` entry, else the peer.
+/// The client's address, resolved per contract A.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
@@ -49,23 +50,20 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ),
 ];
 
-/// The client IP per the contract.
-pub fn client_ip(req: &Request) -> String {
+/// The client IP per contract A (see [`crate::client_ip`]).
+pub fn client_ip(req: &Request, trusted: &TrustedProxies) -> String {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
     let forwarded = req
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(str::trim)
-        .filter(|ip| !ip.is_empty() && ip.len() <= 64);
-    match forwarded {
-        Some(ip) => ip.to_owned(),
-        None => req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_else(|| "unknown".into()),
-    }
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    trusted
+        .client_ip(peer, forwarded)
+        .map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
 fn incoming_request_id(req: &Request) -> Option<String> {
@@ -82,7 +80,7 @@ fn incoming_request_id(req: &Request) -> Option<String> {
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let ip = client_ip(&req);
+    let ip = client_ip(&req, &state.config.trusted_proxies);
     let device_ip = req.headers().get(&X_DEVICE_IP).cloned();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -178,8 +176,10 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
         return refusal;
     }
     // Counted after the lockout check, so the streak's last token still gets its 401.
+    // Expired tokens are what an app resuming from the background sends, not an
+    // attack; only forged or malformed ones count toward a lockout.
     if let Authentication::Failed(e) = &authentication
-        && *e != AuthError::KeysUnavailable
+        && !matches!(e, AuthError::KeysUnavailable | AuthError::Expired)
         && let Err(err) = rate_limit::record_bad_token(state, &ip).await
     {
         tracing::warn!(error = %err, "could not record a refused token");

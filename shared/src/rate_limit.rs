@@ -1,6 +1,8 @@
 //! Fixed-window rate limiting in Redis, with the contract's abuse protections:
 //! an IP that sends a streak of bad tokens is locked out, and an anonymous IP
-//! that floods is blocked for a while. One Lua script per request checks and
+//! that floods is blocked for a while. Both spare callers with a valid token:
+//! carrier-grade NAT puts thousands of phones behind one address, and one
+//! person's bad tokens must not lock the others out. One Lua script per request checks and
 //! counts atomically, so concurrent requests can never together exceed a limit.
 
 use std::sync::LazyLock;
@@ -91,11 +93,11 @@ impl Decision {
 static CHECK: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
-local locked = redis.call('PTTL', KEYS[2])
-if locked > 0 then return {3, locked} end
 if ARGV[5] == '1' then
   redis.call('DEL', KEYS[5])
 else
+  local locked = redis.call('PTTL', KEYS[2])
+  if locked > 0 then return {3, locked} end
   local blocked = redis.call('PTTL', KEYS[4])
   if blocked > 0 then return {2, blocked} end
   local n = redis.call('INCR', KEYS[3])

@@ -338,12 +338,12 @@ async fn five_bad_tokens_in_a_row_lock_the_ip_out() {
     }
     let response = app
         .get("/whoami")
-        .bearer_auth(&good)
+        .bearer_auth(&bad)
         .header("x-forwarded-for", "203.0.113.50")
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 429, "locked out, even with a good token");
+    assert_eq!(response.status(), 429, "locked out for bad tokens");
     let retry: u64 = response.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -355,11 +355,86 @@ async fn five_bad_tokens_in_a_row_lock_the_ip_out() {
         body["message"],
         "Too many failed sign-in attempts; try again later"
     );
+    let anonymous = send(app.get("/public").header("x-forwarded-for", "203.0.113.50")).await;
+    assert_eq!(anonymous.0, 429, "and for anonymous callers");
     assert_eq!(
-        from("198.51.100.20", &good).await.0,
+        from("203.0.113.50", &good).await.0,
         200,
+        "a valid token still passes: others behind the same NAT keep working"
+    );
+    assert_eq!(
+        from("198.51.100.20", &bad).await.0,
+        401,
         "other addresses are unaffected"
     );
+}
+
+#[tokio::test]
+async fn forged_forwarded_for_headers_change_nothing() {
+    // Nothing trusted: the TCP peer (this test) is the client whatever it writes.
+    let app = TestApp::spawn_with(probes(), &[("TRUSTED_PROXIES", "none")]).await;
+    for i in 1..=15 {
+        let forged = format!("203.0.113.{i}");
+        let (status, _) = send(app.get("/public").header("x-forwarded-for", forged)).await;
+        let expected = if i <= 10 { 200 } else { 429 };
+        assert_eq!(status, expected, "request {i}");
+    }
+    // Behind a trusted gateway, only the entry it appended counts.
+    let app = TestApp::spawn(probes()).await;
+    for i in 1..=15 {
+        let forged = format!("203.0.113.{i}, 198.51.100.1");
+        let (status, _) = send(app.get("/public").header("x-forwarded-for", forged)).await;
+        let expected = if i <= 10 { 200 } else { 429 };
+        assert_eq!(status, expected, "request {i}");
+    }
+}
+
+#[tokio::test]
+async fn nobody_can_lock_out_someone_elses_address() {
+    let app = TestApp::spawn_with(probes(), &[("RATE_LIMIT_ANONYMOUS", "1000")]).await;
+    let bad = TestKeys::get().sign_with_kid(&claims("mallory"), "guessed-kid");
+    for _ in 0..6 {
+        // The attacker names the victim's address; the gateway appends the attacker's.
+        let forged = app
+            .get("/whoami")
+            .bearer_auth(&bad)
+            .header("x-forwarded-for", "192.0.2.10, 198.51.100.66");
+        assert!([401, 429].contains(&send(forged).await.0));
+    }
+    let victim = send(app.get("/public").header("x-forwarded-for", "192.0.2.10")).await;
+    assert_eq!(victim.0, 200, "the victim is not locked out");
+    let attacker = send(
+        app.get("/public")
+            .header("x-forwarded-for", "198.51.100.66"),
+    )
+    .await;
+    assert_eq!(attacker.0, 429, "the attacker is");
+}
+
+#[tokio::test]
+async fn expired_tokens_are_401_where_required_and_never_lock_anyone_out() {
+    let app = TestApp::spawn_with(probes(), &[("RATE_LIMIT_ANONYMOUS", "1000")]).await;
+    let mut stale = claims("resuming-app");
+    stale["iat"] = serde_json::json!(chrono::Utc::now().timestamp() - 7200);
+    stale["exp"] = serde_json::json!(chrono::Utc::now().timestamp() - 3600);
+    let stale = TestKeys::get().sign(&stale);
+    let from = |path: &'static str| {
+        send(
+            app.get(path)
+                .bearer_auth(&stale)
+                .header("x-forwarded-for", "203.0.113.77"),
+        )
+    };
+    for _ in 0..8 {
+        assert_eq!(
+            from("/public").await.0,
+            200,
+            "a public endpoint serves it anonymously"
+        );
+        assert_eq!(from("/whoami").await.0, 401);
+    }
+    let anonymous = send(app.get("/public").header("x-forwarded-for", "203.0.113.77")).await;
+    assert_eq!(anonymous.0, 200, "sixteen expired tokens locked nothing");
 }
 
 #[tokio::test]
@@ -401,7 +476,7 @@ async fn an_anonymous_flood_blocks_the_ip_but_not_signed_in_users() {
 async fn an_instance_is_not_ready_until_its_migrations_are_applied() {
     let app = spawn().await;
     assert_eq!(send(app.get("/readyz")).await.0, 200);
-    sqlx::query("UPDATE _sqlx_migrations SET version = version - 1 WHERE version = $1")
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
         .bind(shared::schema::expected_version())
         .execute(&app.state.db)
         .await
