@@ -65,6 +65,33 @@ pub struct Config {
     pub ticket_key: Option<Vec<u8>>,
     /// How long an e-ticket link stays valid (`TICKET_TTL_SECONDS`, 30 days).
     pub ticket_ttl: Duration,
+    /// Push through Firebase Cloud Messaging; off when unset.
+    pub fcm: Option<FcmConfig>,
+}
+
+/// A Firebase service account for FCM HTTP v1: `FCM_PROJECT_ID`,
+/// `FCM_CLIENT_EMAIL`, `FCM_PRIVATE_KEY` (PEM), and the two endpoints, which
+/// tests point at local servers.
+#[derive(Clone, PartialEq)]
+pub struct FcmConfig {
+    pub project_id: String,
+    pub client_email: String,
+    pub private_key_pem: String,
+    /// `FCM_TOKEN_URL`, default Google's OAuth 2.0 token endpoint.
+    pub token_url: String,
+    /// `FCM_API_URL`, default `https://fcm.googleapis.com`.
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for FcmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FcmConfig")
+            .field("project_id", &self.project_id)
+            .field("client_email", &self.client_email)
+            .field("token_url", &self.token_url)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A variable that is missing or does not parse.
@@ -169,6 +196,32 @@ impl Config {
                 k => k.map(String::into_bytes),
             },
             ticket_ttl: seconds(&get, "TICKET_TTL_SECONDS", 30 * 24 * 3600)?,
+            fcm: match (
+                get("FCM_PROJECT_ID"),
+                get("FCM_CLIENT_EMAIL"),
+                get("FCM_PRIVATE_KEY"),
+            ) {
+                (Some(project_id), Some(client_email), Some(key)) => Some(FcmConfig {
+                    project_id,
+                    client_email,
+                    // Secrets managers often store the PEM with escaped newlines.
+                    private_key_pem: key.replace("\\n", "\n"),
+                    token_url: get("FCM_TOKEN_URL")
+                        .unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
+                    api_url: get("FCM_API_URL")
+                        .unwrap_or_else(|| "https://fcm.googleapis.com".into())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                }),
+                (None, None, None) => None,
+                _ => {
+                    return Err(ConfigError {
+                        variable: "FCM_PROJECT_ID",
+                        problem: "FCM_PROJECT_ID, FCM_CLIENT_EMAIL and FCM_PRIVATE_KEY go together"
+                            .into(),
+                    });
+                }
+            },
         })
     }
 

@@ -17,6 +17,10 @@ pub struct Metrics {
     pub bookings: IntCounterVec,
     /// `booking_duration_seconds{status}`: time to take seats and write a booking.
     pub booking_duration: HistogramVec,
+    /// `websocket_connections`: open WebSocket connections of this instance.
+    pub websocket_connections: prometheus::IntGauge,
+    /// `websocket_messages_total{direction}`: frames sent (`out`) and received (`in`).
+    pub websocket_messages: IntCounterVec,
 }
 
 impl Metrics {
@@ -74,6 +78,17 @@ impl Metrics {
             &["status"],
         )
         .expect("static metric");
+        let websocket_connections =
+            prometheus::IntGauge::new("websocket_connections", "Open WebSocket connections")
+                .expect("static metric");
+        let websocket_messages = IntCounterVec::new(
+            Opts::new(
+                "websocket_messages_total",
+                "WebSocket messages by direction",
+            ),
+            &["direction"],
+        )
+        .expect("static metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
@@ -82,6 +97,8 @@ impl Metrics {
             Box::new(pool.clone()),
             Box::new(bookings.clone()),
             Box::new(booking_duration.clone()),
+            Box::new(websocket_connections.clone()),
+            Box::new(websocket_messages.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -94,6 +111,8 @@ impl Metrics {
             pool,
             bookings,
             booking_duration,
+            websocket_connections,
+            websocket_messages,
         }
     }
 

@@ -4,6 +4,11 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use axum::Router;
 
@@ -72,8 +77,43 @@ async fn serve_http(app: Router, port: u16, names: &[String]) -> std::io::Result
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    // Upgraded connections (WebSockets) outlive hyper's drain: give them a
+    // moment to send their close frames.
+    let deadline = tokio::time::Instant::now() + LONG_LIVED_GRACE;
+    while LONG_LIVED.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tracing::info!("drained; exiting");
     Ok(())
+}
+
+static DRAINING: LazyLock<watch::Sender<bool>> = LazyLock::new(|| watch::Sender::new(false));
+static LONG_LIVED: AtomicUsize = AtomicUsize::new(0);
+const LONG_LIVED_GRACE: Duration = Duration::from_secs(5);
+
+/// Becomes `true` once SIGTERM arrived: long-lived handlers (WebSockets) watch
+/// it to close their connections (1001, "going away") so clients reconnect to
+/// another instance.
+pub fn draining() -> watch::Receiver<bool> {
+    DRAINING.subscribe()
+}
+
+/// Held by a long-lived connection; the process waits (up to 5 s) after the
+/// HTTP drain for every guard to drop before it exits.
+pub struct LongLived(());
+
+impl LongLived {
+    /// Registers one long-lived connection.
+    pub fn hold() -> Self {
+        LONG_LIVED.fetch_add(1, Ordering::SeqCst);
+        Self(())
+    }
+}
+
+impl Drop for LongLived {
+    fn drop(&mut self) {
+        LONG_LIVED.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Resolves on SIGTERM (Knative, Kubernetes) or Ctrl-C.
@@ -91,4 +131,5 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     tracing::info!("shutdown signal received; draining in-flight requests");
+    DRAINING.send_replace(true);
 }
