@@ -4,6 +4,7 @@
 pub mod bookings;
 pub mod geo;
 pub mod notifications;
+pub mod push;
 pub mod tickets;
 pub mod tourism;
 pub mod travel;

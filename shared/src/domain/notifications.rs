@@ -1,9 +1,19 @@
-//! Notification rows. Any function writes them in the same transaction as the
-//! change they report, so a booking and its confirmation exist together or not
-//! at all; delivery (WebSocket, push) reads them afterwards.
+//! Notification rows and their delivery. Any function writes a row in the same
+//! transaction as the change it reports ([`insert`]), so a booking and its
+//! confirmation exist together or not at all. Once that transaction commits,
+//! the writer calls [`publish`]: the row goes out on the user's Redis channel,
+//! which every instance serving that user's WebSockets listens to, and as a
+//! push to the user's subscribed devices ([`crate::domain::push`]).
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{FromRow, PgConnection, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::push;
+use crate::state::AppState;
 
 /// The app's notification types (contract E), stored as the row's `category`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +35,20 @@ impl Kind {
             Kind::Promotion => "promotion",
             Kind::System => "system",
         }
+    }
+
+    /// The kind a stored category names; `None` for any other category
+    /// (rows written before the app's types existed say `general`).
+    pub fn from_category(category: &str) -> Option<Self> {
+        [
+            Kind::TripUpdate,
+            Kind::BookingConfirmation,
+            Kind::Payment,
+            Kind::Promotion,
+            Kind::System,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == category)
     }
 }
 
@@ -55,4 +79,164 @@ pub async fn insert(
     .bind(&n.data)
     .fetch_one(conn)
     .await
+}
+
+/// A stored notification as the list, the WebSocket and the push carry it:
+/// the original backend's fields beside the app's (contract E).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Notification {
+    #[schema(value_type = String, example = "0f8fad5b-d9cb-469f-a165-70867728950e")]
+    pub id: Uuid,
+    #[schema(example = "Booking confirmed: Yaounde → Douala")]
+    pub title: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub read: bool,
+    /// As stored; usually one of the app's types.
+    #[schema(example = "booking_confirmation")]
+    pub category: String,
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    /// `trip_update` | `booking_confirmation` | `payment` | `promotion` |
+    /// `system` (the category, or `system` for any other).
+    #[serde(rename = "type")]
+    #[schema(example = "booking_confirmation")]
+    pub kind: &'static str,
+    /// The body.
+    pub message: String,
+    /// `created_at`.
+    pub timestamp: DateTime<Utc>,
+    /// `read`.
+    #[serde(rename = "isRead")]
+    pub is_read: bool,
+    /// Where the app goes when the notification is tapped (`data.actionUrl`).
+    #[serde(rename = "actionUrl", skip_serializing_if = "Option::is_none")]
+    pub action_url: Option<String>,
+    /// The extra fields written with the row; absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+}
+
+/// The columns of a notification row.
+#[derive(Debug, Clone, FromRow)]
+pub struct NotificationRow {
+    pub id: Uuid,
+    pub user_id: String,
+    pub title: String,
+    pub body: String,
+    pub category: String,
+    pub data: Value,
+    pub read: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `SELECT` of every [`NotificationRow`] column; add `WHERE`/`ORDER BY`.
+pub const SELECT_NOTIFICATIONS: &str =
+    "SELECT id, user_id, title, body, category, data, read, created_at FROM notifications";
+
+impl From<NotificationRow> for Notification {
+    fn from(r: NotificationRow) -> Self {
+        let action_url = r.data["actionUrl"].as_str().map(str::to_owned);
+        let data = r
+            .data
+            .as_object()
+            .is_some_and(|o| !o.is_empty())
+            .then_some(r.data);
+        Notification {
+            kind: Kind::from_category(&r.category)
+                .unwrap_or(Kind::System)
+                .as_str(),
+            message: r.body.clone(),
+            timestamp: r.created_at,
+            is_read: r.read,
+            id: r.id,
+            title: r.title,
+            body: r.body,
+            created_at: r.created_at,
+            read: r.read,
+            category: r.category,
+            user_id: r.user_id,
+            action_url,
+            data,
+        }
+    }
+}
+
+/// `user_id`'s notification `id`; `None` when unknown or someone else's.
+pub async fn find(
+    db: &PgPool,
+    user_id: &str,
+    id: Uuid,
+) -> Result<Option<Notification>, sqlx::Error> {
+    let sql = format!("{SELECT_NOTIFICATIONS} WHERE id = $1 AND user_id = $2");
+    let row: Option<NotificationRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(Notification::from))
+}
+
+/// The Redis pub/sub channel of `user_id`'s notifications.
+pub fn channel(state: &AppState, user_id: &str) -> String {
+    state.redis_key(&["notifications", user_id])
+}
+
+/// Delivers the committed notification `notification_id` of `user_id`: its
+/// JSON (the list item) on the user's channel, which reaches their open
+/// WebSockets on any instance, and a push to their devices started in the
+/// background. Call it after the transaction that wrote the row commits.
+/// Failures are logged, never returned: the change itself has succeeded.
+pub async fn publish(state: &AppState, user_id: &str, notification_id: Uuid) {
+    let notification = match find(&state.db, user_id, notification_id).await {
+        Ok(Some(n)) => n,
+        Ok(None) => {
+            tracing::warn!(%notification_id, "not published: no such notification for this user");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(%notification_id, error = %e, "not published: could not read the notification");
+            return;
+        }
+    };
+    if let Err(e) = broadcast(state, &notification).await {
+        tracing::warn!(%notification_id, error = %e, "could not publish the notification to WebSockets");
+    }
+    if state.config.fcm.is_some() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            push::deliver(&state, &notification).await;
+        });
+    }
+}
+
+/// PUBLISHes `n` on its user's channel; how many subscribers received it.
+async fn broadcast(state: &AppState, n: &Notification) -> Result<usize, String> {
+    let payload = serde_json::to_string(n).map_err(|e| e.to_string())?;
+    let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
+    redis::cmd("PUBLISH")
+        .arg(channel(state, &n.user_id))
+        .arg(payload)
+        .query_async::<usize>(&mut conn)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The `{message, success: true}` answer of the notification endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Acknowledged {
+    #[schema(example = "Subscribed to notifications")]
+    pub message: &'static str,
+    pub success: bool,
+}
+
+impl Acknowledged {
+    /// A successful answer saying `message`.
+    pub fn new(message: &'static str) -> Self {
+        Self {
+            message,
+            success: true,
+        }
+    }
 }

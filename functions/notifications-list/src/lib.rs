@@ -1,0 +1,241 @@
+//! `GET /api/notifications`: the caller's notifications, newest first, a page
+//! at a time, each in the original's fields and the app's (contract E).
+
+use shared::domain::notifications::{Notification, NotificationRow, SELECT_NOTIFICATIONS};
+use shared::prelude::*;
+
+/// This function: its route and manifest.
+pub fn function() -> Function {
+    shared::function!(OpenApiRouter::new().routes(routes!(list_notifications)))
+}
+
+/// Which page of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// From 1.
+    #[serde(default = "first")]
+    pub page: i64,
+    /// 1 to 100, default 20.
+    #[serde(default = "twenty", rename = "pageSize", alias = "page_size")]
+    #[param(rename = "pageSize")]
+    pub page_size: i64,
+}
+
+fn first() -> i64 {
+    1
+}
+
+fn twenty() -> i64 {
+    20
+}
+
+impl Validate for Page {
+    fn validate(&self) -> Vec<FieldError> {
+        Validator::query()
+            .range("page", self.page, 1, 100_000)
+            .range("pageSize", self.page_size, 1, 100)
+            .finish()
+    }
+}
+
+/// One page of the caller's notifications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notifications {
+    pub notifications: Vec<Notification>,
+    pub page: i64,
+    #[serde(rename = "pageSize")]
+    pub page_size: i64,
+    /// Whether a next page exists.
+    #[serde(rename = "hasMore")]
+    pub has_more: bool,
+}
+
+/// The caller's notifications, newest first.
+#[utoipa::path(get, path = "/api/notifications", tag = "Notifications",
+    security(("FirebaseAuth" = [])), params(Page),
+    responses((status = 200, body = Notifications), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn list_notifications(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Notifications>> {
+    let sql = format!(
+        "{SELECT_NOTIFICATIONS} WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+    );
+    let mut rows: Vec<NotificationRow> = sqlx::query_as(&sql)
+        .bind(&user.uid)
+        .bind(page.page_size + 1)
+        .bind((page.page - 1) * page.page_size)
+        .fetch_all(&state.db)
+        .await?;
+    let has_more = rows.len() as i64 > page.page_size;
+    rows.truncate(page.page_size as usize);
+    Ok(Json(Notifications {
+        notifications: rows.into_iter().map(Notification::from).collect(),
+        page: page.page,
+        page_size: page.page_size,
+        has_more,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use shared::domain::notifications::{self, Kind, NewNotification};
+    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
+    use uuid::Uuid;
+
+    /// Writes a notification for `uid`, `minutes_ago` in the past; its id.
+    async fn notify(app: &TestApp, uid: &str, title: &str, minutes_ago: i32) -> Uuid {
+        let db = &app.state.db;
+        sqlx::query("INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(uid)
+            .execute(db)
+            .await
+            .unwrap();
+        let mut conn = db.acquire().await.unwrap();
+        let id = notifications::insert(
+            &mut conn,
+            &NewNotification {
+                user_id: uid,
+                kind: Kind::BookingConfirmation,
+                title: title.into(),
+                body: format!("{title} body"),
+                data: json!({"bookingId": "b-1", "actionUrl": "https://app.test/t/1"}),
+            },
+        )
+        .await
+        .unwrap();
+        sqlx::query(
+            "UPDATE notifications SET created_at = now() - make_interval(mins => $2) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(minutes_ago)
+        .execute(db)
+        .await
+        .unwrap();
+        id
+    }
+
+    async fn list(app: &TestApp, uid: &str, query: &str) -> (u16, Value) {
+        send(
+            app.get(&format!("/api/notifications{query}"))
+                .bearer_auth(app.token(uid)),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn answers_both_field_sets_newest_first() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        notify(&app, "ada", "Older", 10).await;
+        let newest = notify(&app, "ada", "Newer", 1).await;
+        sqlx::query(
+            "INSERT INTO notifications (user_id, title, body, category) VALUES ('ada', 'Old', 'x', 'general')
+             RETURNING id",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        sqlx::query("UPDATE notifications SET created_at = now() - interval '1 day' WHERE category = 'general'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+
+        let (status, body) = list(&app, "ada", "").await;
+        assert_eq!(status, 200, "{body}");
+        let items = &body["notifications"];
+        assert_eq!(pluck(items, "title"), ["Newer", "Older", "Old"]);
+        let first = &items[0];
+        let keys: Vec<&String> = first.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "actionUrl",
+                "body",
+                "category",
+                "created_at",
+                "data",
+                "id",
+                "isRead",
+                "message",
+                "read",
+                "timestamp",
+                "title",
+                "type",
+                "userId"
+            ]
+        );
+        assert_eq!(first["id"], json!(newest.to_string()));
+        assert_eq!(first["body"], "Newer body");
+        assert_eq!(first["message"], first["body"]);
+        assert_eq!(first["read"], false);
+        assert_eq!(first["isRead"], false);
+        assert_eq!(first["timestamp"], first["created_at"]);
+        assert_eq!(first["category"], "booking_confirmation");
+        assert_eq!(first["type"], "booking_confirmation");
+        assert_eq!(first["userId"], "ada");
+        assert_eq!(first["actionUrl"], "https://app.test/t/1");
+        assert_eq!(first["data"]["bookingId"], "b-1");
+        // A category outside the app's types reads as `system`; no data, no actionUrl.
+        let old = &items[2];
+        assert_eq!((old["category"].as_str(), old["type"].as_str()), (Some("general"), Some("system")));
+        assert!(old.get("actionUrl").is_none() && old.get("data").is_none(), "{old}");
+        assert_eq!(body["hasMore"], false);
+    }
+
+    #[tokio::test]
+    async fn pages_through_the_list() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        for i in 0..25 {
+            notify(&app, "ada", &format!("n{i:02}"), i).await;
+        }
+        let (_, first) = list(&app, "ada", "").await;
+        assert_eq!(first["notifications"].as_array().unwrap().len(), 20);
+        assert_eq!(first["notifications"][0]["title"], "n00");
+        assert_eq!(first["hasMore"], true);
+        let (_, second) = list(&app, "ada", "?page=2&pageSize=20").await;
+        assert_eq!(
+            pluck(&second["notifications"], "title"),
+            ["n20", "n21", "n22", "n23", "n24"]
+        );
+        assert_eq!(second["hasMore"], false);
+        let (_, small) = list(&app, "ada", "?page=3&pageSize=4").await;
+        assert_eq!(
+            pluck(&small["notifications"], "title"),
+            ["n08", "n09", "n10", "n11"]
+        );
+        assert_eq!((small["page"].clone(), small["pageSize"].clone()), (json!(3), json!(4)));
+    }
+
+    #[tokio::test]
+    async fn shows_only_the_callers_own() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        notify(&app, "ada", "For Ada", 1).await;
+        notify(&app, "bob", "For Bob", 1).await;
+        let (_, bob) = list(&app, "bob", "").await;
+        assert_eq!(pluck(&bob["notifications"], "title"), ["For Bob"]);
+        let (_, eve) = list(&app, "eve", "").await;
+        assert_eq!(eve["notifications"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn refuses_bad_paging_and_anonymous_callers() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        for query in ["?pageSize=0", "?pageSize=101", "?page=0", "?pageSize=x", "?page=%00"] {
+            let (status, body) = list(&app, "ada", query).await;
+            assert_eq!(status, 422, "{query}: {body}");
+            assert!(body["message"].is_string() && body["detail"].is_array(), "{body}");
+        }
+        let (status, body) = send(app.get("/api/notifications")).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["message"], "Not authenticated");
+    }
+
+    #[tokio::test]
+    async fn serves_its_manifest() {
+        assert_serves_its_manifest(super::function()).await;
+    }
+}
