@@ -8,4 +8,5 @@ pub mod push;
 pub mod tickets;
 pub mod tourism;
 pub mod travel;
+pub mod users;
 pub mod vehicles;
