@@ -121,6 +121,7 @@ mod tests {
     use chrono::{DateTime, Duration, Utc};
     use serde_json::{Value, json};
     use shared::testing::{TestApp, pluck, send};
+    use sqlx::Row;
     use uuid::Uuid;
 
     async fn vehicle(app: &TestApp, owner: &str, capacity: i32, active: bool) -> Uuid {
@@ -193,18 +194,9 @@ mod tests {
         let schedule = body["schedule_id"].as_str().unwrap();
         assert!(schedule.starts_with("ride-"));
 
-        let (route_id, arrival, seats, price, notes, city, distance, geometry): (
-            String,
-            DateTime<Utc>,
-            i32,
-            f64,
-            Option<String>,
-            Option<String>,
-            Option<f64>,
-            bool,
-        ) = sqlx::query_as(
-            "SELECT t.id, t.estimated_arrival, t.available_seats, t.price_per_seat::float8, s.notes,
-                    t.destination_city_id, t.distance_km, t.geometry IS NOT NULL
+        let row = sqlx::query(
+            "SELECT t.id, t.estimated_arrival, t.available_seats, t.price_per_seat::float8 AS price,
+                    s.notes, t.destination_city_id, t.distance_km, t.geometry IS NOT NULL AS has_road
              FROM travel_routes t JOIN route_schedules s ON s.id = t.schedule_id
              WHERE s.id = $1 AND t.vehicle_id = $2 AND t.owner_id = 'driver' AND NOT s.is_daily",
         )
@@ -213,6 +205,14 @@ mod tests {
         .fetch_one(&app.state.db)
         .await
         .unwrap();
+        let route_id: String = row.get("id");
+        let arrival: DateTime<Utc> = row.get("estimated_arrival");
+        let seats: i32 = row.get("available_seats");
+        let price: f64 = row.get("price");
+        let notes: Option<String> = row.get("notes");
+        let city: Option<String> = row.get("destination_city_id");
+        let distance: Option<f64> = row.get("distance_km");
+        let geometry: bool = row.get("has_road");
         assert_eq!((seats, price), (8, 2500.5));
         assert_eq!(notes.as_deref(), Some("Leaves from Mboppi"));
         assert_eq!(city.as_deref(), Some("buea"), "accent-folded city lookup");
