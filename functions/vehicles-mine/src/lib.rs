@@ -132,6 +132,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn is_not_taken_for_a_vehicle_id_beside_vehicles_get() {
+        let app = TestApp::spawn(vec![super::function(), vehicles_get::function()]).await;
+        give(&app, "alice", "LT 1 A", 1, true).await;
+        let (status, body) = send(
+            app.get("/api/vehicles/mine")
+                .bearer_auth(app.token("alice")),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(pluck(&body, "plateNumber"), ["LT 1 A"]);
+    }
+
+    #[tokio::test]
     async fn needs_a_token() {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (status, body) = send(app.get("/api/vehicles/mine")).await;
