@@ -53,6 +53,9 @@ pub struct AuthUser {
     pub uid: String,
     pub email: Option<String>,
     pub role: Role,
+    /// When the user last actually signed in (seconds since the epoch); token
+    /// refreshes keep it, so a revoked device stays out until a new sign-in.
+    pub auth_time: i64,
 }
 
 /// Why a token was refused; logged and counted, never sent to the client.
@@ -294,6 +297,7 @@ impl FirebaseVerifier {
             uid,
             email: claims.email,
             role,
+            auth_time: claims.auth_time.or(claims.iat).unwrap_or(now) as i64,
         })
     }
 

@@ -20,6 +20,7 @@ pub mod rate_limit;
 pub mod runtime;
 pub mod schema;
 pub mod seed;
+pub mod sessions;
 pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]

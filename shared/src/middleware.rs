@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
-use crate::auth::{AuthError, Authentication, bearer_token};
+use crate::auth::{AuthError, AuthUser, Authentication, bearer_token};
 use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::function::AuthPolicy;
 use crate::rate_limit::{self, Decision, RateTier};
+use crate::sessions::{self, Device};
 use crate::state::AppState;
 
 /// The request id of this request (incoming `X-Request-ID`, or a new one).
@@ -185,9 +186,9 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
         tracing::warn!(error = %err, "could not record a refused token");
     }
     if let Some(user) = user
-        && let Err(e) = state.known_users.record(&state.db, user).await
+        && let Err(refusal) = keep_session(state, user, req.headers(), &ip).await
     {
-        tracing::warn!(error = %e, "could not record the user; handler continues");
+        return refusal.into_response();
     }
     if guard.auth == AuthPolicy::Required {
         match &authentication {
@@ -198,6 +199,32 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
     }
     req.extensions_mut().insert(authentication);
     next.run(req).await
+}
+
+/// Records the user and their device session; `Err` only for a revoked session.
+async fn keep_session(
+    state: &AppState,
+    user: &AuthUser,
+    headers: &http::HeaderMap,
+    ip: &str,
+) -> Result<(), ApiError> {
+    let device = Device::from_headers(headers, ip);
+    let check = sessions::check(state, user, &device, ip).await?;
+    if let Err(e) = state
+        .known_users
+        .record(&state.db, user, check.map(|c| c.generation))
+        .await
+    {
+        tracing::warn!(error = %e, "could not record the user; handler continues");
+    }
+    if check.is_some_and(|c| c.write_due) {
+        match sessions::write(state, user, &device, ip).await {
+            Err(e @ ApiError::Unauthorized(_)) => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "could not record the session; handler continues"),
+            Ok(()) => {}
+        }
+    }
+    Ok(())
 }
 
 async fn authenticate(state: &AppState, headers: &http::HeaderMap) -> Authentication {

@@ -1,0 +1,322 @@
+//! Device sessions, kept by every authenticated request in every function: a
+//! session is a Firebase uid plus a device (`X-Device-ID`, else the
+//! fingerprint header, else user agent + client IP). One Redis script per
+//! request answers three questions at once: is this device revoked, has the
+//! user been deleted since this instance recorded them, and is the session
+//! row due a write (at most once a minute, or at once when the IP changed or
+//! the account was deleted and recreated).
+//! So most requests cost no database write.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::domain::notifications::{self, Kind, NewNotification};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Session rows are refreshed at most this often per device.
+pub const WRITE_INTERVAL: Duration = Duration::from_secs(60);
+/// A revocation is remembered in Redis this long (the row keeps it forever).
+const REVOKED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The device a request comes from, from the app's device headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// `X-Device-ID`, `fp:<fingerprint>` or `ua:<hash of user agent and IP>`.
+    pub id: String,
+    pub device_type: Option<String>,
+    pub os: Option<String>,
+    pub app_version: Option<String>,
+    pub fingerprint: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+fn header(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
+    let v = headers.get(name)?.to_str().ok()?.trim();
+    (!v.is_empty()).then(|| v.chars().take(max).collect())
+}
+
+impl Device {
+    /// Reads the device headers of a request from `client_ip`.
+    pub fn from_headers(headers: &HeaderMap, client_ip: &str) -> Self {
+        let fingerprint = header(headers, "x-device-fingerprint", 256);
+        let user_agent = header(headers, "user-agent", 512);
+        let id = header(headers, "x-device-id", 128)
+            .or_else(|| fingerprint.as_ref().map(|f| format!("fp:{f}")))
+            .unwrap_or_else(|| {
+                let ua = user_agent.as_deref().unwrap_or("");
+                format!(
+                    "ua:{}",
+                    &hex(&Sha256::digest(format!("{ua}\0{client_ip}")))[..24]
+                )
+            });
+        Self {
+            id,
+            device_type: header(headers, "x-device-type", 32),
+            os: header(headers, "x-device-os", 64),
+            app_version: header(headers, "x-app-version", 32),
+            fingerprint,
+            user_agent,
+        }
+    }
+
+    /// A short, key-safe name for this device in Redis.
+    fn key(&self) -> String {
+        hex(&Sha256::digest(self.id.as_bytes()))[..32].to_owned()
+    }
+
+    /// How the device is named to its owner ("Android phone", "iOS 17").
+    fn label(&self) -> String {
+        match (&self.device_type, &self.os) {
+            (Some(t), Some(os)) => format!("{t} ({os})"),
+            (Some(t), None) => t.clone(),
+            (None, Some(os)) => os.clone(),
+            (None, None) => "a new device".into(),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// KEYS: revoked marker, user generation, write throttle. ARGV: client IP,
+/// throttle ms. Returns {revoked_at or -1, generation, write due 1/0}.
+static CHECK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local revoked = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local generation = tonumber(redis.call('GET', KEYS[2]) or '0')
+local stamp = ARGV[1] .. '|' .. generation
+local due = 0
+if redis.call('GET', KEYS[3]) ~= stamp then
+  redis.call('SET', KEYS[3], stamp, 'PX', ARGV[2])
+  due = 1
+end
+return {revoked, generation, due}
+",
+    )
+});
+
+/// What one request's session check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Check {
+    /// Bumped each time the user's account is deleted.
+    pub generation: i64,
+    /// The session row should be written now.
+    pub write_due: bool,
+}
+
+fn revoked_key(state: &AppState, uid: &str, device_key: &str) -> String {
+    state.redis_key(&["session-revoked", uid, device_key])
+}
+
+fn generation_key(state: &AppState, uid: &str) -> String {
+    state.redis_key(&["user-generation", uid])
+}
+
+/// The Redis half of a request's session: `Err(401)` when this device's
+/// session was revoked after the token's sign-in. A Redis outage skips the
+/// check (and the write), logged: sessions are not worth failing requests for.
+pub async fn check(
+    state: &AppState,
+    user: &AuthUser,
+    device: &Device,
+    client_ip: &str,
+) -> Result<Option<Check>, ApiError> {
+    let device_key = device.key();
+    let result: Result<(i64, i64, u8), String> = async {
+        let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
+        CHECK
+            .key(revoked_key(state, &user.uid, &device_key))
+            .key(generation_key(state, &user.uid))
+            .key(state.redis_key(&["session-touch", &user.uid, &device_key]))
+            .arg(client_ip)
+            .arg(WRITE_INTERVAL.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    match result {
+        Ok((revoked_at, generation, due)) => {
+            if revoked_at >= 0 && user.auth_time <= revoked_at {
+                return Err(session_revoked());
+            }
+            Ok(Some(Check {
+                generation,
+                // A sign-in after a revocation reactivates the row at once.
+                write_due: due == 1 || revoked_at >= 0,
+            }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "session check unavailable; request allowed");
+            Ok(None)
+        }
+    }
+}
+
+fn session_revoked() -> ApiError {
+    ApiError::Unauthorized("Session revoked; sign in again".into())
+}
+
+/// Creates or refreshes the session row for `device`; flags an IP change;
+/// notifies the user of a sign-in from a new device; refuses (401) a device
+/// whose revocation Redis forgot but the row remembers.
+pub async fn write(
+    state: &AppState,
+    user: &AuthUser,
+    device: &Device,
+    client_ip: &str,
+) -> Result<(), ApiError> {
+    let ip: Option<std::net::IpAddr> = client_ip.parse().ok();
+    let mut tx = state.db.begin().await?;
+    let row: (bool, Option<String>, Option<i64>, bool) = sqlx::query_as(
+        "WITH before AS (
+             SELECT host(device_ip) AS ip, floor(extract(epoch FROM revoked_at))::bigint AS revoked_at
+             FROM device_sessions WHERE user_id = $1 AND device_id = $2
+         )
+         INSERT INTO device_sessions AS s (user_id, device_id, device_type, device_os, app_version,
+             fingerprint, device_ip, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)
+         ON CONFLICT (user_id, device_id) DO UPDATE SET
+             last_activity = now(),
+             device_type = COALESCE(EXCLUDED.device_type, s.device_type),
+             device_os = COALESCE(EXCLUDED.device_os, s.device_os),
+             app_version = COALESCE(EXCLUDED.app_version, s.app_version),
+             fingerprint = COALESCE(EXCLUDED.fingerprint, s.fingerprint),
+             user_agent = COALESCE(EXCLUDED.user_agent, s.user_agent),
+             ip_rotation_detected = s.ip_rotation_detected
+                 OR (s.device_ip IS NOT NULL AND s.device_ip IS DISTINCT FROM EXCLUDED.device_ip),
+             device_ip = EXCLUDED.device_ip,
+             is_active = CASE WHEN s.revoked_at IS NULL OR extract(epoch FROM s.revoked_at) < $9
+                              THEN TRUE ELSE s.is_active END,
+             revoked_at = CASE WHEN extract(epoch FROM s.revoked_at) < $9 THEN NULL ELSE s.revoked_at END
+         RETURNING (xmax = 0), (SELECT ip FROM before), (SELECT revoked_at FROM before), s.is_active",
+    )
+    .bind(&user.uid)
+    .bind(&device.id)
+    .bind(&device.device_type)
+    .bind(&device.os)
+    .bind(&device.app_version)
+    .bind(&device.fingerprint)
+    .bind(ip.map(|i| i.to_string()))
+    .bind(&device.user_agent)
+    .bind(user.auth_time as f64)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (created, previous_ip, revoked_at, active) = row;
+    if !active && revoked_at.is_some_and(|r| user.auth_time <= r) {
+        return Err(session_revoked());
+    }
+    if let Some(previous) =
+        previous_ip.filter(|p| Some(p.as_str()) != ip.map(|i| i.to_string()).as_deref())
+    {
+        tracing::warn!(uid = %user.uid, device = %device.id, from = %previous, to = %client_ip, "IP rotation on a device session");
+    }
+    let notification = if created && has_other_sessions(&mut tx, &user.uid, &device.id).await? {
+        let n = NewNotification {
+            user_id: &user.uid,
+            kind: Kind::System,
+            title: "New sign-in".into(),
+            body: format!("New sign-in from {}", device.label()),
+            data: serde_json::json!({ "deviceId": device.id, "deviceIp": client_ip }),
+        };
+        Some(notifications::insert(&mut tx, &n).await?)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    if revoked_at.is_some() {
+        clear_revocation(state, &user.uid, device).await;
+    }
+    if let Some(id) = notification {
+        tracing::info!(uid = %user.uid, notification = %id, "new device sign-in notified");
+    }
+    Ok(())
+}
+
+async fn has_other_sessions(
+    conn: &mut PgConnection,
+    uid: &str,
+    device_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM device_sessions WHERE user_id = $1 AND device_id <> $2)",
+    )
+    .bind(uid)
+    .bind(device_id)
+    .fetch_one(conn)
+    .await
+}
+
+async fn clear_revocation(state: &AppState, uid: &str, device: &Device) {
+    if let Ok(mut conn) = state.redis.get().await {
+        let _: Result<(), _> = redis::cmd("DEL")
+            .arg(revoked_key(state, uid, &device.key()))
+            .query_async(&mut conn)
+            .await;
+    }
+}
+
+/// Revokes one of `uid`'s sessions: the device is refused (401) everywhere
+/// until the user signs in again. `Ok(false)` when no such session is theirs.
+pub async fn revoke(state: &AppState, uid: &str, session_id: Uuid) -> Result<bool, ApiError> {
+    let revoked: Option<(String, i64)> = sqlx::query_as(
+        "UPDATE device_sessions SET is_active = FALSE, revoked_at = now()
+         WHERE id = $1 AND user_id = $2
+         RETURNING device_id, floor(extract(epoch FROM revoked_at))::bigint",
+    )
+    .bind(session_id)
+    .bind(uid)
+    .fetch_optional(&state.db)
+    .await?;
+    let Some((device_id, at)) = revoked else {
+        return Ok(false);
+    };
+    let device = Device {
+        id: device_id,
+        device_type: None,
+        os: None,
+        app_version: None,
+        fingerprint: None,
+        user_agent: None,
+    };
+    let mut conn = state
+        .redis
+        .get()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
+    redis::cmd("SET")
+        .arg(revoked_key(state, uid, &device.key()))
+        .arg(at)
+        .arg("PX")
+        .arg(REVOKED_TTL.as_millis() as u64)
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
+    Ok(true)
+}
+
+/// Marks `uid` deleted for every instance: their next request records them
+/// afresh instead of trusting an instance's memory of the old row.
+pub async fn forget_user(state: &AppState, uid: &str) -> Result<(), ApiError> {
+    state.known_users.forget(uid);
+    let mut conn = state
+        .redis
+        .get()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
+    redis::cmd("INCR")
+        .arg(generation_key(state, uid))
+        .query_async::<i64>(&mut conn)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Device sessions as every authenticated function keeps them: throttled
+//! writes, IP rotation, revocation, new-device notices, and a user record that
+//! survives account deletion and changed claims.
+
+use axum::routing::get;
+use serde_json::{Value, json};
+use shared::prelude::*;
+use shared::state::AppState;
+use shared::testing::{TestApp, TestKeys, claims, probe_function, send};
+
+async fn whoami(user: AuthUser) -> Json<Value> {
+    Json(json!({ "uid": user.uid }))
+}
+
+async fn spawn() -> TestApp {
+    let probe = probe_function(
+        "private",
+        &["GET /whoami"],
+        "required",
+        "default",
+        OpenApiRouter::new().route("/whoami", get(whoami)),
+    );
+    TestApp::spawn_with(vec![probe], &[("RATE_LIMIT_AUTHENTICATED", "1000")]).await
+}
+
+/// A request from `device` at client address `ip` with `token`.
+async fn call(app: &TestApp, token: &str, device: &str, ip: &str) -> u16 {
+    let request = app
+        .get("/whoami")
+        .bearer_auth(token)
+        .header("x-device-id", device)
+        .header("x-device-type", "android")
+        .header("x-device-os", "Android 14")
+        .header("x-forwarded-for", ip);
+    send(request).await.0
+}
+
+/// The session row's (id, transaction id of its last write, ip, rotation flag, active).
+async fn session(
+    state: &AppState,
+    uid: &str,
+    device: &str,
+) -> Option<(uuid::Uuid, String, String, bool, bool)> {
+    sqlx::query_as(
+        "SELECT id, xmin::text, host(device_ip), ip_rotation_detected, is_active
+         FROM device_sessions WHERE user_id = $1 AND device_id = $2",
+    )
+    .bind(uid)
+    .bind(device)
+    .fetch_optional(&state.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn many_requests_from_one_device_write_its_session_once() {
+    let app = spawn().await;
+    let token = app.token("ada");
+    assert_eq!(call(&app, &token, "phone-1", "203.0.113.5").await, 200);
+    let first = session(&app.state, "ada", "phone-1")
+        .await
+        .expect("session created");
+    assert_eq!(first.2, "203.0.113.5");
+    for _ in 0..20 {
+        assert_eq!(call(&app, &token, "phone-1", "203.0.113.5").await, 200);
+    }
+    let after = session(&app.state, "ada", "phone-1").await.unwrap();
+    assert_eq!(first.1, after.1, "no further write within the minute");
+    assert!(!after.3, "same address: no rotation");
+}
+
+#[tokio::test]
+async fn a_changed_address_for_the_same_device_is_flagged_at_once() {
+    let app = spawn().await;
+    let token = app.token("ada");
+    assert_eq!(call(&app, &token, "phone-1", "203.0.113.5").await, 200);
+    assert_eq!(call(&app, &token, "phone-1", "198.51.100.77").await, 200);
+    let (_, _, ip, rotated, _) = session(&app.state, "ada", "phone-1").await.unwrap();
+    assert_eq!(ip, "198.51.100.77");
+    assert!(rotated);
+}
+
+#[tokio::test]
+async fn a_revoked_device_is_refused_until_the_user_signs_in_again() {
+    let app = spawn().await;
+    let token = app.token("ada");
+    assert_eq!(call(&app, &token, "phone-1", "203.0.113.5").await, 200);
+    assert_eq!(call(&app, &token, "tablet", "203.0.113.5").await, 200);
+    let (id, ..) = session(&app.state, "ada", "phone-1").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(
+        shared::sessions::revoke(&app.state, "ada", id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !shared::sessions::revoke(&app.state, "bob", id)
+            .await
+            .unwrap(),
+        "not bob's"
+    );
+
+    assert_eq!(call(&app, &token, "phone-1", "203.0.113.5").await, 401);
+    let refreshed = {
+        // A refreshed ID token: new iat, the same sign-in time.
+        let mut c = claims("ada");
+        c["iat"] = json!(chrono::Utc::now().timestamp());
+        TestKeys::get().sign(&c)
+    };
+    assert_eq!(call(&app, &refreshed, "phone-1", "203.0.113.5").await, 401);
+    assert_eq!(
+        call(&app, &token, "tablet", "203.0.113.5").await,
+        200,
+        "other devices keep working"
+    );
+    assert!(!session(&app.state, "ada", "phone-1").await.unwrap().4);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let signed_in_again = {
+        let mut c = claims("ada");
+        let now = chrono::Utc::now().timestamp();
+        c["iat"] = json!(now);
+        c["auth_time"] = json!(now);
+        TestKeys::get().sign(&c)
+    };
+    assert_eq!(
+        call(&app, &signed_in_again, "phone-1", "203.0.113.5").await,
+        200
+    );
+    assert!(
+        session(&app.state, "ada", "phone-1").await.unwrap().4,
+        "active again"
+    );
+    assert_eq!(
+        call(&app, &signed_in_again, "phone-1", "203.0.113.5").await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_from_a_new_device_notifies_the_user() {
+    let app = spawn().await;
+    let token = app.token("ada");
+    let notices = || async {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT title, body FROM notifications WHERE user_id = 'ada' ORDER BY created_at",
+        )
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+        rows
+    };
+    assert_eq!(call(&app, &token, "phone-1", "203.0.113.5").await, 200);
+    assert!(notices().await.is_empty(), "the first device is not news");
+    assert_eq!(call(&app, &token, "phone-1", "203.0.113.5").await, 200);
+    assert_eq!(call(&app, &token, "laptop", "203.0.113.5").await, 200);
+    let rows = notices().await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, "New sign-in from android (Android 14)");
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_recorded_again_and_changed_claims_are_stored() {
+    let app = spawn().await;
+    assert_eq!(
+        call(&app, &app.token("ada"), "phone-1", "203.0.113.5").await,
+        200
+    );
+    let email = || async {
+        sqlx::query_scalar::<_, Option<String>>("SELECT email FROM users WHERE uid = 'ada'")
+            .fetch_optional(&app.state.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(email().await, Some(Some("ada@example.test".into())));
+
+    let mut changed = claims("ada");
+    changed["email"] = json!("ada@new.example");
+    assert_eq!(
+        call(
+            &app,
+            &TestKeys::get().sign(&changed),
+            "phone-1",
+            "203.0.113.5"
+        )
+        .await,
+        200
+    );
+    assert_eq!(email().await, Some(Some("ada@new.example".into())));
+
+    // Another instance deletes the account: this one must not trust its memory.
+    sqlx::query("DELETE FROM users WHERE uid = 'ada'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let other = AppState::with_pool((*app.state.config).clone(), app.state.db.clone()).unwrap();
+    shared::sessions::forget_user(&other, "ada").await.unwrap();
+    assert_eq!(
+        call(&app, &app.token("ada"), "phone-1", "203.0.113.5").await,
+        200
+    );
+    assert_eq!(
+        email().await,
+        Some(Some("ada@example.test".into())),
+        "recorded afresh"
+    );
+    assert!(
+        session(&app.state, "ada", "phone-1").await.is_some(),
+        "and its session too"
+    );
+}
