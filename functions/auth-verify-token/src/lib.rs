@@ -90,7 +90,9 @@ mod tests {
         .await
         .unwrap();
         let token = app.token("ada");
-        let request = app.post_raw("/api/auth/verify-token", "").bearer_auth(&token);
+        let request = app
+            .post_raw("/api/auth/verify-token", "")
+            .bearer_auth(&token);
         let (status, body) = send(request).await;
         assert_eq!(status, 200, "{body}");
         let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
@@ -127,8 +129,11 @@ mod tests {
             "the platform records the sign-in"
         );
 
-        let (status, body) =
-            send(app.post("/api/auth/verify-token", &json!({})).bearer_auth(&token)).await;
+        let (status, body) = send(
+            app.post("/api/auth/verify-token", &json!({}))
+                .bearer_auth(&token),
+        )
+        .await;
         assert_eq!((status, &body["uid"]), (200, &json!("ada")));
         let bare = app.client.post(app.url("/api/auth/verify-token"));
         let (status, _) = send(bare.bearer_auth(&token)).await;
@@ -141,7 +146,9 @@ mod tests {
         let mut claims = shared::testing::claims("grace");
         claims["role"] = json!("premium");
         let token = shared::testing::TestKeys::get().sign(&claims);
-        let request = app.post_raw("/api/auth/verify-token", "").bearer_auth(&token);
+        let request = app
+            .post_raw("/api/auth/verify-token", "")
+            .bearer_auth(&token);
         let (status, body) = send(request).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["role"], "premium");

@@ -53,28 +53,40 @@ pub struct UserRow {
 pub const USER_COLUMNS: &str = "uid, email, phone, display_name, language, notification_enabled, \
      role, first_name, last_name, profile_photo, date_of_birth, gender, created_at, last_login";
 
-/// The caller's row; created (uid, email, role) when the platform's write of
-/// it has not happened.
+/// Writes the caller's row (uid, email, role) unless it exists: the platform
+/// writes it on each first request, but goes on when that write fails.
+pub async fn ensure(conn: &mut PgConnection, user: &AuthUser) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO users (uid, email, role) VALUES ($1, $2, $3) ON CONFLICT (uid) DO NOTHING",
+    )
+    .bind(&user.uid)
+    .bind(&user.email)
+    .bind(user.role.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The caller's row, written first if need be.
 pub async fn load(conn: &mut PgConnection, user: &AuthUser) -> ApiResult<UserRow> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE uid = $1");
-    if let Some(row) = sqlx::query_as(&sql)
+    let found = sqlx::query_as(&sql)
         .bind(&user.uid)
         .fetch_optional(&mut *conn)
-        .await?
-    {
+        .await?;
+    if let Some(row) = found {
         return Ok(row);
     }
-    let sql = format!(
-        "INSERT INTO users (uid, email, role) VALUES ($1, $2, $3)
-         ON CONFLICT (uid) DO UPDATE SET updated_at = users.updated_at
-         RETURNING {USER_COLUMNS}"
-    );
-    Ok(sqlx::query_as(&sql)
-        .bind(&user.uid)
-        .bind(&user.email)
-        .bind(user.role.as_str())
-        .fetch_one(conn)
-        .await?)
+    ensure(conn, user).await?;
+    Ok(sqlx::query_as(&sql).bind(&user.uid).fetch_one(conn).await?)
+}
+
+/// The caller's row, written first if need be, locked until the caller's
+/// transaction ends (so concurrent partial updates do not undo each other).
+pub async fn lock(conn: &mut PgConnection, user: &AuthUser) -> ApiResult<UserRow> {
+    ensure(conn, user).await?;
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE uid = $1 FOR UPDATE");
+    Ok(sqlx::query_as(&sql).bind(&user.uid).fetch_one(conn).await?)
 }
 
 /// `GET`/`PUT /api/users/profile`: the original backend's fields, then the
