@@ -1,6 +1,7 @@
-//! `GET /api/attractions/{attraction_id}`: one attraction.
+//! `GET /api/attractions/{attraction_id}`: one attraction, with its latest
+//! three reviews.
 
-use shared::domain::tourism::{Attraction, SELECT_ATTRACTIONS};
+use shared::domain::tourism::{Attraction, SELECT_ATTRACTIONS, reviews_of};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -8,7 +9,7 @@ pub fn function() -> Function {
     shared::function!(OpenApiRouter::new().routes(routes!(get_attraction)))
 }
 
-/// One attraction; 404 when unknown.
+/// One attraction and its latest three reviews; 404 when unknown.
 #[utoipa::path(get, path = "/api/attractions/{attraction_id}", tag = "Tourism",
     params(("attraction_id" = String, Path, example = "douala-waterfront")),
     responses((status = 200, body = Attraction), (status = 404, body = ErrorBody)))]
@@ -17,21 +18,35 @@ async fn get_attraction(
     Path(attraction_id): Path<String>,
 ) -> ApiResult<Json<Attraction>> {
     let sql = format!("{SELECT_ATTRACTIONS} WHERE a.id = $1");
-    sqlx::query_as(&sql)
+    let mut attraction: Attraction = sqlx::query_as(&sql)
         .bind(&attraction_id)
         .fetch_optional(&state.db)
         .await?
-        .map(Json)
-        .ok_or_else(|| not_found("Attraction"))
+        .ok_or_else(|| not_found("Attraction"))?;
+    attraction.app.reviews = reviews_of(&state.db, &attraction_id, 3, 0).await?;
+    Ok(Json(attraction))
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-    use shared::testing::{TestApp, send};
+    use serde_json::{Value, json};
+    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
+
+    fn every_day(open: &str, close: &str) -> Value {
+        let day = json!({"open": open, "close": close, "closed": false});
+        json!({
+            "monday": day, "tuesday": day, "wednesday": day, "thursday": day,
+            "friday": day, "saturday": day, "sunday": day,
+        })
+    }
 
     #[tokio::test]
-    async fn answers_the_attraction_in_the_contract_shape() {
+    async fn serves_its_manifest() {
+        assert_serves_its_manifest(super::function()).await;
+    }
+
+    #[tokio::test]
+    async fn answers_the_attraction_in_both_field_sets() {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (status, body) = send(app.get("/api/attractions/douala-waterfront")).await;
         assert_eq!(status, 200);
@@ -48,15 +63,90 @@ mod tests {
                 "entry_fee": "2000 XAF",
                 "location": {"latitude": 4.052, "longitude": 9.7679, "accuracy_meters": 15.0},
                 "tags": ["waterfront", "sunset", "seafood", "market"],
+                "cityId": "douala",
+                "coordinates": {"latitude": 4.052, "longitude": 9.7679},
+                "imageUrls": [],
+                "openingHours": every_day("08:00", "18:00"),
+                "contactInfo": {},
+                "estimatedCost": 2000,
+                "guidedTourAvailable": false,
+                "reviews": [],
             })
         );
     }
 
     #[tokio::test]
-    async fn unknown_attraction_is_404() {
+    async fn derives_cost_and_guided_tours_from_the_fee_and_tags() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query("UPDATE attractions SET entry_fee = 'Ask at the gate' WHERE id = 'douala-maritime-museum'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        for (id, cost, guided) in [
+            ("douala-bonanjo", json!(0), false),
+            ("douala-akwa-palace", json!(5000), true),
+            ("douala-maritime-museum", json!(null), true),
+            ("buea-colonial-architecture-tour", json!(2500), true),
+        ] {
+            let (status, body) = send(app.get(&format!("/api/attractions/{id}"))).await;
+            assert_eq!(status, 200, "{id}");
+            assert_eq!(body["estimatedCost"], cost, "{id}");
+            assert_eq!(body["guidedTourAvailable"], guided, "{id}");
+        }
+    }
+
+    #[tokio::test]
+    async fn carries_the_latest_three_reviews() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query(
+            "INSERT INTO users (uid, display_name, email) VALUES
+             ('u1', 'Ada', NULL), ('u2', NULL, 'bob@example.test'), ('u3', NULL, NULL), ('u4', 'Dee', NULL)",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO reviews (attraction_id, user_id, rating, comment, images, updated_at) VALUES
+             ('douala-waterfront', 'u1', 5, 'oldest', '{}', now() - interval '4 days'),
+             ('douala-waterfront', 'u2', 4, 'third', '{https://img.example/b.jpg}', now() - interval '3 days'),
+             ('douala-waterfront', 'u3', 3, 'second', '{}', now() - interval '2 days'),
+             ('douala-waterfront', 'u4', 2, 'newest', '{}', now() - interval '1 day'),
+             ('buea-mount-cameroon', 'u1', 1, 'elsewhere', '{}', now())",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        let (status, body) = send(app.get("/api/attractions/douala-waterfront")).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            pluck(&body["reviews"], "comment"),
+            ["newest", "second", "third"]
+        );
+        assert_eq!(
+            pluck(&body["reviews"], "userName"),
+            ["Dee", "Traveller", "bob"]
+        );
+        let third = &body["reviews"][2];
+        assert_eq!(third["userId"], "u2");
+        assert_eq!(third["rating"], 4);
+        assert_eq!(third["images"], json!(["https://img.example/b.jpg"]));
+        assert!(third["id"].as_str().unwrap().len() == 36);
+        assert!(third["date"].as_str().unwrap().contains('T'));
+    }
+
+    #[tokio::test]
+    async fn unknown_or_unlocated_attraction_is_404() {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (status, body) = send(app.get("/api/attractions/nope")).await;
         assert_eq!(status, 404);
         assert_eq!(body["message"], "Attraction not found");
+
+        sqlx::query("UPDATE attractions SET location = NULL WHERE id = 'douala-bonanjo'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let (status, body) = send(app.get("/api/attractions/douala-bonanjo")).await;
+        assert_eq!(status, 404, "never served without coordinates");
+        assert_eq!(body["detail"], "Attraction not found");
     }
 }

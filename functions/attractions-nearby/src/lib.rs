@@ -79,7 +79,7 @@ async fn nearby_attractions(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, pluck, send};
+    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
 
     /// Great-circle distance, an independent check of PostGIS's spheroid answer.
     fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -138,6 +138,13 @@ mod tests {
                 "attraction fields are flattened in"
             );
             assert_eq!(r["city_id"], "douala");
+            assert_eq!(r["cityId"], "douala", "and the app's fields beside them");
+            assert_eq!(r["coordinates"]["latitude"], r["location"]["latitude"]);
+            assert_eq!(r["coordinates"]["longitude"], r["location"]["longitude"]);
+            assert_eq!(r["reviews"], json!([]));
+            assert_eq!(r["imageUrls"], json!([]));
+            assert!(r["openingHours"]["sunday"]["open"].is_string());
+            assert!(r["guidedTourAvailable"].is_boolean());
         }
 
         let (_, wide) = send(app.get("/api/attractions/nearby?lat=4.05&lon=9.76")).await;
@@ -146,6 +153,11 @@ mod tests {
             5,
             "default radius 5 km covers Akwa too"
         );
+    }
+
+    #[tokio::test]
+    async fn serves_its_manifest() {
+        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

@@ -80,7 +80,7 @@ fn contains_pattern(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, pluck, send};
+    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
 
     fn ids(body: &Value) -> Vec<&str> {
         pluck(&body["results"], "id")
@@ -121,6 +121,47 @@ mod tests {
 
         let (_, body) = search(json!({"query": "100%_"})).await;
         assert_eq!(ids(&body).len(), 0, "wildcards in the query are literal");
+    }
+
+    #[tokio::test]
+    async fn serves_its_manifest() {
+        assert_serves_its_manifest(super::function()).await;
+    }
+
+    #[tokio::test]
+    async fn results_carry_both_field_sets_and_skip_unlocated_attractions() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query(
+            "UPDATE attractions SET location = NULL WHERE id = 'douala-littoral-state-museum'",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        let (status, body) = send(app.post(
+            "/api/attractions/search",
+            &json!({"query": "museum", "city_id": "douala"}),
+        ))
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(ids(&body), ["douala-maritime-museum"]);
+        let museum = &body["results"][0];
+        assert_eq!(museum["city_id"], "douala");
+        assert_eq!(museum["cityId"], "douala");
+        assert_eq!(museum["entry_fee"], "3000 XAF");
+        assert_eq!(museum["estimatedCost"], 3000);
+        assert_eq!(museum["guidedTourAvailable"], true);
+        assert_eq!(museum["opening_hours"], "10:00-17:00");
+        assert_eq!(
+            museum["openingHours"]["monday"],
+            json!({"open": "10:00", "close": "17:00", "closed": false})
+        );
+        assert_eq!(
+            museum["coordinates"]["latitude"],
+            museum["location"]["latitude"]
+        );
+        assert_eq!(museum["imageUrls"], json!([]));
+        assert_eq!(museum["contactInfo"], json!({}));
+        assert_eq!(museum["reviews"], json!([]));
     }
 
     #[tokio::test]

@@ -36,7 +36,13 @@ async fn city_exists(state: &AppState, city_id: &str) -> Result<bool, sqlx::Erro
 
 #[cfg(test)]
 mod tests {
-    use shared::testing::{TestApp, send};
+    use serde_json::json;
+    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
+
+    #[tokio::test]
+    async fn serves_its_manifest() {
+        assert_serves_its_manifest(super::function()).await;
+    }
 
     #[tokio::test]
     async fn lists_a_citys_attractions_with_their_points() {
@@ -58,6 +64,75 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .contains(&"summit".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn lists_carry_the_apps_fields_and_no_reviews() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query("INSERT INTO users (uid) VALUES ('ada')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO reviews (attraction_id, user_id, rating) VALUES ('buea-mount-cameroon', 'ada', 5)",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        let (_, body) = send(app.get("/api/cities/buea/attractions")).await;
+        let mount = &body[0];
+        assert_eq!(mount["id"], "buea-mount-cameroon");
+        assert_eq!(mount["cityId"], "buea");
+        assert_eq!(
+            mount["coordinates"],
+            json!({"latitude": 4.203, "longitude": 9.167})
+        );
+        assert_eq!(mount["imageUrls"], json!([]));
+        assert_eq!(
+            mount["openingHours"]["saturday"],
+            json!({"open": "06:00", "close": "18:00", "closed": false})
+        );
+        assert_eq!(mount["contactInfo"], json!({}));
+        assert_eq!(mount["estimatedCost"], 10000);
+        assert_eq!(mount["guidedTourAvailable"], false);
+        assert_eq!(mount["reviews"], json!([]), "lists carry no reviews");
+        for a in body.as_array().unwrap() {
+            assert_eq!(a["cityId"], a["city_id"]);
+            assert_eq!(a["coordinates"]["latitude"], a["location"]["latitude"]);
+            assert_eq!(a["coordinates"]["longitude"], a["location"]["longitude"]);
+        }
+        let museum = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == "buea-museum-buea")
+            .unwrap();
+        assert_eq!(museum["guidedTourAvailable"], true, "museums offer guides");
+    }
+
+    #[tokio::test]
+    async fn attractions_without_a_location_are_not_listed() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query("UPDATE attractions SET location = NULL WHERE id = 'buea-botanical-garden'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let (status, body) = send(app.get("/api/cities/buea/attractions")).await;
+        assert_eq!(status, 200);
+        let ids = pluck(&body, "id");
+        assert_eq!(ids.len(), 4);
+        assert!(!ids.contains(&"buea-botanical-garden"));
+
+        sqlx::query("UPDATE attractions SET location = NULL WHERE city_id = 'buea'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let (status, body) = send(app.get("/api/cities/buea/attractions")).await;
+        assert_eq!(
+            (status, body),
+            (200, json!([])),
+            "a known city with none listed"
         );
     }
 
