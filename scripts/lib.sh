@@ -87,3 +87,40 @@ db_url() {
   [[ "$DATABASE_URL" == *\?* ]] && query="?${DATABASE_URL#*\?}"
   echo "${url%/*}/$1$query"
 }
+
+# A PgBouncer on 127.0.0.1:6432 in front of the local Postgres (every database
+# name passes through), for the pooled test run. Prints its URL. Debian's
+# PgBouncer is 1.18, which cannot carry sqlx's prepared statements in
+# transaction mode (that takes 1.21+ with max_prepared_statements, as the
+# deployment's image has), so the local run pools sessions unless
+# PGBOUNCER_POOL_MODE says otherwise. PgBouncer refuses root: it runs as postgres.
+ensure_pgbouncer() {
+  local mode="${PGBOUNCER_POOL_MODE:-session}"
+  command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || { log "installing pgbouncer"; apt_install pgbouncer || return 1; }
+  local bin dir=/tmp/imutis-pgbouncer
+  bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+  if ! pg_isready -q -h 127.0.0.1 -p 6432 2>/dev/null; then
+    mkdir -p "$dir"
+    cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=5432
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = 6432
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = $mode
+max_client_conn = 500
+default_pool_size = 20
+ignore_startup_parameters = extra_float_digits,search_path
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+    printf '"postgres" ""\n' >"$dir/users.txt"
+    chown -R postgres "$dir" 2>/dev/null || true
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$bin" -d "$dir/pgbouncer.ini"; else "$bin" -d "$dir/pgbouncer.ini"; fi
+    for _ in $(seq 1 20); do pg_isready -q -h 127.0.0.1 -p 6432 && break; sleep 0.5; done
+  fi
+  echo "postgres://postgres@127.0.0.1:6432/postgres"
+}

@@ -37,6 +37,10 @@ pub struct Config {
     pub port: u16,
     pub database_url: String,
     pub db_max_connections: u32,
+    /// Prepared statements cached per connection (`DB_STATEMENT_CACHE_CAPACITY`,
+    /// 100). Set 0 behind a transaction-mode pooler that cannot track them
+    /// (PgBouncer before 1.21, or without `max_prepared_statements`).
+    pub db_statement_cache: usize,
     pub redis_url: String,
     pub redis_max_connections: usize,
     /// Prefix of every Redis key this deployment writes.
@@ -144,6 +148,7 @@ impl Config {
             port: parse(&get, "PORT", 8080u16)?,
             database_url,
             db_max_connections: parse(&get, "DB_MAX_CONNECTIONS", 5u32)?,
+            db_statement_cache: parse(&get, "DB_STATEMENT_CACHE_CAPACITY", 100usize)?,
             redis_url,
             redis_max_connections: parse(&get, "REDIS_MAX_CONNECTIONS", 8usize)?,
             redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "imutis".into()),

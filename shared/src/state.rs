@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::auth::FirebaseVerifier;
 use crate::config::Config;
@@ -31,8 +31,7 @@ impl AppState {
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Duration::from_secs(300))
-            .connect_lazy(&config.database_url)
-            .map_err(|e| format!("DATABASE_URL: {e}"))?;
+            .connect_lazy_with(connect_options(&config)?);
         Self::with_pool(config, db)
     }
 
@@ -70,4 +69,13 @@ impl AppState {
         }
         key
     }
+}
+
+/// `DATABASE_URL` with the configured statement cache.
+pub fn connect_options(config: &Config) -> Result<PgConnectOptions, String> {
+    let options: PgConnectOptions = config
+        .database_url
+        .parse()
+        .map_err(|e| format!("DATABASE_URL: {e}"))?;
+    Ok(options.statement_cache_capacity(config.db_statement_cache))
 }

@@ -63,11 +63,27 @@ fn template_name() -> String {
     format!("imutis_tpl_{:016x}", h.finish())
 }
 
-/// A new database, migrated and seeded, for one test.
+/// A new database, migrated and seeded, for one test. With
+/// `TEST_POOLER_URL` set (e.g. `postgres://postgres@127.0.0.1:6432`), the pool
+/// reaches it through that connection pooler instead, with prepared
+/// statements cached only if `DB_STATEMENT_CACHE_CAPACITY` allows.
 pub async fn fresh_db() -> PgPool {
+    let url = fresh_db_url().await;
+    let url = match std::env::var("TEST_POOLER_URL") {
+        Ok(pooler) => {
+            let db = url.rsplit('/').next().unwrap_or_default().to_owned();
+            url_with_db(&pooler, db.split('?').next().unwrap_or_default())
+        }
+        Err(_) => url,
+    };
+    let cache = std::env::var("DB_STATEMENT_CACHE_CAPACITY")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100);
+    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
     PgPoolOptions::new()
         .max_connections(10)
-        .connect(&fresh_db_url().await)
+        .connect_with(options.statement_cache_capacity(cache))
         .await
         .unwrap()
 }
