@@ -71,6 +71,33 @@ pub struct Config {
     pub ticket_ttl: Duration,
     /// Push through Firebase Cloud Messaging; off when unset.
     pub fcm: Option<FcmConfig>,
+    /// The tourist guide's LLM (Gemini `generateContent`); the written
+    /// fallback answers when unset.
+    pub gemini: Option<GeminiConfig>,
+    /// Fewest observations a fitted model needs before it is trusted over the
+    /// heuristic (`AI_MIN_SAMPLES`, 30).
+    pub ai_min_samples: u32,
+}
+
+/// `GEMINI_API_KEY` (enables it), `GEMINI_API_URL` (default Google's
+/// `https://generativelanguage.googleapis.com`), `GEMINI_MODEL`
+/// (`gemini-2.5-flash`), `GEMINI_TIMEOUT_MS` (2000).
+#[derive(Clone, PartialEq)]
+pub struct GeminiConfig {
+    pub api_key: String,
+    pub api_url: String,
+    pub model: String,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for GeminiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeminiConfig")
+            .field("api_url", &self.api_url)
+            .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A Firebase service account for FCM HTTP v1: `FCM_PROJECT_ID`,
@@ -227,6 +254,19 @@ impl Config {
                     });
                 }
             },
+            gemini: match get("GEMINI_API_KEY") {
+                Some(api_key) => Some(GeminiConfig {
+                    api_key,
+                    api_url: get("GEMINI_API_URL")
+                        .unwrap_or_else(|| "https://generativelanguage.googleapis.com".into())
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    model: get("GEMINI_MODEL").unwrap_or_else(|| "gemini-2.5-flash".into()),
+                    timeout: Duration::from_millis(parse(&get, "GEMINI_TIMEOUT_MS", 2000u64)?),
+                }),
+                None => None,
+            },
+            ai_min_samples: parse(&get, "AI_MIN_SAMPLES", 30u32)?,
         })
     }
 
