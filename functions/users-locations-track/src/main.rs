@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    shared::runtime::run(users_locations_track::function())
+}
