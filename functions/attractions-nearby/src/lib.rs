@@ -1,7 +1,7 @@
 //! `GET /api/attractions/nearby?lat=&lon=&radius_km=`: attractions within a
 //! radius of a point, nearest first, distances computed by PostGIS on the spheroid.
 
-use shared::domain::tourism::{ATTRACTION_COLUMNS, Attraction};
+use shared::domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -63,7 +63,7 @@ async fn nearby_attractions(
     let sql = format!(
         "WITH here AS (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS g)
          SELECT {ATTRACTION_COLUMNS}, ST_Distance(a.location::geography, here.g) / 1000.0 AS distance_km
-         FROM attractions a, here
+         FROM {ATTRACTIONS} a, here
          WHERE ST_DWithin(a.location::geography, here.g, $3 * 1000.0)
          ORDER BY distance_km, a.id"
     );
@@ -153,6 +153,26 @@ mod tests {
             5,
             "default radius 5 km covers Akwa too"
         );
+    }
+
+    #[tokio::test]
+    async fn ratings_follow_reviews() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query("INSERT INTO users (uid) VALUES ('ada'), ('bob')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO reviews (attraction_id, user_id, rating) VALUES
+             ('douala-waterfront', 'ada', 3), ('douala-waterfront', 'bob', 4)",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        let (_, body) =
+            send(app.get("/api/attractions/nearby?lat=4.052&lon=9.7679&radius_km=0.1")).await;
+        assert_eq!(pluck(&body["results"], "id"), ["douala-waterfront"]);
+        assert_eq!(body["results"][0]["rating"], 3.5);
     }
 
     #[tokio::test]

@@ -165,6 +165,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn filters_and_orders_by_the_rating_reviews_give() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query("INSERT INTO users (uid) VALUES ('ada'), ('bob')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO reviews (attraction_id, user_id, rating) VALUES
+             ('buea-mount-cameroon', 'ada', 1), ('buea-mount-cameroon', 'bob', 2),
+             ('yaounde-mvog-betsi-zoo', 'ada', 5)",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        let (_, body) = send(app.post(
+            "/api/attractions/search",
+            &json!({"query": "NATURE", "min_rating": 4.7}),
+        ))
+        .await;
+        assert_eq!(
+            ids(&body),
+            [
+                "yaounde-mvog-betsi-zoo",
+                "buea-botanical-garden",
+                "yaounde-mount-febe-viewpoint"
+            ],
+            "the zoo's 5 stars lift it from 4.1; the mountain's 1.5 drops it"
+        );
+        assert_eq!(body["results"][0]["rating"], 5.0);
+    }
+
+    #[tokio::test]
     async fn bad_bodies_are_422_naming_the_field() {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (status, body) = send(app.post(

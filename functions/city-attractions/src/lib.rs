@@ -97,6 +97,7 @@ mod tests {
         assert_eq!(mount["estimatedCost"], 10000);
         assert_eq!(mount["guidedTourAvailable"], false);
         assert_eq!(mount["reviews"], json!([]), "lists carry no reviews");
+        assert_eq!(mount["rating"], 5.0, "the average of its one review");
         for a in body.as_array().unwrap() {
             assert_eq!(a["cityId"], a["city_id"]);
             assert_eq!(a["coordinates"]["latitude"], a["location"]["latitude"]);
@@ -109,6 +110,26 @@ mod tests {
             .find(|a| a["id"] == "buea-museum-buea")
             .unwrap();
         assert_eq!(museum["guidedTourAvailable"], true, "museums offer guides");
+    }
+
+    #[tokio::test]
+    async fn best_rated_first_by_the_rating_reviews_give() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query("INSERT INTO users (uid) VALUES ('ada')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO reviews (attraction_id, user_id, rating) VALUES ('buea-mount-cameroon', 'ada', 1)",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        let (_, body) = send(app.get("/api/cities/buea/attractions")).await;
+        let list = body.as_array().unwrap();
+        assert_eq!(list[0]["id"], "buea-botanical-garden");
+        assert_eq!(list[4]["id"], "buea-mount-cameroon");
+        assert_eq!(list[4]["rating"], 1.0);
     }
 
     #[tokio::test]

@@ -2,10 +2,11 @@
 //! (in the original's field names and, beside them, the app's), `Review` and
 //! `SavedAttraction`, and the query shapes they are read with.
 //!
-//! An attraction's `rating` is stored: the review transaction keeps it at the
-//! average of the attraction's reviews (see [`RECOMPUTE_RATING`]), so lists,
-//! searches and their ordering read one column. Attractions without a location
-//! are never served ([`SELECT_ATTRACTIONS`] leaves them out).
+//! Attractions are read from [`ATTRACTIONS`], which leaves out those without a
+//! location and gives each its effective rating: the average of its reviews,
+//! else the published one. The rating is computed when read rather than stored
+//! because the daily `migrate --seed` rewrites `attractions.rating`, and a
+//! deleted account takes its reviews with it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -77,9 +78,9 @@ pub struct AppAttractionFields {
     pub opening_hours: OpeningHours,
     pub contact_info: ContactInfo,
     /// The entry fee in XAF (0 when free); null when the fee is free-form text.
-    #[schema(example = 2000)]
+    #[schema(example = 2000, required = true)]
     pub estimated_cost: Option<i64>,
-    /// See [`guided_tour_available`].
+    /// Whether guides are on offer: a tag naming guided or walking tours, or a museum.
     pub guided_tour_available: bool,
     /// The latest three reviews on `GET /api/attractions/{id}`; empty in lists.
     pub reviews: Vec<Review>,
@@ -201,17 +202,37 @@ macro_rules! attraction_columns {
     };
 }
 
-/// Every [`Attraction`] column of `attractions a`, for queries that add their
-/// own `FROM`; those must leave out rows whose `a.location` is null.
+macro_rules! located_attractions {
+    () => {
+        "(SELECT at.id, at.city_id, at.name, at.description, at.category,
+                COALESCE(rv.average, at.rating) AS rating, at.opening_hours, at.entry_fee,
+                at.location, at.accuracy_meters, at.location_recorded_at, at.tags
+         FROM attractions at
+         LEFT JOIN LATERAL (SELECT round(avg(r.rating), 1)::float8 AS average
+                            FROM reviews r WHERE r.attraction_id = at.id) rv ON TRUE
+         WHERE at.location IS NOT NULL)"
+    };
+}
+
+/// The attractions the API serves, as a table expression: `FROM {ATTRACTIONS} a`.
+/// Only those with a location; `rating` is the average of the attraction's
+/// reviews rounded to one decimal, or the published rating while it has none,
+/// so `WHERE`/`ORDER BY a.rating` see what is served. (Postgres pulls the
+/// subquery up, so the indexes on `attractions` still serve it.)
+pub const ATTRACTIONS: &str = located_attractions!();
+
+/// Every [`Attraction`] column of `{ATTRACTIONS} a`, for queries that add
+/// their own `FROM`.
 pub const ATTRACTION_COLUMNS: &str = attraction_columns!();
 
-/// `SELECT` of every [`Attraction`] column from the located attractions, as
-/// `a`; add `WHERE`/`ORDER BY`. (Postgres flattens the subquery, so indexes on
-/// `attractions` still serve it.)
+/// `SELECT` of every [`Attraction`] column from [`ATTRACTIONS`] as `a`; add
+/// `WHERE`/`ORDER BY`.
 pub const SELECT_ATTRACTIONS: &str = concat!(
     "SELECT ",
     attraction_columns!(),
-    " FROM (SELECT * FROM attractions WHERE location IS NOT NULL) AS a"
+    " FROM ",
+    located_attractions!(),
+    " AS a"
 );
 
 impl<'r> FromRow<'r, PgRow> for Attraction {
@@ -254,14 +275,6 @@ impl<'r> FromRow<'r, PgRow> for Attraction {
         })
     }
 }
-
-/// Sets `attractions.rating` of attraction `$1` to the average of its
-/// reviews, rounded to one decimal (unchanged while it has none). Run it in
-/// the transaction that wrote the review, after locking the attraction row.
-pub const RECOMPUTE_RATING: &str = "UPDATE attractions a
-     SET rating = round(r.average, 1)::float8
-     FROM (SELECT avg(rating) AS average FROM reviews WHERE attraction_id = $1) r
-     WHERE a.id = $1 AND r.average IS NOT NULL";
 
 /// A visitor's review of an attraction, in the app's field names.
 #[derive(Debug, Serialize, FromRow, ToSchema)]
