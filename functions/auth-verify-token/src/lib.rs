@@ -14,7 +14,7 @@ pub fn function() -> Function {
 /// A valid token's answer: the original's `{uid, role, status}` beside the
 /// app's `valid` and `user`.
 #[derive(Debug, Serialize, ToSchema)]
-struct Verified {
+struct VerifiedToken {
     uid: String,
     /// `standard` | `premium` | `admin`, from the token's `role` claim.
     #[schema(example = "standard")]
@@ -22,13 +22,13 @@ struct Verified {
     #[schema(example = "valid")]
     status: &'static str,
     valid: bool,
-    user: AppUser,
+    user: VerifiedUser,
 }
 
 /// The signed-in user as the app's auth context reads it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AppUser {
+struct VerifiedUser {
     uid: String,
     email: Option<String>,
     phone_number: Option<String>,
@@ -42,9 +42,9 @@ struct AppUser {
     last_login: Option<DateTime<Utc>>,
 }
 
-impl From<UserRow> for AppUser {
+impl From<UserRow> for VerifiedUser {
     fn from(r: UserRow) -> Self {
-        AppUser {
+        VerifiedUser {
             uid: r.uid,
             email: r.email,
             phone_number: r.phone,
@@ -61,11 +61,14 @@ impl From<UserRow> for AppUser {
 /// Confirms the caller's token and answers their account.
 #[utoipa::path(post, path = "/api/auth/verify-token", tag = "User",
     security(("FirebaseAuth" = [])),
-    responses((status = 200, body = Verified), (status = 401, body = ErrorBody)))]
-async fn verify_token(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Verified>> {
+    responses((status = 200, body = VerifiedToken), (status = 401, body = ErrorBody)))]
+async fn verify_token(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<VerifiedToken>> {
     let mut conn = state.db.acquire().await?;
     let row = users::load(&mut conn, &user).await?;
-    Ok(Json(Verified {
+    Ok(Json(VerifiedToken {
         uid: user.uid,
         role: user.role.as_str(),
         status: "valid",

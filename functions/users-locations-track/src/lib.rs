@@ -25,7 +25,7 @@ const MAX_ACCURACY: f64 = 100_000.0;
 /// What the caller is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-enum Activity {
+enum LocationActivity {
     /// Also accepted as `travelling`.
     #[serde(alias = "travelling")]
     Traveling,
@@ -33,19 +33,19 @@ enum Activity {
     Idle,
 }
 
-impl Activity {
+impl LocationActivity {
     fn as_str(self) -> &'static str {
         match self {
-            Activity::Traveling => "traveling",
-            Activity::Browsing => "browsing",
-            Activity::Idle => "idle",
+            LocationActivity::Traveling => "traveling",
+            LocationActivity::Browsing => "browsing",
+            LocationActivity::Idle => "idle",
         }
     }
 }
 
 /// A location ping, in the original's field names or the app's.
 #[derive(Debug, Deserialize, ToSchema)]
-struct Ping {
+struct LocationPing {
     /// -90 to 90.
     #[schema(example = 4.0511)]
     latitude: f64,
@@ -57,18 +57,18 @@ struct Ping {
     /// As `accuracy_meters`.
     accuracy: Option<f64>,
     /// `traveling` | `browsing` | `idle`.
-    activity_type: Option<Activity>,
+    activity_type: Option<LocationActivity>,
     /// As `activity_type`.
     #[serde(rename = "activityType")]
-    activity_type_app: Option<Activity>,
+    activity_type_app: Option<LocationActivity>,
 }
 
-impl Ping {
+impl LocationPing {
     fn accuracy(&self) -> Option<f64> {
         self.accuracy_meters.or(self.accuracy)
     }
 
-    fn activity(&self) -> Option<Activity> {
+    fn activity(&self) -> Option<LocationActivity> {
         self.activity_type.or(self.activity_type_app)
     }
 }
@@ -77,7 +77,7 @@ fn agree<T: PartialEq>(a: Option<T>, b: Option<T>) -> bool {
     a.is_none() || b.is_none() || a == b
 }
 
-impl Validate for Ping {
+impl Validate for LocationPing {
     fn validate(&self) -> Vec<FieldError> {
         let mut v = Validator::body()
             .range("latitude", self.latitude, -90.0, 90.0)
@@ -106,7 +106,7 @@ impl Validate for Ping {
 
 /// The city a recorded point lies in.
 #[derive(Debug, Serialize, ToSchema)]
-struct CityRef {
+struct LocationCity {
     #[schema(example = "douala")]
     id: String,
     #[schema(example = "Douala")]
@@ -115,7 +115,7 @@ struct CityRef {
 
 /// The recorded location.
 #[derive(Debug, Serialize, ToSchema)]
-struct Tracked {
+struct TrackedLocation {
     #[schema(value_type = String)]
     location_id: Uuid,
     /// The client IP the platform resolved (contract A), not the device's own report.
@@ -126,7 +126,7 @@ struct Tracked {
     #[schema(example = "Location recorded")]
     message: &'static str,
     /// The city whose boundary holds the point; `null` outside every city.
-    city: Option<CityRef>,
+    city: Option<LocationCity>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -168,16 +168,16 @@ const INSERT: &str = "
 
 /// Records the caller's location.
 #[utoipa::path(post, path = "/api/users/locations/track", tag = "User",
-    security(("FirebaseAuth" = [])), request_body = Ping,
-    responses((status = 200, body = Tracked), (status = 401, body = ErrorBody),
+    security(("FirebaseAuth" = [])), request_body = LocationPing,
+    responses((status = 200, body = TrackedLocation), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn track_location(
     State(state): State<AppState>,
     user: AuthUser,
     Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
-    Json(ping): Json<Ping>,
-) -> ApiResult<Json<Tracked>> {
+    Json(ping): Json<LocationPing>,
+) -> ApiResult<Json<TrackedLocation>> {
     let device = Device::from_headers(&headers, &ip);
     let address: Option<std::net::IpAddr> = ip.parse().ok();
     let row: Inserted = sqlx::query_as(INSERT)
@@ -185,15 +185,15 @@ async fn track_location(
         .bind(geo::point(ping.latitude, ping.longitude))
         .bind(&device.id)
         .bind(ping.accuracy())
-        .bind(ping.activity().map(Activity::as_str))
+        .bind(ping.activity().map(LocationActivity::as_str))
         .bind(address.map(|a| a.to_string()))
         .fetch_one(&state.db)
         .await?;
     let city = row
         .city_id
         .zip(row.city_name)
-        .map(|(id, name)| CityRef { id, name });
-    Ok(Json(Tracked {
+        .map(|(id, name)| LocationCity { id, name });
+    Ok(Json(TrackedLocation {
         location_id: row.id,
         device_ip: row.device_ip,
         recorded_at: row.recorded_at,

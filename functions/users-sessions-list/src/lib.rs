@@ -16,7 +16,7 @@ const MAX_SESSIONS: i64 = 50;
 
 /// One device session.
 #[derive(Debug, Serialize, ToSchema)]
-struct Session {
+struct DeviceSession {
     #[schema(value_type = String, example = "0f8fad5b-d9cb-469f-a165-70867728950e")]
     session_id: Uuid,
     /// The client IP of its latest recorded request.
@@ -61,9 +61,9 @@ struct Row {
     ip_rotation_detected: bool,
 }
 
-impl From<Row> for Session {
+impl From<Row> for DeviceSession {
     fn from(r: Row) -> Self {
-        Session {
+        DeviceSession {
             session_id_app: r.id,
             device_type_app: r.device_type.clone(),
             device_os_app: r.device_os.clone(),
@@ -85,15 +85,18 @@ impl From<Row> for Session {
 
 /// The caller's sessions.
 #[derive(Debug, Serialize, ToSchema)]
-struct Sessions {
-    sessions: Vec<Session>,
+struct DeviceSessions {
+    sessions: Vec<DeviceSession>,
 }
 
 /// The caller's device sessions, most recent activity first (at most 50).
 #[utoipa::path(get, path = "/api/users/sessions", tag = "User",
     security(("FirebaseAuth" = [])),
-    responses((status = 200, body = Sessions), (status = 401, body = ErrorBody)))]
-async fn list_sessions(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Sessions>> {
+    responses((status = 200, body = DeviceSessions), (status = 401, body = ErrorBody)))]
+async fn list_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<DeviceSessions>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, host(device_ip) AS device_ip, device_type, device_os, session_start,
                 last_activity, is_active, ip_rotation_detected
@@ -104,8 +107,8 @@ async fn list_sessions(State(state): State<AppState>, user: AuthUser) -> ApiResu
     .bind(MAX_SESSIONS)
     .fetch_all(&state.db)
     .await?;
-    Ok(Json(Sessions {
-        sessions: rows.into_iter().map(Session::from).collect(),
+    Ok(Json(DeviceSessions {
+        sessions: rows.into_iter().map(DeviceSession::from).collect(),
     }))
 }
 
