@@ -19,7 +19,7 @@ pub fn function() -> Function {
 
 /// A cancelled booking.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct Cancelled {
+pub struct BookingCancelled {
     #[schema(value_type = String, example = "0f8fad5b-d9cb-469f-a165-70867728950e")]
     pub booking_id: Uuid,
     #[schema(example = "cancelled")]
@@ -34,14 +34,14 @@ pub struct Cancelled {
     security(("FirebaseAuth" = [])),
     params(("booking_id" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key answer the first result")),
-    responses((status = 200, body = Cancelled), (status = 400, body = ErrorBody),
+    responses((status = 200, body = BookingCancelled), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
     key: IdempotencyKey,
     Path(booking_id): Path<String>,
-) -> ApiResult<Json<Cancelled>> {
+) -> ApiResult<Json<BookingCancelled>> {
     let id = Uuid::try_parse(&booking_id).map_err(|_| not_found("Booking"))?;
     let answer = idempotency::once(
         &state.db,
@@ -84,7 +84,7 @@ async fn release(
     state: &AppState,
     uid: &str,
     id: Uuid,
-) -> ApiResult<Cancelled> {
+) -> ApiResult<BookingCancelled> {
     let released: Option<Released> = sqlx::query_as(RELEASE)
         .bind(id)
         .bind(uid)
@@ -101,7 +101,7 @@ async fn release(
         }
         None => why_not(conn, uid, id).await?,
     }
-    Ok(Cancelled {
+    Ok(BookingCancelled {
         booking_id: id,
         status: "cancelled".into(),
         message: "Booking cancelled".into(),

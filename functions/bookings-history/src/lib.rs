@@ -45,7 +45,7 @@ impl Validate for Page {
 /// One page of the caller's bookings.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct History {
+pub struct BookingHistory {
     pub bookings: Vec<HistoryBooking>,
     pub page: i64,
     pub page_size: i64,
@@ -60,10 +60,10 @@ pub struct HistoryBooking {
     #[schema(value_type = String, example = "0f8fad5b-d9cb-469f-a165-70867728950e")]
     pub id: Uuid,
     pub user_id: String,
-    pub trip: Trip,
+    pub trip: BookedTrip,
     /// One entry per seat: the stored passenger names when the booking has
     /// them, else `Passenger 1`, `Passenger 2`, ... for the booked count.
-    pub passengers: Vec<Passenger>,
+    pub passengers: Vec<BookedPassenger>,
     pub booking_date: DateTime<Utc>,
     /// XAF.
     pub total_price: f64,
@@ -80,7 +80,7 @@ pub struct HistoryBooking {
 
 /// A seat's traveller.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Passenger {
+pub struct BookedPassenger {
     #[schema(example = "Passenger 1")]
     pub name: String,
 }
@@ -88,10 +88,10 @@ pub struct Passenger {
 /// The dated departure a booking is on.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Trip {
+pub struct BookedTrip {
     #[schema(example = "route-yaounde-douala-morning-20261127")]
     pub id: String,
-    pub route: TripRoute,
+    pub route: BookedRoute,
     pub departure_time: DateTime<Utc>,
     pub estimated_arrival_time: DateTime<Utc>,
     pub total_seats: i32,
@@ -106,7 +106,7 @@ pub struct Trip {
 /// The route a trip runs on.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TripRoute {
+pub struct BookedRoute {
     #[schema(example = "route-yaounde-douala-morning")]
     pub id: String,
     /// City name.
@@ -125,12 +125,12 @@ pub struct TripRoute {
 /// The caller's bookings, newest first.
 #[utoipa::path(get, path = "/api/bookings/history", tag = "Travel",
     security(("FirebaseAuth" = [])), params(Page),
-    responses((status = 200, body = History), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = BookingHistory), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn history(
     State(state): State<AppState>,
     user: AuthUser,
     Query(page): Query<Page>,
-) -> ApiResult<Json<History>> {
+) -> ApiResult<Json<BookingHistory>> {
     let sql = format!(
         "{SELECT_BOOKINGS} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.id DESC LIMIT $2 OFFSET $3"
     );
@@ -143,7 +143,7 @@ async fn history(
     let has_more = rows.len() as i64 > page.page_size;
     rows.truncate(page.page_size as usize);
     let bookings = rows.into_iter().map(|r| shape(&state, r)).collect();
-    Ok(Json(History {
+    Ok(Json(BookingHistory {
         bookings,
         page: page.page,
         page_size: page.page_size,
@@ -162,9 +162,9 @@ fn shape(state: &AppState, r: BookingRecord) -> HistoryBooking {
         status: r.status,
         payment_method: r.payment_method,
         payment_status: r.payment_status,
-        trip: Trip {
+        trip: BookedTrip {
             id: r.trip_id,
-            route: TripRoute {
+            route: BookedRoute {
                 id: r.route_id,
                 origin: r.origin,
                 destination: r.destination,
@@ -185,7 +185,7 @@ fn shape(state: &AppState, r: BookingRecord) -> HistoryBooking {
 }
 
 /// The stored names when there is one per seat, else numbered placeholders.
-fn passengers(stored: &serde_json::Value, count: i32) -> Vec<Passenger> {
+fn passengers(stored: &serde_json::Value, count: i32) -> Vec<BookedPassenger> {
     let names: Vec<&str> = stored
         .as_array()
         .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
@@ -193,11 +193,11 @@ fn passengers(stored: &serde_json::Value, count: i32) -> Vec<Passenger> {
     if names.len() == count as usize {
         names
             .into_iter()
-            .map(|n| Passenger { name: n.to_owned() })
+            .map(|n| BookedPassenger { name: n.to_owned() })
             .collect()
     } else {
         (1..=count)
-            .map(|i| Passenger {
+            .map(|i| BookedPassenger {
                 name: format!("Passenger {i}"),
             })
             .collect()

@@ -73,7 +73,7 @@ impl Validate for BookRequest {
 
 /// A confirmed booking.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct Booking {
+pub struct BookingConfirmation {
     #[schema(value_type = String, example = "0f8fad5b-d9cb-469f-a165-70867728950e")]
     pub booking_id: Uuid,
     #[schema(example = "confirmed")]
@@ -94,14 +94,14 @@ pub struct Booking {
     security(("FirebaseAuth" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key answer the first booking")),
     request_body = BookRequest,
-    responses((status = 200, body = Booking), (status = 400, body = ErrorBody),
+    responses((status = 200, body = BookingConfirmation), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn book(
     State(state): State<AppState>,
     user: AuthUser,
     key: IdempotencyKey,
     Json(body): Json<BookRequest>,
-) -> ApiResult<Json<Booking>> {
+) -> ApiResult<Json<BookingConfirmation>> {
     let started = Instant::now();
     let result = idempotency::once(
         &state.db,
@@ -146,7 +146,7 @@ async fn take_seats(
     state: &AppState,
     uid: &str,
     body: &BookRequest,
-) -> ApiResult<Booking> {
+) -> ApiResult<BookingConfirmation> {
     let taken: Option<Taken> = sqlx::query_as(TAKE_SEATS)
         .bind(&body.route_id)
         .bind(body.passengers)
@@ -173,7 +173,7 @@ async fn take_seats(
         data: json!({"bookingId": taken.id, "routeId": body.route_id, "actionUrl": e_ticket_url}),
     })
     .await?;
-    Ok(Booking {
+    Ok(BookingConfirmation {
         booking_id: taken.id,
         status: "confirmed".into(),
         departure_time: taken.departure_time,
@@ -198,7 +198,7 @@ async fn why_not(conn: &mut PgConnection, route_id: &str) -> ApiError {
     }
 }
 
-fn record(state: &AppState, result: &ApiResult<Booking>, started: Instant) {
+fn record(state: &AppState, result: &ApiResult<BookingConfirmation>, started: Instant) {
     let outcome = match result {
         Ok(_) => "confirmed",
         Err(ApiError::BadRequest(m)) if m == SOLD_OUT => "sold_out",
