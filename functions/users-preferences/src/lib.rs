@@ -149,31 +149,23 @@ impl PreferencesUpdate {
     /// The `settings` fields this update carries, as JSON objects to merge
     /// into the stored ones (column-backed switches left out).
     fn settings_patch(&self) -> [Value; 3] {
-        let object = |v: Value| match v {
-            Value::Object(m) => Value::Object(m),
-            _ => Value::Object(Map::new()),
+        let given = self.notification_settings.clone().unwrap_or_default();
+        let unbacked = NotificationSettings {
+            email_enabled: given.email_enabled,
+            sms_enabled: given.sms_enabled,
+            ..NotificationSettings::default()
         };
-        let notifications = self
-            .notification_settings
-            .clone()
-            .map(|n| NotificationSettings {
-                push_enabled: None,
-                departure_alerts: None,
-                promotions: None,
-                ..n
-            });
         [
-            object(serde_json::to_value(notifications.unwrap_or_default()).unwrap_or_default()),
-            object(
-                serde_json::to_value(self.privacy_settings.clone().unwrap_or_default())
-                    .unwrap_or_default(),
-            ),
-            object(
-                serde_json::to_value(self.accessibility.clone().unwrap_or_default())
-                    .unwrap_or_default(),
-            ),
+            object(&unbacked),
+            object(&self.privacy_settings.clone().unwrap_or_default()),
+            object(&self.accessibility.clone().unwrap_or_default()),
         ]
     }
+}
+
+/// `value` as JSON; these structs always serialize to an object.
+fn object<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or_else(|_| Value::Object(Map::new()))
 }
 
 /// The caller's preferences, every field filled in.
