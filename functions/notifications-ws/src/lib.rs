@@ -15,9 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::StreamExt;
 use serde_json::json;
@@ -71,12 +72,23 @@ async fn notifications_ws(
     Query(credentials): Query<Credentials>,
     Extension(Keepalive(every)): Extension<Keepalive>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return not_a_websocket(rejection),
+    };
     let token = credentials
         .token
         .or_else(|| bearer_token(&headers).map(str::to_owned));
     ws.on_upgrade(move |socket| serve(socket, state, user_id, token, every))
+}
+
+/// A plain HTTP request to the socket's URL, answered in the contract's error shape.
+fn not_a_websocket(rejection: WebSocketUpgradeRejection) -> Response {
+    let message = format!("Expected a WebSocket upgrade: {}", rejection.body_text());
+    let body = json!({"detail": message, "message": message});
+    (rejection.status(), axum::Json(body)).into_response()
 }
 
 /// One connection, from upgrade to close.
@@ -397,6 +409,23 @@ mod tests {
             metric(&app, "websocket_messages_total{direction=\"in\"} ").await,
             1.0
         );
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_request_is_refused_in_the_error_shape() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let (status, body) = shared::testing::send(
+            app.get("/api/ws/user/ada/notifications")
+                .bearer_auth(app.token("ada")),
+        )
+        .await;
+        assert!(status == 400 || status == 426, "{status}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Expected a WebSocket upgrade"),
+            "{body}"
+        );
+        assert_eq!(body["detail"], body["message"]);
     }
 
     #[test]
