@@ -424,3 +424,21 @@ async fn without_fcm_configured_nothing_is_pushed() {
     // Publishing an unknown id is logged, not an error.
     notifications::publish(&app.state, "ada", unknown).await;
 }
+
+#[tokio::test]
+async fn a_refused_access_token_is_fetched_anew_next_time() {
+    let (app, google, _) = spawn().await;
+    subscribe(&app, "ada", "device-1").await;
+    google.answer(
+        "device-1",
+        401,
+        None,
+        json!({"error": {"status": "UNAUTHENTICATED"}}),
+    );
+    let n = notification(&app, "ada").await;
+    assert_eq!(deliver(&app.state, &n).await.failed, 1);
+    assert_eq!(google.sent_to("device-1"), 1, "not retried");
+    assert_eq!(deliver(&app.state, &n).await.sent, 1);
+    assert_eq!(google.token_requests().len(), 2);
+    assert_eq!(devices(&app).await, ["device-1"]);
+}

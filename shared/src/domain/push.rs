@@ -94,11 +94,14 @@ pub async fn deliver(state: &AppState, n: &Notification) -> PushReport {
                     tracing::warn!(error = %e, "push: could not remove an unregistered token");
                 }
             }
+            Outcome::Unauthorized(why) => {
+                report.failed += 1;
+                // The cached access token was revoked or expired early: fetch anew next time.
+                forget_access_token(fcm).await;
+                tracing::warn!(notification_id = %n.id, error = %why, "push: access token refused");
+            }
             Outcome::Failed(why) => {
                 report.failed += 1;
-                if why.starts_with("401") {
-                    forget_access_token(fcm).await;
-                }
                 tracing::warn!(notification_id = %n.id, error = %why, "push: message not sent");
             }
         }
@@ -139,6 +142,8 @@ enum Outcome {
     Sent,
     /// FCM no longer knows the token: unsubscribe it.
     Unregistered,
+    /// FCM refused our access token.
+    Unauthorized(String),
     Failed(String),
 }
 
@@ -194,6 +199,8 @@ async fn try_once(url: &str, access: &str, body: &Value) -> Result<Outcome, Tran
         Ok(Outcome::Unregistered)
     } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         Err(Transient { why, retry_after })
+    } else if status == StatusCode::UNAUTHORIZED {
+        Ok(Outcome::Unauthorized(why))
     } else {
         Ok(Outcome::Failed(why))
     }
