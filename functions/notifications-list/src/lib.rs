@@ -41,7 +41,7 @@ impl Validate for Page {
 
 /// One page of the caller's notifications.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Notifications {
+pub struct NotificationPage {
     pub notifications: Vec<Notification>,
     pub page: i64,
     #[serde(rename = "pageSize")]
@@ -54,13 +54,13 @@ pub struct Notifications {
 /// The caller's notifications, newest first.
 #[utoipa::path(get, path = "/api/notifications", tag = "Notifications",
     security(("FirebaseAuth" = [])), params(Page),
-    responses((status = 200, body = Notifications), (status = 401, body = ErrorBody),
+    responses((status = 200, body = NotificationPage), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn list_notifications(
     State(state): State<AppState>,
     user: AuthUser,
     Query(page): Query<Page>,
-) -> ApiResult<Json<Notifications>> {
+) -> ApiResult<Json<NotificationPage>> {
     let sql = format!(
         "{SELECT_NOTIFICATIONS} WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
     );
@@ -72,7 +72,7 @@ async fn list_notifications(
         .await?;
     let has_more = rows.len() as i64 > page.page_size;
     rows.truncate(page.page_size as usize);
-    Ok(Json(Notifications {
+    Ok(Json(NotificationPage {
         notifications: rows.into_iter().map(Notification::from).collect(),
         page: page.page,
         page_size: page.page_size,
@@ -181,8 +181,14 @@ mod tests {
         assert_eq!(first["data"]["bookingId"], "b-1");
         // A category outside the app's types reads as `system`; no data, no actionUrl.
         let old = &items[2];
-        assert_eq!((old["category"].as_str(), old["type"].as_str()), (Some("general"), Some("system")));
-        assert!(old.get("actionUrl").is_none() && old.get("data").is_none(), "{old}");
+        assert_eq!(
+            (old["category"].as_str(), old["type"].as_str()),
+            (Some("general"), Some("system"))
+        );
+        assert!(
+            old.get("actionUrl").is_none() && old.get("data").is_none(),
+            "{old}"
+        );
         assert_eq!(body["hasMore"], false);
     }
 
@@ -207,7 +213,10 @@ mod tests {
             pluck(&small["notifications"], "title"),
             ["n08", "n09", "n10", "n11"]
         );
-        assert_eq!((small["page"].clone(), small["pageSize"].clone()), (json!(3), json!(4)));
+        assert_eq!(
+            (small["page"].clone(), small["pageSize"].clone()),
+            (json!(3), json!(4))
+        );
     }
 
     #[tokio::test]
@@ -224,10 +233,19 @@ mod tests {
     #[tokio::test]
     async fn refuses_bad_paging_and_anonymous_callers() {
         let app = TestApp::spawn(vec![super::function()]).await;
-        for query in ["?pageSize=0", "?pageSize=101", "?page=0", "?pageSize=x", "?page=%00"] {
+        for query in [
+            "?pageSize=0",
+            "?pageSize=101",
+            "?page=0",
+            "?pageSize=x",
+            "?page=%00",
+        ] {
             let (status, body) = list(&app, "ada", query).await;
             assert_eq!(status, 422, "{query}: {body}");
-            assert!(body["message"].is_string() && body["detail"].is_array(), "{body}");
+            assert!(
+                body["message"].is_string() && body["detail"].is_array(),
+                "{body}"
+            );
         }
         let (status, body) = send(app.get("/api/notifications")).await;
         assert_eq!(status, 401);

@@ -3,7 +3,7 @@
 //! channels, and moves to the caller when another account had it (the device
 //! changed hands or signed in anew).
 
-use shared::domain::notifications::Acknowledged;
+use shared::domain::notifications::NotificationAck;
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -13,7 +13,7 @@ pub fn function() -> Function {
 
 /// A device to push to.
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct Subscription {
+pub struct PushSubscription {
     /// The FCM registration token, 1 to 4096 characters.
     #[schema(example = "fcm-registration-token")]
     pub token: String,
@@ -23,7 +23,7 @@ pub struct Subscription {
     pub channels: Vec<String>,
 }
 
-impl Validate for Subscription {
+impl Validate for PushSubscription {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
             .check(!self.token.is_empty(), "token", "must not be empty")
@@ -48,14 +48,14 @@ const UPSERT: &str = "
 
 /// Subscribes the caller's device to push notifications.
 #[utoipa::path(post, path = "/api/notifications/subscribe", tag = "Notifications",
-    security(("FirebaseAuth" = [])), request_body = Subscription,
-    responses((status = 200, body = Acknowledged), (status = 401, body = ErrorBody),
+    security(("FirebaseAuth" = [])), request_body = PushSubscription,
+    responses((status = 200, body = NotificationAck), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn subscribe(
     State(state): State<AppState>,
     user: AuthUser,
-    Json(body): Json<Subscription>,
-) -> ApiResult<Json<Acknowledged>> {
+    Json(body): Json<PushSubscription>,
+) -> ApiResult<Json<NotificationAck>> {
     let mut channels: Vec<String> = Vec::with_capacity(body.channels.len());
     for c in body.channels {
         if !channels.contains(&c) {
@@ -68,7 +68,7 @@ async fn subscribe(
         .bind(&channels)
         .execute(&state.db)
         .await?;
-    Ok(Json(Acknowledged::new("Subscribed to notifications")))
+    Ok(Json(NotificationAck::new("Subscribed to notifications")))
 }
 
 #[cfg(test)]

@@ -225,13 +225,13 @@ async fn broadcast(state: &AppState, n: &Notification) -> Result<usize, String> 
 
 /// The `{message, success: true}` answer of the notification endpoints.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Acknowledged {
+pub struct NotificationAck {
     #[schema(example = "Subscribed to notifications")]
     pub message: &'static str,
     pub success: bool,
 }
 
-impl Acknowledged {
+impl NotificationAck {
     /// A successful answer saying `message`.
     pub fn new(message: &'static str) -> Self {
         Self {
