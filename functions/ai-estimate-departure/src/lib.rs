@@ -168,11 +168,17 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["route_id"], "route-yaounde-douala-morning");
         let notes = body["notes"].as_str().unwrap();
-        assert!(notes.starts_with("fitted on 90 observed departures"), "{notes}");
+        assert!(
+            notes.starts_with("fitted on 90 observed departures"),
+            "{notes}"
+        );
         assert!(notes.contains("90 of them synthetic"), "{notes}");
         let windows = body["windows"].as_array().unwrap();
         assert_eq!(windows.len(), 3);
-        let best: Vec<&Value> = windows.iter().filter(|w| w["recommended"] == true).collect();
+        let best: Vec<&Value> = windows
+            .iter()
+            .filter(|w| w["recommended"] == true)
+            .collect();
         assert_eq!(best.len(), 1);
         assert_eq!(best[0]["window"], best[0]["label"]);
         let label = best[0]["window"].as_str().unwrap();
@@ -210,7 +216,10 @@ mod tests {
     async fn unknown_routes_and_bad_input_write_nothing() {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (status, body) = estimate(&app, json!({"route_id": "nope"})).await;
-        assert_eq!((status, body["message"].as_str()), (404, Some("Route not found")));
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Route not found"))
+        );
         for body in [
             json!({"route_id": ""}),
             json!({"route_id": "route-buea-yaounde", "current_time": "tomorrow"}),
@@ -224,7 +233,11 @@ mod tests {
         ))
         .await;
         assert_eq!(status, 422, "a NUL byte");
-        assert_eq!(predictions(&app).await, 0, "nothing logged for refused requests");
+        assert_eq!(
+            predictions(&app).await,
+            0,
+            "nothing logged for refused requests"
+        );
     }
 
     #[tokio::test]

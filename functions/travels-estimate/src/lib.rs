@@ -1,22 +1,19 @@
 //! `POST /api/travels/estimate`: when a departure will really leave, as
-//! windows of Africa/Douala local time around its scheduled time. Computed
-//! from the corridor's observed departures near that hour (`trip_observations`);
-//! with too few of them, a heuristic window flagged as such in `notes`. Every
-//! estimate is logged in `ai_predictions`.
+//! windows of Africa/Douala local time around its timetable, from the same
+//! fitted departure-window model as `POST /api/ai/estimate-departure` (see
+//! [`shared::domain::ai::departure`]); where data is thin, a heuristic flagged
+//! in `notes`. Windows carry `label` and `window`; every estimate is logged
+//! and carries its `prediction_id`.
 
-use chrono::{Duration, NaiveTime};
 use serde_json::json;
-use shared::domain::travel::{douala_day_sql, is_departure_date, route_not_found};
+use shared::domain::ai::departure::{self, Estimate, Target};
+use shared::domain::travel::is_departure_date;
 use shared::prelude::*;
-use std::sync::LazyLock;
 
 /// This function: its route and manifest.
 pub fn function() -> Function {
     shared::function!(OpenApiRouter::new().routes(routes!(estimate_departure)))
 }
-
-/// Fewer observed departures than this and the estimate is a heuristic.
-const MIN_OBSERVATIONS: usize = 10;
 
 /// An estimate request.
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -30,7 +27,7 @@ struct EstimateRequest {
     /// 1 to 20 (default 1).
     #[serde(default = "one")]
     passengers: i32,
-    /// Accepted for the app's sake; not used yet.
+    /// Accepted for the app's sake; the windows do not depend on it.
     #[schema(value_type = Option<Object>)]
     user_preferences: Option<serde_json::Value>,
 }
@@ -58,56 +55,6 @@ impl Validate for EstimateRequest {
     }
 }
 
-/// A span of local time the departure may fall in.
-#[derive(Debug, Serialize, ToSchema)]
-struct Window {
-    /// `HH:MM-HH:MM`, Africa/Douala time.
-    #[schema(example = "06:00-06:30")]
-    label: String,
-    /// The same value as `label` (the AI endpoint's field name).
-    #[schema(example = "06:00-06:30")]
-    window: String,
-    /// 0 to 1: the estimated chance of leaving in this window.
-    confidence: f64,
-    recommended: bool,
-}
-
-/// Windows around the scheduled time; exactly one recommended.
-#[derive(Serialize, ToSchema)]
-struct Estimate {
-    route_id: String,
-    windows: Vec<Window>,
-    /// How the windows were obtained (`heuristic: ...` when not from data).
-    notes: String,
-}
-
-/// The departure meant: by its id, or a schedule's next one (on the given day).
-static DEPARTURE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT t.id, t.origin, t.destination, (t.departure_time AT TIME ZONE 'Africa/Douala')::time
-         FROM travel_routes t
-         WHERE t.id = $1 OR (t.schedule_id = $1 AND t.departure_time > now()
-               AND ($2::text IS NULL OR (t.departure_time AT TIME ZONE 'Africa/Douala')::date = {day}))
-         ORDER BY (t.id = $1) DESC, t.departure_time LIMIT 1",
-        day = douala_day_sql(2)
-    )
-});
-
-/// Minutes between each recent departure observed on the corridor and its
-/// schedule: the linked departure's time, else the scheduled local time ($3)
-/// on the day it left. Observations more than an hour early or three late
-/// belong to another departure.
-const DELAYS: &str = "
-    SELECT delay FROM (
-        SELECT extract(epoch FROM o.departed_at - COALESCE(r.departure_time,
-                   ((o.departed_at AT TIME ZONE 'Africa/Douala')::date + $3::time) AT TIME ZONE 'Africa/Douala'))::float8 / 60 AS delay,
-               o.departed_at
-        FROM trip_observations o LEFT JOIN travel_routes r ON r.id = o.route_id
-        WHERE fold(o.origin) = fold($1) AND fold(o.destination) = fold($2)
-          AND (r.id IS NULL OR (r.departure_time AT TIME ZONE 'Africa/Douala')::time = $3::time)
-        ORDER BY o.departed_at DESC LIMIT 2000
-    ) d WHERE delay BETWEEN -60 AND 180";
-
 /// Departure windows for a route; 404 when unknown.
 #[utoipa::path(post, path = "/api/travels/estimate", tag = "AI",
     request_body = EstimateRequest,
@@ -115,129 +62,17 @@ const DELAYS: &str = "
         (status = 422, body = ErrorBody)))]
 async fn estimate_departure(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Json(req): Json<EstimateRequest>,
 ) -> ApiResult<Json<Estimate>> {
-    let (departure_id, origin, destination, scheduled): (String, String, String, NaiveTime) =
-        sqlx::query_as(DEPARTURE.as_str())
-            .bind(&req.route_id)
-            .bind(&req.departure_date)
-            .fetch_optional(&state.db)
-            .await?
-            .ok_or_else(route_not_found)?;
-    let delays: Vec<f64> = sqlx::query_scalar(DELAYS)
-        .bind(&origin)
-        .bind(&destination)
-        .bind(scheduled)
-        .fetch_all(&state.db)
-        .await?;
-    let (windows, notes, fallback) = windows(scheduled, &delays, &origin, &destination);
-    let estimate = Estimate {
-        route_id: req.route_id.clone(),
-        windows,
-        notes,
+    let target = Target {
+        route_id: &req.route_id,
+        after: None,
+        day: req.departure_date.as_deref(),
     };
-    log_prediction(&state, &departure_id, &req, &estimate, fallback).await?;
+    let uid = user.as_ref().map(|u| u.uid.as_str());
+    let estimate = departure::estimate(&state, target, json!(req), uid).await?;
     Ok(Json(estimate))
-}
-
-/// The windows, the notes, and whether they are the heuristic fallback.
-fn windows(
-    scheduled: NaiveTime,
-    delays: &[f64],
-    origin: &str,
-    destination: &str,
-) -> (Vec<Window>, String, bool) {
-    let at = scheduled.format("%H:%M");
-    if delays.len() < MIN_OBSERVATIONS {
-        let windows = vec![
-            window(scheduled, -30, 0, 0.2, false),
-            window(scheduled, 0, 30, 0.5, true),
-            window(scheduled, 30, 60, 0.2, false),
-        ];
-        let notes = format!(
-            "heuristic: no observed history ({} observed departures on {origin} - {destination} \
-             around {at}, {MIN_OBSERVATIONS} needed); scheduled {at}, windows around it",
-            delays.len()
-        );
-        return (windows, notes, true);
-    }
-    let mut sorted = delays.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let round5 = |m: f64| (m / 5.0).round() as i64 * 5;
-    let low = round5(quantile(&sorted, 0.1));
-    let high = round5(quantile(&sorted, 0.9)).max(low + 10);
-    let share = |from: i64, to: i64| {
-        let inside = sorted
-            .iter()
-            .filter(|&&d| d >= from as f64 && d < to as f64)
-            .count();
-        // Laplace's rule: honest for small samples, never exactly 0 or 1.
-        (inside as f64 + 1.0) / (sorted.len() as f64 + 2.0)
-    };
-    let windows = vec![
-        window(scheduled, low - 30, low, share(low - 30, low), false),
-        window(scheduled, low, high, share(low, high), true),
-        window(scheduled, high, high + 30, share(high, high + 30), false),
-    ];
-    let notes = format!(
-        "from {} observed departures on {origin} - {destination} around {at}: median {} min \
-         after schedule, 80% between {low} and {high} min",
-        sorted.len(),
-        round5(quantile(&sorted, 0.5)),
-    );
-    (windows, notes, false)
-}
-
-/// The `q` quantile of sorted, non-empty `values`, interpolated.
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let pos = q * (values.len() - 1) as f64;
-    let (i, frac) = (pos.floor() as usize, pos.fract());
-    let next = values.get(i + 1).copied().unwrap_or(values[i]);
-    values[i] + (next - values[i]) * frac
-}
-
-fn window(scheduled: NaiveTime, from: i64, to: i64, confidence: f64, recommended: bool) -> Window {
-    let at = |m: i64| {
-        (scheduled + Duration::minutes(m))
-            .format("%H:%M")
-            .to_string()
-    };
-    let label = format!("{}-{}", at(from), at(to));
-    Window {
-        window: label.clone(),
-        label,
-        confidence: (confidence * 100.0).round() / 100.0,
-        recommended,
-    }
-}
-
-/// Records the estimate for later comparison with what happened.
-async fn log_prediction(
-    state: &AppState,
-    departure_id: &str,
-    req: &EstimateRequest,
-    estimate: &Estimate,
-    fallback: bool,
-) -> ApiResult<()> {
-    let recommended = estimate.windows.iter().find(|w| w.recommended);
-    let version = if fallback {
-        "heuristic-v1"
-    } else {
-        "observed-quantiles-v1"
-    };
-    sqlx::query(
-        "INSERT INTO ai_predictions (kind, model_version, route_id, input, output, confidence, fallback)
-         VALUES ('departure_window', $1, $2, $3, $4, $5, $6)",
-    )
-    .bind(version)
-    .bind(departure_id)
-    .bind(json!(req))
-    .bind(json!(estimate))
-    .bind(recommended.map_or(0.0, |w| w.confidence))
-    .bind(fallback)
-    .execute(&state.db)
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -279,7 +114,17 @@ mod tests {
     fn assert_heuristic(status: u16, body: &Value) {
         assert_eq!(status, 200, "{body}");
         let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["notes", "route_id", "windows"]);
+        assert_eq!(
+            keys,
+            [
+                "departure_id",
+                "model_version",
+                "notes",
+                "prediction_id",
+                "route_id",
+                "windows"
+            ]
+        );
         assert_eq!(body["route_id"], "route-yaounde-douala-morning");
         let windows = body["windows"].as_array().unwrap();
         assert_eq!(windows.len(), 3);
@@ -305,7 +150,7 @@ mod tests {
             body["notes"]
                 .as_str()
                 .unwrap()
-                .starts_with("heuristic: no observed history"),
+                .starts_with("heuristic: no fitted history"),
             "{}",
             body["notes"]
         );
@@ -314,25 +159,29 @@ mod tests {
     #[tokio::test]
     async fn learns_windows_from_observed_departures() {
         let app = TestApp::spawn(vec![super::function()]).await;
-        // 20 past departures of the 15:00 Yaounde-Douala bus, 10 to 29 minutes late,
-        // plus noise from other hours and another corridor that must not count.
+        // 40 past departures of the 15:00 Yaounde-Douala bus, 10 to 29 minutes late,
+        // plus departures at another hour and on another corridor that must not count.
         sqlx::query(
-            "INSERT INTO trip_observations (origin, destination, departed_at, arrived_at)
-             SELECT 'YAOUNDÉ', 'Douala', dep, dep + interval '3 hours'
-             FROM (SELECT (((now() AT TIME ZONE 'Africa/Douala')::date - i) + time '15:00'
-                           + make_interval(mins => 9 + i)) AT TIME ZONE 'Africa/Douala' AS dep
-                   FROM generate_series(1, 20) AS i) d
+            "INSERT INTO trip_observations (origin, destination, scheduled_departure, departed_at, arrived_at)
+             SELECT 'YAOUNDÉ', 'Douala', s, s + make_interval(mins => 9 + (i % 20) + 1), s + interval '4 hours'
+             FROM (SELECT i, (((now() AT TIME ZONE 'Africa/Douala')::date - i) + time '15:00')
+                             AT TIME ZONE 'Africa/Douala' AS s
+                   FROM generate_series(1, 40) AS i) d
              UNION ALL
-             SELECT 'Yaounde', 'Douala', dep, dep + interval '3 hours'
+             SELECT 'Yaounde', 'Douala', s, s + interval '90 minutes', s + interval '5 hours'
              FROM (SELECT (((now() AT TIME ZONE 'Africa/Douala')::date - i) + time '06:00')
-                           AT TIME ZONE 'Africa/Douala' AS dep FROM generate_series(1, 20) AS i) d
+                           AT TIME ZONE 'Africa/Douala' AS s FROM generate_series(1, 40) AS i) d
              UNION ALL
-             SELECT 'Douala', 'Yaounde', now() - make_interval(days => i), now() - make_interval(days => i) + interval '3 hours'
-             FROM generate_series(1, 20) AS i",
+             SELECT 'Douala', 'Yaounde', s, s, s + interval '3 hours'
+             FROM (SELECT now() - make_interval(days => i) AS s FROM generate_series(1, 40) AS i) d",
         )
         .execute(&app.state.db)
         .await
         .unwrap();
+        shared::domain::ai::refit::run(&app.state.db, 30)
+            .await
+            .unwrap()
+            .unwrap();
         let departure: String = sqlx::query_scalar(
             "SELECT id FROM travel_routes WHERE schedule_id = 'route-yaounde-douala-evening'
              AND departure_time > now() ORDER BY departure_time LIMIT 1",
@@ -344,13 +193,21 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         let best = recommended(&body);
         assert_eq!(best.len(), 1);
-        // Delays 10..29 min: the 10th-90th percentiles are about 12 and 27, rounded to 5.
-        assert_eq!(best[0]["label"], "15:10-15:25");
-        assert_eq!(best[0]["window"], "15:10-15:25");
+        // Delays 10..29 min: the central 80% is about 12 to 27 min, to 5 minutes.
+        let label = best[0]["label"].as_str().unwrap();
+        assert_eq!(best[0]["window"], label);
+        assert!(label >= "15:05-" && label < "15:20-", "{label} {body}");
+        assert!(
+            label.ends_with("15:25") || label.ends_with("15:30"),
+            "{label}"
+        );
         let c = best[0]["confidence"].as_f64().unwrap();
         assert!(c > 0.6 && c < 1.0, "{c}");
         let notes = body["notes"].as_str().unwrap();
-        assert!(notes.starts_with("from 20 observed departures"), "{notes}");
+        assert!(
+            notes.starts_with("fitted on 40 observed departures"),
+            "{notes}"
+        );
         let (fallback, version): (bool, String) = sqlx::query_as(
             "SELECT fallback, model_version FROM ai_predictions WHERE route_id = $1",
         )
@@ -358,10 +215,7 @@ mod tests {
         .fetch_one(&app.state.db)
         .await
         .unwrap();
-        assert_eq!(
-            (fallback, version.as_str()),
-            (false, "observed-quantiles-v1")
-        );
+        assert_eq!((fallback, version.as_str()), (false, "departure-v1"));
     }
 
     #[tokio::test]
@@ -401,14 +255,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 0, "nothing logged for refused requests");
-    }
-
-    #[test]
-    fn windows_wrap_around_midnight() {
-        let t = chrono::NaiveTime::from_hms_opt(23, 50, 0).unwrap();
-        let (w, _, fallback) = super::windows(t, &[], "A", "B");
-        assert!(fallback);
-        assert_eq!(w[1].label, "23:50-00:20");
     }
 
     #[tokio::test]

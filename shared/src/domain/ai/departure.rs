@@ -3,7 +3,7 @@
 //! (`yaounde|douala|6`): the median delay, a weekday shift (shrunk towards 0
 //! when a weekday has few observations), and the 10th and 90th percentiles of
 //! what is left. The recommended window is the point estimate plus that
-//! central band, rounded to 5 minutes; its `confidence` is the share of
+//! central band, widened to 5-minute marks; its `confidence` is the share of
 //! departures it held in time-ordered 5-fold cross-validation, so it is a
 //! held-out estimate of the probability of leaving inside. The windows either
 //! side get their held-out shares too. With fewer than `ai_min_samples`
@@ -136,12 +136,12 @@ impl Core {
     }
 }
 
-/// The recommended window in whole minutes after the timetable, rounded to 5
-/// minutes and at least 10 wide: `[from, to)`.
+/// The recommended window in whole minutes after the timetable, widened to
+/// 5-minute marks and at least 10 wide: `[from, to)`.
 fn window_bounds(point: f64, low: f64, high: f64) -> (i64, i64) {
-    let round5 = |m: f64| (m / 5.0).round() as i64 * 5;
-    let from = round5(point + low);
-    (from, round5(point + high).max(from + 10))
+    let from = ((point + low) / 5.0).floor() as i64 * 5;
+    let to = ((point + high) / 5.0).ceil() as i64 * 5;
+    (from, to.max(from + 10))
 }
 
 fn inside(delay: f64, (from, to): (i64, i64)) -> bool {
