@@ -1,0 +1,319 @@
+//! `WS /api/ws/route/{route_id}/traffic`: the route's traffic estimate
+//! (`{route_id, congestion_score, average_speed_kmh, updated_at, ...}`, as
+//! `GET /api/ai/traffic-prediction/{route_id}` answers it) at once, then every
+//! 10 s, and as soon as new pings on the corridor change it: the socket
+//! listens on the corridor's Redis channel, where
+//! [`shared::domain::ai::traffic::ping_recorded`] announces each ping from any
+//! instance. An unknown route closes with 4404; when the instance drains
+//! (SIGTERM) the socket closes with 1001 so the client reconnects elsewhere.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::StreamExt;
+use shared::domain::ai::traffic::{self, Traffic};
+use shared::metrics::Metrics;
+use shared::prelude::*;
+use shared::runtime::{LongLived, draining};
+
+/// How often the estimate is sent without news.
+pub const EVERY: Duration = Duration::from_secs(10);
+
+/// This function: its route and manifest.
+pub fn function() -> Function {
+    with_interval(EVERY)
+}
+
+/// This function with another update interval (for tests).
+pub fn with_interval(every: Duration) -> Function {
+    shared::function!(
+        OpenApiRouter::new()
+            .routes(routes!(traffic_ws))
+            .layer(Extension(Interval(every)))
+    )
+}
+
+#[derive(Clone, Copy)]
+struct Interval(Duration);
+
+/// A close code and its reason.
+type Close = (u16, &'static str);
+
+/// Opens a route's traffic stream.
+#[utoipa::path(get, path = "/api/ws/route/{route_id}/traffic", tag = "AI",
+    params(("route_id" = String, Path, example = "route-yaounde-douala-morning")),
+    responses((status = 101, description = "WebSocket of traffic updates. Closes with 4404 \
+        for an unknown route, 1001 when the instance shuts down.")))]
+async fn traffic_ws(
+    State(state): State<AppState>,
+    Path(route_id): Path<String>,
+    Extension(Interval(every)): Extension<Interval>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.on_upgrade(move |socket| serve(socket, state, route_id, every))
+}
+
+/// One connection, from upgrade to close.
+async fn serve(mut socket: WebSocket, state: AppState, route_id: String, every: Duration) {
+    let _held = LongLived::hold();
+    let _open = Open::new(state.metrics.clone());
+    if let Some((code, reason)) = stream(&mut socket, &state, &route_id, every).await {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if socket.send(Message::Close(Some(frame))).await.is_ok() {
+            // Give the client a moment to answer the close handshake.
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                while let Some(Ok(msg)) = socket.recv().await {
+                    if matches!(msg, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+    }
+}
+
+/// Sends updates until the client leaves (`None`) or we close (the code).
+async fn stream(
+    socket: &mut WebSocket,
+    state: &AppState,
+    route_id: &str,
+    every: Duration,
+) -> Option<Close> {
+    let unavailable = (1011, "Traffic is temporarily unavailable");
+    let mut last = match traffic::estimate(&state.db, route_id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Some((4404, "Route not found")),
+        Err(e) => {
+            tracing::warn!(error = %e, "traffic estimate failed");
+            return Some(unavailable);
+        }
+    };
+    let mut news = match subscribe(state, &last.corridor).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not subscribe to traffic news");
+            return Some(unavailable);
+        }
+    };
+    if !send(socket, state, &last).await {
+        return None;
+    }
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut draining = draining();
+    loop {
+        let periodic = tokio::select! {
+            msg = news.next() => {
+                if msg.is_none() {
+                    return Some(unavailable);
+                }
+                false
+            }
+            _ = tick.tick() => true,
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    state.metrics.websocket_messages.with_label_values(&["in"]).inc();
+                    continue;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
+            },
+            () = shutdown(&mut draining) => return Some((1001, "Server going away")),
+        };
+        let now = match traffic::estimate(&state.db, route_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return Some((4404, "Route not found")),
+            Err(e) => {
+                tracing::warn!(error = %e, "traffic estimate failed");
+                continue;
+            }
+        };
+        if (periodic || changed(&last, &now)) && !send(socket, state, &now).await {
+            return None;
+        }
+        last = now;
+    }
+}
+
+/// Whether ping news moved the estimate enough to tell the client now.
+fn changed(before: &Traffic, now: &Traffic) -> bool {
+    (before.average_speed_kmh - now.average_speed_kmh).abs() >= 0.1
+        || (before.congestion_score - now.congestion_score).abs() >= 0.001
+        || before.source != now.source
+}
+
+/// Resolves once the instance drains (never, if it cannot tell).
+async fn shutdown(draining: &mut tokio::sync::watch::Receiver<bool>) {
+    if draining.wait_for(|d| *d).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A dedicated pub/sub connection on the corridor's channel.
+async fn subscribe(
+    state: &AppState,
+    corridor: &str,
+) -> redis::RedisResult<redis::aio::PubSubStream> {
+    let client = redis::Client::open(state.config.redis_url.as_str())?;
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(traffic::channel(state, corridor)).await?;
+    Ok(pubsub.into_on_message())
+}
+
+/// Sends one update; `false` when the client is gone.
+async fn send(socket: &mut WebSocket, state: &AppState, t: &Traffic) -> bool {
+    let Ok(text) = serde_json::to_string(t) else {
+        return true;
+    };
+    let sent = socket.send(Message::Text(text.into())).await.is_ok();
+    if sent {
+        state
+            .metrics
+            .websocket_messages
+            .with_label_values(&["out"])
+            .inc();
+    }
+    sent
+}
+
+/// Counts an open connection in `websocket_connections` while it lives.
+struct Open(Arc<Metrics>);
+
+impl Open {
+    fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.websocket_connections.inc();
+        Self(metrics)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.websocket_connections.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+    use serde_json::Value;
+    use shared::domain::ai::traffic::ping_recorded;
+    use shared::testing::{TestApp, assert_serves_its_manifest};
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+    type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+    async fn open(app: &TestApp, route: &str) -> Socket {
+        let url = format!("ws://{}/api/ws/route/{route}/traffic", app.addr);
+        let (socket, response) = tokio_tungstenite::connect_async(url).await.unwrap();
+        assert_eq!(response.status(), 101);
+        socket
+    }
+
+    async fn next(socket: &mut Socket, within: Duration) -> Message {
+        tokio::time::timeout(within, socket.next())
+            .await
+            .expect("a frame in time")
+            .expect("the socket is open")
+            .expect("a valid frame")
+    }
+
+    async fn next_json(socket: &mut Socket, within: Duration) -> Value {
+        match next(socket, within).await {
+            Message::Text(text) => serde_json::from_str(&text).unwrap(),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn pushes_at_once_when_pings_slow_the_corridor() {
+        // Periodic updates are an hour apart here: what arrives is the push.
+        let app = TestApp::spawn(vec![super::with_interval(Duration::from_secs(3600))]).await;
+        let mut socket = open(&app, "route-douala-buea-morning").await;
+        let first = next_json(&mut socket, Duration::from_secs(5)).await;
+        assert_eq!(first["route_id"], "route-douala-buea-morning");
+        let speed = first["average_speed_kmh"].as_f64().unwrap();
+        assert!(first["congestion_score"].as_f64().is_some());
+        assert!(first["updated_at"].is_string());
+
+        let departure: String = sqlx::query_scalar(
+            "UPDATE travel_routes SET departure_time = now() - interval '1 hour',
+                 estimated_arrival = now() + interval '1 hour'
+             WHERE id = (SELECT id FROM travel_routes WHERE schedule_id = 'route-douala-buea-morning'
+                         ORDER BY departure_time LIMIT 1)
+             RETURNING id",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        sqlx::query("INSERT INTO users (uid) VALUES ('rider')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO user_locations (user_id, location, activity_type, route_id, recorded_at)
+             SELECT 'rider', ST_LineInterpolatePoint(t.geometry, 0.2 + i * 0.003), 'traveling', t.id,
+                    now() - make_interval(mins => 6 - i)
+             FROM travel_routes t, generate_series(0, 5) AS i
+             WHERE t.schedule_id = 'route-douala-buea-morning' AND t.departure_time < now()",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        ping_recorded(&app.state, &departure).await;
+        let pushed = next_json(&mut socket, Duration::from_secs(5)).await;
+        assert_eq!(pushed["source"], "heuristic+pings", "{pushed}");
+        assert!(
+            pushed["average_speed_kmh"].as_f64().unwrap() < speed - 10.0,
+            "{pushed}"
+        );
+        assert!(
+            pushed["congestion_score"].as_f64().unwrap()
+                > first["congestion_score"].as_f64().unwrap()
+        );
+        let metrics = app.text("/metrics").await;
+        assert!(
+            metrics.contains("websocket_connections{function=\"ai-traffic-ws\"} 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(
+                "websocket_messages_total{direction=\"out\",function=\"ai-traffic-ws\"} 2"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn sends_every_interval_and_closes_unknown_routes_with_4404() {
+        let app = TestApp::spawn(vec![super::with_interval(Duration::from_millis(200))]).await;
+        let mut socket = open(&app, "route-yaounde-buea").await;
+        for _ in 0..3 {
+            let update = next_json(&mut socket, Duration::from_secs(2)).await;
+            assert_eq!(update["route_id"], "route-yaounde-buea");
+        }
+        let mut unknown = open(&app, "nope").await;
+        match next(&mut unknown, Duration::from_secs(5)).await {
+            Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 4404),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn updates_every_10_seconds() {
+        assert_eq!(super::EVERY, Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn serves_its_manifest() {
+        assert_serves_its_manifest(super::function()).await;
+    }
+}
