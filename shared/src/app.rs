@@ -8,6 +8,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::ApiError;
 use crate::extract::Json;
@@ -39,9 +40,21 @@ pub fn build(functions: Vec<Function>, state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(cors(&state.config.allowed_origins))
         .layer(from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// A handler panicked: that request answers 500 (and the panic is logged and
+/// reported); the instance and its other requests go on.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into());
+    ApiError::Internal(format!("handler panicked: {what}")).into_response()
 }
 
 async fn fallback() -> ApiError {
@@ -56,19 +69,20 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Whether Postgres (with this build's migrations applied) and Redis answer.
+/// What `/readyz` found: Postgres (with this build's migrations) decides
+/// readiness; Redis is reported but soft, since every use of it fails open.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Dependencies {
     /// `ok`, `unavailable`, or `migrations pending`.
     pub postgres: &'static str,
-    /// `ok` or `unavailable`.
+    /// `ok`, `unavailable` or `degraded` (breaker open): never makes the instance unready.
     pub redis: &'static str,
 }
 
 impl Dependencies {
-    /// Both usable.
+    /// This instance can serve: its database answers with the expected schema.
     pub fn healthy(&self) -> bool {
-        self.postgres == "ok" && self.redis == "ok"
+        self.postgres == "ok"
     }
 }
 
@@ -76,12 +90,8 @@ impl Dependencies {
 pub async fn check_dependencies(state: &AppState) -> Dependencies {
     let timeout = std::time::Duration::from_secs(2);
     let pg = tokio::time::timeout(timeout, crate::schema::is_current(&state.db));
-    let redis = tokio::time::timeout(timeout, async {
-        let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .map_err(|e| e.to_string())
+    let redis = state.with_redis("PING", async |conn| {
+        redis::cmd("PING").query_async::<String>(conn).await
     });
     let (pg, redis) = tokio::join!(pg, redis);
     Dependencies {
@@ -90,10 +100,10 @@ pub async fn check_dependencies(state: &AppState) -> Dependencies {
             Ok(Ok(false)) => "migrations pending",
             _ => "unavailable",
         },
-        redis: if matches!(redis, Ok(Ok(_))) {
-            "ok"
-        } else {
-            "unavailable"
+        redis: match redis {
+            Ok(_) => "ok",
+            Err(crate::cache::CacheError::Open) => "degraded",
+            Err(_) => "unavailable",
         },
     }
 }
@@ -112,22 +122,22 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let m = &state.metrics;
     let db = &state.db;
     let idle = db.num_idle() as i64;
-    m.pool.with_label_values(&["postgres", "idle"]).set(idle);
-    m.pool
-        .with_label_values(&["postgres", "in_use"])
+    m.db_pool.with_label_values(&["idle"]).set(idle);
+    m.db_pool
+        .with_label_values(&["in_use"])
         .set(i64::from(db.size()) - idle);
-    m.pool
-        .with_label_values(&["postgres", "max"])
+    m.db_pool
+        .with_label_values(&["max"])
         .set(i64::from(db.options().get_max_connections()));
     let redis = state.redis.status();
-    m.pool
-        .with_label_values(&["redis", "idle"])
+    m.redis_pool
+        .with_label_values(&["idle"])
         .set(redis.available as i64);
-    m.pool
-        .with_label_values(&["redis", "in_use"])
+    m.redis_pool
+        .with_label_values(&["in_use"])
         .set(redis.size as i64 - redis.available as i64);
-    m.pool
-        .with_label_values(&["redis", "max"])
+    m.redis_pool
+        .with_label_values(&["max"])
         .set(redis.max_size as i64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

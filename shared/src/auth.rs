@@ -201,9 +201,41 @@ struct KeyCache {
     keys: HashMap<String, DecodingKey>,
     expires_at: Option<Instant>,
     fetched_at: Option<Instant>,
+    /// Consecutive failed fetches, and when the next one may start.
+    failures: u32,
+    retry_at: Option<Instant>,
 }
 
-/// Verifies Firebase ID tokens; Google's keys are fetched on first need, never at start-up.
+impl KeyCache {
+    fn fresh(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|t| t > now)
+    }
+
+    /// Not backing off after failures.
+    fn may_fetch(&self, now: Instant) -> bool {
+        self.retry_at.is_none_or(|t| now >= t)
+    }
+
+    fn missing(&self) -> AuthError {
+        if self.keys.is_empty() {
+            AuthError::KeysUnavailable
+        } else {
+            AuthError::UnknownKey
+        }
+    }
+}
+
+/// After a failed fetch, wait 1 s, 2 s, 4 s ... up to this before the next.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Google's keys rotate daily; a longer `max-age` is capped to this.
+const MAX_KEY_TTL: Duration = Duration::from_secs(24 * 3600);
+/// A fetch that takes longer than this fails (and backs off).
+const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Verifies Firebase ID tokens; Google's keys are fetched on first need, never
+/// at start-up. At most one fetch runs at a time; requests whose key is held
+/// never wait for one, even after the keys expire (stale keys serve while a
+/// background refresh runs); failed fetches back off exponentially.
 pub struct FirebaseVerifier {
     project_id: String,
     issuer: String,
@@ -232,7 +264,7 @@ impl FirebaseVerifier {
     }
 
     /// Verifies `token` and returns its user.
-    pub async fn verify(&self, token: &str) -> Result<AuthUser, AuthError> {
+    pub async fn verify(self: &Arc<Self>, token: &str) -> Result<AuthUser, AuthError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::Malformed);
         }
@@ -301,41 +333,69 @@ impl FirebaseVerifier {
         })
     }
 
-    async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+    async fn key(self: &Arc<Self>, kid: &str) -> Result<DecodingKey, AuthError> {
+        let now = Instant::now();
         {
             let cache = self.cache.read().await;
-            if cache.expires_at.is_some_and(|t| t > Instant::now())
-                && let Some(key) = cache.keys.get(kid)
-            {
+            if let Some(key) = cache.keys.get(kid) {
+                if !cache.fresh(now) && cache.may_fetch(now) {
+                    self.refresh_in_background();
+                }
                 return Ok(key.clone());
             }
+            let fetched_recently = cache.fetched_at.is_some_and(|t| t.elapsed() < MIN_REFETCH);
+            if !cache.may_fetch(now) || (cache.fresh(now) && fetched_recently) {
+                return Err(cache.missing());
+            }
         }
+        self.refresh(now).await;
+        let cache = self.cache.read().await;
+        cache.keys.get(kid).cloned().ok_or_else(|| cache.missing())
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        if self.fetch.try_lock().is_err() {
+            return;
+        }
+        let me = Arc::clone(self);
+        tokio::spawn(async move { me.refresh(Instant::now()).await });
+    }
+
+    /// Fetches the keys unless another fetch finished since `asked`: one at a
+    /// time, and without holding the cache, so verifications go on meanwhile.
+    async fn refresh(&self, asked: Instant) {
         let _one_fetch_at_a_time = self.fetch.lock().await;
+        if self
+            .cache
+            .read()
+            .await
+            .fetched_at
+            .is_some_and(|t| t >= asked)
+        {
+            return;
+        }
+        let result = match tokio::time::timeout(FETCH_TIMEOUT, self.fetch_keys()).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within {FETCH_TIMEOUT:?}")),
+        };
+        let now = Instant::now();
         let mut cache = self.cache.write().await;
-        let fresh = cache.expires_at.is_some_and(|t| t > Instant::now());
-        if fresh && let Some(key) = cache.keys.get(kid) {
-            return Ok(key.clone());
-        }
-        let recently = cache.fetched_at.is_some_and(|t| t.elapsed() < MIN_REFETCH);
-        if fresh && recently {
-            return Err(AuthError::UnknownKey);
-        }
-        match self.fetch_keys().await {
+        cache.fetched_at = Some(now);
+        match result {
             Ok((keys, ttl)) => {
                 cache.keys = keys;
-                cache.expires_at = Some(Instant::now() + ttl);
-                cache.fetched_at = Some(Instant::now());
+                cache.expires_at = now.checked_add(ttl);
+                cache.failures = 0;
+                cache.retry_at = None;
             }
             Err(e) => {
-                tracing::warn!(error = %e, url = %self.jwks_url, "fetching Firebase public keys failed");
-                // Keep serving from keys we still hold; do not hammer Google.
-                cache.fetched_at = Some(Instant::now());
-                if cache.keys.is_empty() {
-                    return Err(AuthError::KeysUnavailable);
-                }
+                cache.failures = cache.failures.saturating_add(1);
+                let backoff = Duration::from_secs(1 << cache.failures.min(6)).min(MAX_BACKOFF);
+                cache.retry_at = now.checked_add(backoff);
+                tracing::warn!(error = %e, url = %self.jwks_url, retry_in = ?backoff,
+                    "fetching Firebase public keys failed; serving the keys held");
             }
         }
-        cache.keys.get(kid).cloned().ok_or(AuthError::UnknownKey)
     }
 
     async fn fetch_keys(&self) -> Result<(HashMap<String, DecodingKey>, Duration), String> {
@@ -378,8 +438,8 @@ pub fn http_client() -> reqwest::Client {
 
 fn max_age(cache_control: &str) -> Option<Duration> {
     cache_control.split(',').find_map(|d| {
-        let secs = d.trim().strip_prefix("max-age=")?.trim().parse().ok()?;
-        Some(Duration::from_secs(secs))
+        let secs: u64 = d.trim().strip_prefix("max-age=")?.trim().parse().ok()?;
+        Some(Duration::from_secs(secs).min(MAX_KEY_TTL))
     })
 }
 
@@ -418,6 +478,11 @@ mod tests {
             Some(Duration::from_secs(19759))
         );
         assert_eq!(max_age("no-cache"), None);
+        assert_eq!(
+            max_age(&format!("max-age={}", u64::MAX)),
+            Some(MAX_KEY_TTL),
+            "a huge max-age must not overflow Instant"
+        );
     }
 
     /// Random mutations of tokens must only ever be refused, never panic.

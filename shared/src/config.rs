@@ -34,6 +34,9 @@ pub struct AbuseLimits {
 /// Everything a function reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The function(s) this process serves: metrics label, trace service name
+    /// (`OTEL_SERVICE_NAME`, else Knative's `K_SERVICE`; the runtime sets it).
+    pub function: String,
     pub port: u16,
     pub database_url: String,
     pub db_max_connections: u32,
@@ -41,10 +44,17 @@ pub struct Config {
     /// 100). Set 0 behind a transaction-mode pooler that cannot track them
     /// (PgBouncer before 1.21, or without `max_prepared_statements`).
     pub db_statement_cache: usize,
+    /// Postgres cancels a statement running longer (`DB_STATEMENT_TIMEOUT_MS`,
+    /// 5000; 0 = none), and the request answers 503. Sent as a startup
+    /// parameter, which a pooler may drop: behind PgBouncer set it on the role.
+    pub db_statement_timeout: Duration,
     pub redis_url: String,
     pub redis_max_connections: usize,
     /// Prefix of every Redis key this deployment writes.
     pub redis_prefix: String,
+    /// Deadline of one Redis command (`REDIS_TIMEOUT_MS`, 200): a Redis that
+    /// accepts but never answers costs at most this, then the breaker opens.
+    pub redis_timeout: Duration,
     pub firebase_project_id: String,
     /// Set in emulator mode only; unsigned emulator tokens are accepted then.
     pub firebase_auth_emulator_host: Option<String>,
@@ -172,13 +182,22 @@ impl Config {
             .or_else(|| get("LOG_LEVEL").map(|l| l.to_lowercase()))
             .unwrap_or_else(|| "info".into());
         Ok(Self {
+            function: get("OTEL_SERVICE_NAME")
+                .or_else(|| get("K_SERVICE"))
+                .unwrap_or_else(|| "unknown".into()),
             port: parse(&get, "PORT", 8080u16)?,
             database_url,
             db_max_connections: parse(&get, "DB_MAX_CONNECTIONS", 5u32)?,
             db_statement_cache: parse(&get, "DB_STATEMENT_CACHE_CAPACITY", 100usize)?,
+            db_statement_timeout: Duration::from_millis(parse(
+                &get,
+                "DB_STATEMENT_TIMEOUT_MS",
+                5000u64,
+            )?),
             redis_url,
             redis_max_connections: parse(&get, "REDIS_MAX_CONNECTIONS", 8usize)?,
             redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "imutis".into()),
+            redis_timeout: Duration::from_millis(parse(&get, "REDIS_TIMEOUT_MS", 200u64)?.max(1)),
             firebase_project_id: project_id,
             firebase_auth_emulator_host: get("FIREBASE_AUTH_EMULATOR_HOST"),
             firebase_jwks_url: get("FIREBASE_JWKS_URL").unwrap_or_else(|| DEFAULT_JWKS_URL.into()),

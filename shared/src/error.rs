@@ -114,7 +114,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(sqlx::Error::PoolTimedOut) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if database_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -144,8 +144,8 @@ impl IntoResponse for ApiError {
                     .join("; ");
                 (json!(fields), message)
             }
-            Self::Database(sqlx::Error::PoolTimedOut) => {
-                tracing::error!(error = %self, "database pool exhausted");
+            Self::Database(e) if database_unavailable(e) => {
+                tracing::error!(error = %self, "database unavailable");
                 let m = "Service temporarily unavailable".to_owned();
                 (json!(m), m)
             }
@@ -170,6 +170,22 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
+    }
+}
+
+/// Whether a database failure is the database being away, busy or too slow
+/// (503, worth a retry) rather than a bug (500): the pool timed out or is
+/// closed, the connection broke, the statement timeout cancelled the query
+/// (57014), the server is shutting down or starting (57P01-57P03), or a
+/// connection exception (class 08).
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c == "57014" || c.starts_with("57P") || c.starts_with("08")),
+        _ => false,
     }
 }
 

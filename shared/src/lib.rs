@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod client_ip;
 pub mod config;
 pub mod domain;

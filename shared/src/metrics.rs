@@ -1,8 +1,75 @@
-//! Prometheus metrics of one instance, served at `/metrics`.
+//! Prometheus metrics of one instance, served at `/metrics`. Every family
+//! carries the function's name as the `function` label, and every label takes
+//! values from a fixed set (methods, route templates, outcomes), so callers
+//! cannot grow the series.
 
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+const FAST_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// `db_queries_total{operation}` and `db_query_duration_seconds{operation}`:
+/// recorded from sqlx's own query events (see [`crate::telemetry`]), so they
+/// are process-wide and registered in every instance's registry.
+pub static DB_QUERIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    IntCounterVec::new(
+        Opts::new("db_queries_total", "SQL statements executed"),
+        &["operation"],
+    )
+    .expect("static metric")
+});
+
+/// See [`DB_QUERIES`].
+pub static DB_QUERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    HistogramVec::new(
+        HistogramOpts::new("db_query_duration_seconds", "SQL statement latency")
+            .buckets(FAST_BUCKETS.to_vec()),
+        &["operation"],
+    )
+    .expect("static metric")
+});
+
+/// The SQL keyword a statement starts with, from a fixed set.
+pub fn sql_operation(sql: &str) -> &'static str {
+    let word = sql.split_whitespace().next().unwrap_or("");
+    for op in [
+        "select", "insert", "update", "delete", "with", "begin", "commit", "rollback",
+    ] {
+        if word.eq_ignore_ascii_case(op) {
+            return op;
+        }
+    }
+    "other"
+}
+
+/// An HTTP method as a metric label: the standard ones, else `OTHER`.
+pub fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => "PATCH",
+        http::Method::DELETE => "DELETE",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// When this process started, for `function_cold_start_seconds`.
+pub static PROCESS_START: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// The metrics every function exports.
 pub struct Metrics {
@@ -11,108 +78,159 @@ pub struct Metrics {
     pub duration: HistogramVec,
     pub rate_limited: IntCounterVec,
     pub auth_failures: IntCounterVec,
-    pub pool: IntGaugeVec,
+    /// `db_connection_pool_size{state}`: idle, in_use and max connections.
+    pub db_pool: IntGaugeVec,
+    /// `redis_connection_pool_size{state}`.
+    pub redis_pool: IntGaugeVec,
+    /// `redis_commands_total{command,outcome}` (ok, error, timeout, skipped).
+    pub redis_commands: IntCounterVec,
+    /// `redis_command_duration_seconds{command}`.
+    pub redis_duration: HistogramVec,
+    /// `function_cold_start_seconds`: process start to first request served.
+    pub cold_start: Histogram,
+    first_request_done: AtomicBool,
     /// `bookings_total{status}`: booking attempts by outcome (`confirmed`,
     /// `sold_out`, `cancelled`, ...).
     pub bookings: IntCounterVec,
     /// `booking_duration_seconds{status}`: time to take seats and write a booking.
     pub booking_duration: HistogramVec,
     /// `websocket_connections`: open WebSocket connections of this instance.
-    pub websocket_connections: prometheus::IntGauge,
+    pub websocket_connections: IntGauge,
     /// `websocket_messages_total{direction}`: frames sent (`out`) and received (`in`).
     pub websocket_messages: IntCounterVec,
 }
 
+fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels).expect("static metric")
+}
+
+fn histogram(name: &str, help: &str, buckets: &[f64], labels: &[&str]) -> HistogramVec {
+    HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .expect("static metric")
+}
+
+fn gauge(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric")
+}
+
+fn info() -> IntGauge {
+    let info =
+        IntGauge::new("function_info", "1, labelled with the function").expect("static metric");
+    info.set(1);
+    info
+}
+
 impl Metrics {
-    /// Registers the metric families (no I/O).
-    pub fn new() -> Self {
-        let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests answered"),
-            &["method", "endpoint", "status"],
-        )
-        .expect("static metric");
-        let duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
-                vec![
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ],
+    /// Registers the metric families of `function` (no I/O).
+    pub fn new(function: &str) -> Self {
+        let labels =
+            std::collections::HashMap::from([("function".to_owned(), function.to_owned())]);
+        let registry = Registry::new_custom(None, Some(labels)).expect("valid const label");
+        let m = Self {
+            requests: counter(
+                "http_requests_total",
+                "HTTP requests answered",
+                &["method", "endpoint", "status"],
             ),
-            &["method", "endpoint"],
-        )
-        .expect("static metric");
-        let rate_limited = IntCounterVec::new(
-            Opts::new("rate_limit_rejections_total", "Requests refused with 429"),
-            &["tier"],
-        )
-        .expect("static metric");
-        let auth_failures = IntCounterVec::new(
-            Opts::new("auth_failures_total", "Bearer tokens refused"),
-            &["reason"],
-        )
-        .expect("static metric");
-        let pool = IntGaugeVec::new(
-            Opts::new(
-                "pool_connections",
-                "Connections of the Postgres and Redis pools",
+            duration: histogram(
+                "http_request_duration_seconds",
+                "HTTP request latency",
+                &LATENCY_BUCKETS,
+                &["method", "endpoint"],
             ),
-            &["pool", "state"],
-        )
-        .expect("static metric");
-        let bookings = IntCounterVec::new(
-            Opts::new(
+            rate_limited: counter(
+                "rate_limit_rejections_total",
+                "Requests refused with 429",
+                &["tier"],
+            ),
+            auth_failures: counter("auth_failures_total", "Bearer tokens refused", &["reason"]),
+            db_pool: gauge(
+                "db_connection_pool_size",
+                "Postgres pool connections",
+                &["state"],
+            ),
+            redis_pool: gauge(
+                "redis_connection_pool_size",
+                "Redis pool connections",
+                &["state"],
+            ),
+            redis_commands: counter(
+                "redis_commands_total",
+                "Redis commands by outcome",
+                &["command", "outcome"],
+            ),
+            redis_duration: histogram(
+                "redis_command_duration_seconds",
+                "Redis command latency",
+                &FAST_BUCKETS,
+                &["command"],
+            ),
+            cold_start: Histogram::with_opts(
+                HistogramOpts::new(
+                    "function_cold_start_seconds",
+                    "Process start to first request served",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            )
+            .expect("static metric"),
+            first_request_done: AtomicBool::new(false),
+            bookings: counter(
                 "bookings_total",
                 "Booking attempts and cancellations by outcome",
+                &["status"],
             ),
-            &["status"],
-        )
-        .expect("static metric");
-        let booking_duration = HistogramVec::new(
-            HistogramOpts::new(
+            booking_duration: histogram(
                 "booking_duration_seconds",
                 "Time to take seats and write a booking",
+                &LATENCY_BUCKETS,
+                &["status"],
+            ),
+            websocket_connections: IntGauge::new(
+                "websocket_connections",
+                "Open WebSocket connections",
             )
-            .buckets(vec![
-                0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
-            &["status"],
-        )
-        .expect("static metric");
-        let websocket_connections =
-            prometheus::IntGauge::new("websocket_connections", "Open WebSocket connections")
-                .expect("static metric");
-        let websocket_messages = IntCounterVec::new(
-            Opts::new(
+            .expect("static metric"),
+            websocket_messages: counter(
                 "websocket_messages_total",
                 "WebSocket messages by direction",
+                &["direction"],
             ),
-            &["direction"],
-        )
-        .expect("static metric");
-        for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(duration.clone()),
-            Box::new(rate_limited.clone()),
-            Box::new(auth_failures.clone()),
-            Box::new(pool.clone()),
-            Box::new(bookings.clone()),
-            Box::new(booking_duration.clone()),
-            Box::new(websocket_connections.clone()),
-            Box::new(websocket_messages.clone()),
-        ] {
-            registry.register(c).expect("unique metric names");
-        }
-        Self {
             registry,
-            requests,
-            duration,
-            rate_limited,
-            auth_failures,
-            pool,
-            bookings,
-            booking_duration,
-            websocket_connections,
-            websocket_messages,
+        };
+        let collectors: [Box<dyn Collector>; 16] = [
+            Box::new(m.requests.clone()),
+            Box::new(m.duration.clone()),
+            Box::new(m.rate_limited.clone()),
+            Box::new(m.auth_failures.clone()),
+            Box::new(m.db_pool.clone()),
+            Box::new(m.redis_pool.clone()),
+            Box::new(m.redis_commands.clone()),
+            Box::new(m.redis_duration.clone()),
+            Box::new(m.cold_start.clone()),
+            Box::new(m.bookings.clone()),
+            Box::new(m.booking_duration.clone()),
+            Box::new(m.websocket_connections.clone()),
+            Box::new(m.websocket_messages.clone()),
+            Box::new(DB_QUERIES.clone()),
+            Box::new(DB_QUERY_DURATION.clone()),
+            Box::new(info()),
+        ];
+        for c in collectors {
+            m.registry.register(c).expect("unique metric names");
+        }
+        m
+    }
+
+    /// Records the cold start once, when the first request has been served.
+    pub fn first_request_served(&self) {
+        if !self.first_request_done.swap(true, Ordering::Relaxed) {
+            self.cold_start
+                .observe(PROCESS_START.elapsed().as_secs_f64());
         }
     }
 
@@ -128,6 +246,43 @@ impl Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self::new()
+        Self::new("unknown")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_fixed_sets() {
+        assert_eq!(method_label(&http::Method::GET), "GET");
+        assert_eq!(
+            method_label(&http::Method::from_bytes(b"BREW").unwrap()),
+            "OTHER"
+        );
+        assert_eq!(sql_operation("  SELECT 1"), "select");
+        assert_eq!(
+            sql_operation("with x as (select 1) select * from x"),
+            "with"
+        );
+        assert_eq!(sql_operation("VACUUM"), "other");
+    }
+
+    #[test]
+    fn every_family_carries_the_function_label() {
+        let m = Metrics::new("cities-list");
+        m.requests
+            .with_label_values(&["GET", "/api/cities", "200"])
+            .inc();
+        let text = m.render();
+        assert!(
+            text.contains(r#"status="200",function="cities-list"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"function_info{function="cities-list"} 1"#),
+            "{text}"
+        );
     }
 }

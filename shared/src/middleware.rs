@@ -88,12 +88,28 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     req.extensions_mut().insert(RequestId(request_id.clone()));
     req.extensions_mut().insert(ClientIp(ip.clone()));
 
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
+    let span = tracing::info_span!(
+        "request",
+        function = %state.config.function,
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        client_ip = %ip,
+        uid = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
     crate::telemetry::continue_trace(&span, req.headers());
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = match crate::telemetry::request_hub(&state.config.function, &request_id) {
+        Some(hub) => {
+            use sentry::SentryFutureExt;
+            next.run(req).instrument(span.clone()).bind_hub(hub).await
+        }
+        None => next.run(req).instrument(span.clone()).await,
+    };
 
     let elapsed = started.elapsed();
+    state.metrics.first_request_served();
+    let method = crate::metrics::method_label(&method);
     let endpoint = response
         .extensions()
         .get::<RouteLabel>()
@@ -103,12 +119,12 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     state
         .metrics
         .requests
-        .with_label_values(&[method.as_str(), &endpoint, status.as_str()])
+        .with_label_values(&[method, &endpoint, status.as_str()])
         .inc();
     state
         .metrics
         .duration
-        .with_label_values(&[method.as_str(), &endpoint])
+        .with_label_values(&[method, &endpoint])
         .observe(elapsed.as_secs_f64());
 
     let headers = response.headers_mut();
@@ -184,6 +200,10 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
         && let Err(err) = rate_limit::record_bad_token(state, &ip).await
     {
         tracing::warn!(error = %err, "could not record a refused token");
+    }
+    if let Some(user) = user {
+        tracing::Span::current().record("uid", user.uid.as_str());
+        crate::telemetry::identify(&user.uid);
     }
     if let Some(user) = user
         && let Err(refusal) = keep_session(state, user, req.headers(), &ip).await

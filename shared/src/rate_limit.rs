@@ -156,8 +156,8 @@ pub async fn check(
         None => format!("ip:{}", caller.ip),
     };
     let ip = caller.ip;
-    let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
-    let (verdict, ttl_ms): (u8, i64) = CHECK
+    let mut invocation = CHECK.prepare_invoke();
+    invocation
         .key(state.redis_key(&["rl", bucket, &identity]))
         .key(state.redis_key(&["lockout", ip]))
         .key(state.redis_key(&["flood", ip]))
@@ -168,8 +168,11 @@ pub async fn check(
         .arg(abuse.flood_window.as_millis() as u64)
         .arg(abuse.flood_block.as_millis() as u64)
         .arg(u8::from(caller.uid.is_some()))
-        .arg(limit)
-        .invoke_async(&mut conn)
+        .arg(limit);
+    let (verdict, ttl_ms): (u8, i64) = state
+        .with_redis("rate_limit", async |conn| {
+            invocation.invoke_async(conn).await
+        })
         .await
         .map_err(|e| e.to_string())?;
     let retry_after = (ttl_ms.max(1) as u64).div_ceil(1000);
@@ -184,13 +187,16 @@ pub async fn check(
 /// Records a refused token from `ip`; the configured streak locks the IP out.
 pub async fn record_bad_token(state: &AppState, ip: &str) -> Result<(), String> {
     let abuse = &state.config.abuse;
-    let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
-    let _streak: u64 = BAD_TOKEN
+    let mut invocation = BAD_TOKEN.prepare_invoke();
+    invocation
         .key(state.redis_key(&["bad-tokens", ip]))
         .key(state.redis_key(&["lockout", ip]))
         .arg(abuse.bad_token_limit)
-        .arg(abuse.lockout.as_millis() as u64)
-        .invoke_async(&mut conn)
+        .arg(abuse.lockout.as_millis() as u64);
+    let _streak: u64 = state
+        .with_redis("bad_token", async |conn| {
+            invocation.invoke_async(conn).await
+        })
         .await
         .map_err(|e| e.to_string())?;
     Ok(())

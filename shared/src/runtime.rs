@@ -25,7 +25,8 @@ pub fn run(function: Function) -> ExitCode {
 /// Serves `functions` together in one process (one function in production;
 /// all of them in the dev server).
 pub fn serve_all(functions: Vec<Function>) -> ExitCode {
-    let config = match Config::from_env() {
+    std::sync::LazyLock::force(&crate::metrics::PROCESS_START);
+    let mut config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -33,7 +34,10 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
         }
     };
     let names: Vec<String> = functions.iter().map(|f| f.manifest.name.clone()).collect();
-    let _telemetry = telemetry::init(&config, &names.join("+"));
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        config.function = names.join("+");
+    }
+    let _telemetry = telemetry::init(&config, &config.function.clone());
     if let Some(host) = &config.firebase_auth_emulator_host {
         tracing::warn!(
             emulator = %host,

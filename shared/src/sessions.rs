@@ -131,19 +131,18 @@ pub async fn check(
     client_ip: &str,
 ) -> Result<Option<Check>, ApiError> {
     let device_key = device.key();
-    let result: Result<(i64, i64, u8), String> = async {
-        let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
-        CHECK
-            .key(revoked_key(state, &user.uid, &device_key))
-            .key(generation_key(state, &user.uid))
-            .key(state.redis_key(&["session-touch", &user.uid, &device_key]))
-            .arg(client_ip)
-            .arg(WRITE_INTERVAL.as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| e.to_string())
-    }
-    .await;
+    let mut invocation = CHECK.prepare_invoke();
+    invocation
+        .key(revoked_key(state, &user.uid, &device_key))
+        .key(generation_key(state, &user.uid))
+        .key(state.redis_key(&["session-touch", &user.uid, &device_key]))
+        .arg(client_ip)
+        .arg(WRITE_INTERVAL.as_millis() as u64);
+    let result: Result<(i64, i64, u8), _> = state
+        .with_redis("session_check", async |conn| {
+            invocation.invoke_async(conn).await
+        })
+        .await;
     match result {
         Ok((revoked_at, generation, due)) => {
             if revoked_at >= 0 && user.auth_time <= revoked_at {
@@ -257,12 +256,12 @@ async fn has_other_sessions(
 }
 
 async fn clear_revocation(state: &AppState, uid: &str, device: &Device) {
-    if let Ok(mut conn) = state.redis.get().await {
-        let _: Result<(), _> = redis::cmd("DEL")
-            .arg(revoked_key(state, uid, &device.key()))
-            .query_async(&mut conn)
-            .await;
-    }
+    let key = revoked_key(state, uid, &device.key());
+    let _ = state
+        .with_redis("DEL", async |conn| {
+            redis::cmd("DEL").arg(&key).query_async::<()>(conn).await
+        })
+        .await;
 }
 
 /// Revokes one of `uid`'s sessions: the device is refused (401) everywhere
@@ -288,17 +287,17 @@ pub async fn revoke(state: &AppState, uid: &str, session_id: Uuid) -> Result<boo
         fingerprint: None,
         user_agent: None,
     };
-    let mut conn = state
-        .redis
-        .get()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
-    redis::cmd("SET")
-        .arg(revoked_key(state, uid, &device.key()))
-        .arg(at)
-        .arg("PX")
-        .arg(REVOKED_TTL.as_millis() as u64)
-        .query_async::<()>(&mut conn)
+    let key = revoked_key(state, uid, &device.key());
+    state
+        .with_redis("SET", async |conn| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(at)
+                .arg("PX")
+                .arg(REVOKED_TTL.as_millis() as u64)
+                .query_async::<()>(conn)
+                .await
+        })
         .await
         .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
     Ok(true)
@@ -308,14 +307,11 @@ pub async fn revoke(state: &AppState, uid: &str, session_id: Uuid) -> Result<boo
 /// afresh instead of trusting an instance's memory of the old row.
 pub async fn forget_user(state: &AppState, uid: &str) -> Result<(), ApiError> {
     state.known_users.forget(uid);
-    let mut conn = state
-        .redis
-        .get()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
-    redis::cmd("INCR")
-        .arg(generation_key(state, uid))
-        .query_async::<i64>(&mut conn)
+    let key = generation_key(state, uid);
+    state
+        .with_redis("INCR", async |conn| {
+            redis::cmd("INCR").arg(&key).query_async::<i64>(conn).await
+        })
         .await
         .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
     Ok(())

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::auth::FirebaseVerifier;
+use crate::cache::Breaker;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::users::KnownUsers;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub auth: Arc<FirebaseVerifier>,
     pub metrics: Arc<Metrics>,
     pub known_users: Arc<KnownUsers>,
+    /// Fails Redis commands fast while Redis is down (see [`crate::cache`]).
+    pub redis_breaker: Arc<Breaker>,
 }
 
 impl AppState {
@@ -52,7 +55,8 @@ impl AppState {
             .map_err(|e| format!("REDIS_URL: {e}"))?;
         Ok(Self {
             auth: FirebaseVerifier::new(&config),
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(Metrics::new(&config.function)),
+            redis_breaker: Arc::default(),
             known_users: Arc::default(),
             config: Arc::new(config),
             db,
@@ -77,5 +81,11 @@ pub fn connect_options(config: &Config) -> Result<PgConnectOptions, String> {
         .database_url
         .parse()
         .map_err(|e| format!("DATABASE_URL: {e}"))?;
-    Ok(options.statement_cache_capacity(config.db_statement_cache))
+    let options = options.statement_cache_capacity(config.db_statement_cache);
+    let timeout = config.db_statement_timeout.as_millis();
+    Ok(if timeout > 0 {
+        options.options([("statement_timeout", timeout.to_string())])
+    } else {
+        options
+    })
 }

@@ -8,7 +8,15 @@ use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing_subscriber::filter::LevelFilter;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use tracing::dispatcher::WeakDispatch;
+use tracing::field::{Field, Visit};
+use tracing::{Dispatch, Level};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -47,7 +55,7 @@ impl Drop for Telemetry {
 /// `service` names this process in Sentry and in traces. Call it outside any
 /// async runtime: the OTLP exporter owns a blocking HTTP client.
 pub fn init(config: &Config, service: &str) -> Telemetry {
-    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = env_filter(&config.log_filter);
     let logs = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
@@ -94,26 +102,152 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
                 .build(),
         )
     });
-    let trace_layer = tracer
-        .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service.to_owned())));
+    let trace_layer = tracer.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer(service.to_owned()))
+            .with_filter(env_filter(&config.log_filter))
+    });
+    let sql = SqlObserver {
+        tracer: tracer.as_ref().map(|p| p.tracer(service.to_owned())),
+        dispatch: OnceLock::new(),
+    }
+    // The request spans must be visible to this layer too, to parent the SQL spans.
+    .with_filter(
+        Targets::new()
+            .with_target("sqlx::query", Level::DEBUG)
+            .with_target("shared", Level::INFO),
+    );
 
     let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(logs)
+        .with(logs.with_filter(filter))
         .with(sentry_layer)
         .with(trace_layer)
+        .with(sql)
         .try_init();
     Telemetry { sentry, tracer }
 }
 
-/// Makes `span` a child of the W3C `traceparent` the caller sent, if any.
+fn env_filter(directives: &str) -> EnvFilter {
+    EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// Turns sqlx's own per-statement events into `db_queries_total` and
+/// `db_query_duration_seconds`, and, when traces are on, into a client span
+/// per statement under the request's span (timed from the event's `elapsed`).
+struct SqlObserver {
+    tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
+    dispatch: OnceLock<WeakDispatch>,
+}
+
+#[derive(Default)]
+struct SqlFields {
+    summary: String,
+    elapsed_secs: f64,
+}
+
+impl Visit for SqlFields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.name() == "elapsed_secs" {
+            self.elapsed_secs = value;
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "summary" {
+            value.clone_into(&mut self.summary);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.summary = format!("{value:?}");
+        }
+    }
+}
+
+impl<S> Layer<S> for SqlObserver
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let mut fields = SqlFields::default();
+        event.record(&mut fields);
+        let operation = crate::metrics::sql_operation(&fields.summary);
+        crate::metrics::DB_QUERIES.with_label_values(&[operation]).inc();
+        crate::metrics::DB_QUERY_DURATION
+            .with_label_values(&[operation])
+            .observe(fields.elapsed_secs);
+        let (Some(tracer), Some(current)) = (&self.tracer, ctx.lookup_current()) else {
+            return;
+        };
+        let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else {
+            return;
+        };
+        let Some(parent) = tracing_opentelemetry::get_otel_context(&current.id(), &dispatch) else {
+            return;
+        };
+        use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
+        let end = SystemTime::now();
+        let start = end - Duration::from_secs_f64(fields.elapsed_secs.max(0.0));
+        let mut span = tracer
+            .span_builder(format!("db {operation}"))
+            .with_kind(SpanKind::Client)
+            .with_start_time(start)
+            .with_attributes([
+                opentelemetry::KeyValue::new("db.system", "postgresql"),
+                opentelemetry::KeyValue::new("db.operation", operation),
+                opentelemetry::KeyValue::new("db.statement", fields.summary),
+            ])
+            .start_with_context(tracer, &parent);
+        span.end_with_timestamp(end);
+    }
+}
+
+/// A Sentry hub for one request, tagged with the function and request id, when
+/// Sentry is on; errors and panics inside the request are reported with them.
+pub fn request_hub(function: &str, request_id: &str) -> Option<std::sync::Arc<sentry::Hub>> {
+    let main = sentry::Hub::main();
+    main.client()?;
+    let hub = std::sync::Arc::new(sentry::Hub::new_from_top(main));
+    hub.configure_scope(|scope| {
+        scope.set_tag("function", function);
+        scope.set_tag("request_id", request_id);
+    });
+    Some(hub)
+}
+
+/// Names the signed-in user (by uid only, never the token) on the request's
+/// Sentry scope.
+pub fn identify(uid: &str) {
+    sentry::configure_scope(|scope| {
+        scope.set_user(Some(sentry::User {
+            id: Some(uid.to_owned()),
+            ..Default::default()
+        }));
+    });
+}
+
+/// Makes `span` a child of the W3C `traceparent` the caller sent, if any, and
+/// records its trace id on it (so every log line of the request carries it).
 pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
+    use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     if headers.contains_key("traceparent") {
         let parent = TraceContextPropagator::new().extract(&Headers(headers));
         // Fails only when tracing is off (no OTel layer): nothing to continue then.
         let _ = span.set_parent(parent);
+    }
+    let context = span.context();
+    let trace_id = context.span().span_context().trace_id();
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
     }
 }
 

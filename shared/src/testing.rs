@@ -317,7 +317,10 @@ impl TestApp {
     pub async fn spawn_with(functions: Vec<Function>, overrides: &[(&str, &str)]) -> Self {
         let jwks = JwksServer::start().await;
         let db = fresh_db().await;
-        let state = AppState::with_pool(config(&jwks.url, overrides), db).unwrap();
+        let mut config = config(&jwks.url, overrides);
+        let names: Vec<&str> = functions.iter().map(|f| f.manifest.name.as_str()).collect();
+        config.function = names.join("+");
+        let state = AppState::with_pool(config, db).unwrap();
         let addr = serve(crate::app::build(functions, state.clone())).await;
         Self {
             addr,

@@ -467,7 +467,7 @@ async fn an_anonymous_flood_blocks_the_ip_but_not_signed_in_users() {
     );
     let metrics = app.text("/metrics").await;
     assert!(
-        metrics.contains(r#"rate_limit_rejections_total{tier="flood"} 2"#),
+        metrics.contains(r#"rate_limit_rejections_total{tier="flood",function="private+public"} 2"#),
         "{metrics}"
     );
 }
@@ -493,11 +493,51 @@ async fn a_redis_outage_lets_requests_through_rather_than_failing_them() {
     for _ in 0..12 {
         assert_eq!(send(app.get("/public")).await.0, 200);
     }
+    let (status, body) = send(app.get("/readyz")).await;
     assert_eq!(
-        send(app.get("/readyz")).await.0,
-        503,
-        "but the instance reports not ready"
+        status, 200,
+        "a soft dependency never takes the instance out of rotation"
     );
+    assert_ne!(body["redis"], "ok");
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_costs_little_and_then_nothing() {
+    // Accepts connections, never answers: the worst kind of outage.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let url = format!("redis://{addr}");
+    let app = TestApp::spawn_with(
+        probes(),
+        &[("REDIS_URL", url.as_str()), ("REDIS_TIMEOUT_MS", "150")],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        assert_eq!(send(app.get("/public")).await.0, 200);
+    }
+    let spent = started.elapsed();
+    // Three timed-out commands open the breaker; the other requests skip Redis.
+    assert!(
+        spent < std::time::Duration::from_secs(3),
+        "20 requests took {spent:?}"
+    );
+    let metrics = app.text("/metrics").await;
+    assert!(
+        metrics.contains(r#"redis_commands_total{command="rate_limit",outcome="timeout""#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"redis_commands_total{command="rate_limit",outcome="skipped""#),
+        "{metrics}"
+    );
+    assert_eq!(send(app.get("/readyz")).await.0, 200);
 }
 
 #[tokio::test]
@@ -633,18 +673,36 @@ async fn metrics_count_requests_by_route_template() {
     send(app.get("/missing")).await;
     let text = app.text("/metrics").await;
     assert!(
-        text.contains(r#"http_requests_total{endpoint="/public",method="GET",status="200"} 2"#),
+        text.contains(
+            r#"http_requests_total{endpoint="/public",method="GET",status="200",function="private+public"} 2"#
+        ),
         "{text}"
     );
-    assert!(
-        text.contains(r#"http_requests_total{endpoint="unmatched",method="GET",status="404"} 1"#)
-    );
+    assert!(text.contains(
+        r#"http_requests_total{endpoint="unmatched",method="GET",status="404",function="private+public"} 1"#
+    ));
     assert!(text.contains("http_request_duration_seconds_bucket"));
     assert!(
-        text.contains(r#"pool_connections{pool="postgres",state="max"} 10"#),
+        text.contains(r#"db_connection_pool_size{state="max",function="private+public"} 10"#),
         "{text}"
     );
-    assert!(text.contains(r#"pool_connections{pool="redis",state="max"} 8"#));
+    assert!(
+        text.contains(r#"redis_connection_pool_size{state="max",function="private+public"} 8"#)
+    );
+    for verb in ["BREW", "PROPFIND", "X-INVENTED"] {
+        let method = reqwest::Method::from_bytes(verb.as_bytes()).unwrap();
+        app.client
+            .request(method, app.url("/public"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app.text("/metrics").await;
+    assert!(text.contains(r#"method="OTHER""#), "{text}");
+    assert!(
+        !text.contains("BREW") && !text.contains("X-INVENTED"),
+        "invented verbs make no series"
+    );
     let (status, body) = send(app.get("/readyz")).await;
     assert_eq!(
         (status, body),

@@ -1,0 +1,157 @@
+//! Redis as every function uses it: a soft dependency (rate limits, session
+//! throttles, pub/sub), so each command has a deadline, failures are counted
+//! and traced, and a circuit breaker stops waiting on a Redis that is down or
+//! hangs: after [`TRIP_AFTER`] failures in a row, commands fail at once for
+//! [`OPEN_FOR`], then one probe decides whether to close again.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+
+use crate::metrics::PROCESS_START;
+use crate::state::AppState;
+
+/// Consecutive failures that open the breaker.
+pub const TRIP_AFTER: u32 = 3;
+/// How long an open breaker fails commands without trying.
+pub const OPEN_FOR: Duration = Duration::from_secs(5);
+
+/// Why a Redis command did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CacheError {
+    #[error("redis breaker open; not tried")]
+    Open,
+    #[error("redis did not answer within the deadline")]
+    Timeout,
+    #[error("redis error: {0}")]
+    Failed(String),
+}
+
+/// The breaker: consecutive failures, and until when it stays open.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    failures: AtomicU32,
+    /// Milliseconds since process start; 0 when closed.
+    open_until: AtomicU64,
+}
+
+fn now_ms() -> u64 {
+    Instant::now().duration_since(*PROCESS_START).as_millis() as u64 + 1
+}
+
+impl Breaker {
+    /// Whether to try now: closed, or open long enough for one probe.
+    fn allow(&self) -> bool {
+        let until = self.open_until.load(Ordering::Acquire);
+        if until == 0 {
+            return true;
+        }
+        let now = now_ms();
+        // Past the open period: let exactly one caller probe (and re-arm).
+        now >= until
+            && self
+                .open_until
+                .compare_exchange(
+                    until,
+                    now + OPEN_FOR.as_millis() as u64,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+    }
+
+    fn record(&self, ok: bool) {
+        if ok {
+            self.failures.store(0, Ordering::Release);
+            self.open_until.store(0, Ordering::Release);
+        } else if self.failures.fetch_add(1, Ordering::AcqRel) + 1 >= TRIP_AFTER {
+            self.open_until
+                .store(now_ms() + OPEN_FOR.as_millis() as u64, Ordering::Release);
+        }
+    }
+
+    /// Whether commands are currently failing fast.
+    pub fn is_open(&self) -> bool {
+        self.open_until.load(Ordering::Acquire) > now_ms()
+    }
+}
+
+impl AppState {
+    /// Runs `op` (named `command` in metrics and traces) on a pooled Redis
+    /// connection, within the configured deadline, through the breaker.
+    pub async fn with_redis<T>(
+        &self,
+        command: &'static str,
+        op: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, CacheError> {
+        let m = &self.metrics;
+        if !self.redis_breaker.allow() {
+            m.redis_commands
+                .with_label_values(&[command, "skipped"])
+                .inc();
+            return Err(CacheError::Open);
+        }
+        let started = Instant::now();
+        let span = tracing::info_span!(
+            "redis",
+            otel.name = command,
+            otel.kind = "client",
+            db.system = "redis"
+        );
+        let run = async {
+            let mut conn = self
+                .redis
+                .get()
+                .await
+                .map_err(|e| CacheError::Failed(e.to_string()))?;
+            op(&mut conn)
+                .await
+                .map_err(|e| CacheError::Failed(e.to_string()))
+        };
+        let result =
+            match tokio::time::timeout(self.config.redis_timeout, run.instrument(span)).await {
+                Ok(r) => r,
+                Err(_) => Err(CacheError::Timeout),
+            };
+        self.redis_breaker.record(result.is_ok());
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(CacheError::Timeout) => "timeout",
+            Err(_) => "error",
+        };
+        m.redis_commands
+            .with_label_values(&[command, outcome])
+            .inc();
+        m.redis_duration
+            .with_label_values(&[command])
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_breaker_opens_after_consecutive_failures_and_probes_once() {
+        let b = Breaker::default();
+        assert!(b.allow());
+        b.record(false);
+        b.record(true);
+        b.record(false);
+        b.record(false);
+        assert!(b.allow(), "two failures in a row are not enough");
+        b.record(false);
+        assert!(b.is_open());
+        assert!(!b.allow());
+        // Pretend the open period passed: one probe goes through, the next waits.
+        b.open_until.store(1, Ordering::Release);
+        assert!(b.allow());
+        assert!(!b.allow());
+        b.record(true);
+        assert!(!b.is_open());
+        assert!(b.allow());
+    }
+}
