@@ -213,31 +213,36 @@ pub fn cache_key(state: &AppState, attraction: &str, language: Language, prefs: 
     state.redis_key(&["ai", "guide", attraction, language.code(), &hash])
 }
 
-/// A cached guide and where it came from (`gemini` or `fallback`), if any.
-pub async fn cached(state: &AppState, key: &str) -> Option<(String, String)> {
+/// A guide as cached: its text, where it came from (`gemini` or
+/// `fallback`) and when it was written.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Cached {
+    pub guide: String,
+    pub source: String,
+    pub generated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The cached guide under `key`, if any.
+pub async fn cached(state: &AppState, key: &str) -> Option<Cached> {
     let mut conn = state.redis.get().await.ok()?;
     let raw: Option<String> = redis::cmd("GET")
         .arg(key)
         .query_async(&mut conn)
         .await
         .ok()?;
-    let value: Value = serde_json::from_str(&raw?).ok()?;
-    Some((
-        value["guide"].as_str()?.to_owned(),
-        value["source"].as_str()?.to_owned(),
-    ))
+    serde_json::from_str(&raw?).ok()
 }
 
 /// Caches a guide for `ttl`; failures only cost a later regeneration.
-pub async fn store(state: &AppState, key: &str, guide: &str, source: &str, ttl: Duration) {
-    if let Ok(mut conn) = state.redis.get().await {
-        let value = json!({"guide": guide, "source": source}).to_string();
-        let _: Result<(), _> = redis::cmd("SET")
-            .arg(key)
-            .arg(value)
-            .arg("EX")
-            .arg(ttl.as_secs().max(1))
-            .query_async(&mut conn)
-            .await;
-    }
+pub async fn store(state: &AppState, key: &str, guide: &Cached, ttl: Duration) {
+    let (Ok(mut conn), Ok(value)) = (state.redis.get().await, serde_json::to_string(guide)) else {
+        return;
+    };
+    let _: Result<(), _> = redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("EX")
+        .arg(ttl.as_secs().max(1))
+        .query_async(&mut conn)
+        .await;
 }
