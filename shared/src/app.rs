@@ -84,6 +84,11 @@ impl Dependencies {
     pub fn healthy(&self) -> bool {
         self.postgres == "ok"
     }
+
+    /// Every dependency answers, the soft ones too.
+    pub fn all_ok(&self) -> bool {
+        self.postgres == "ok" && self.redis == "ok"
+    }
 }
 
 /// Checks Postgres (and its schema) and Redis, each with a short timeout.

@@ -215,6 +215,25 @@ fn missing_field(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// The `{message, success: true}` answer of every acknowledging endpoint
+/// (contract E: `{message}` answers also carry `success`).
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Acknowledged {
+    #[schema(example = "Preferences updated")]
+    pub message: std::borrow::Cow<'static, str>,
+    pub success: bool,
+}
+
+impl Acknowledged {
+    /// A successful answer saying `message`.
+    pub fn new(message: &'static str) -> Self {
+        Self {
+            message: message.into(),
+            success: true,
+        }
+    }
+}
+
 /// Query-string parameters, validated like a body.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);

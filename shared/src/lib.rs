@@ -35,7 +35,7 @@ pub mod prelude {
         ApiError, ApiResult, ConstraintExt, ErrorBody, FieldError, bad_request, conflict,
         forbidden, invalid, not_found,
     };
-    pub use crate::extract::{Json, Path, Query, Validate, Validator};
+    pub use crate::extract::{Acknowledged, Json, Path, Query, Validate, Validator};
     pub use crate::function::Function;
     pub use crate::state::AppState;
     pub use axum::extract::State;

@@ -237,6 +237,7 @@ pub async fn write(
     }
     if let Some(id) = notification {
         tracing::info!(uid = %user.uid, notification = %id, "new device sign-in notified");
+        notifications::publish(state, &user.uid, id).await;
     }
     Ok(())
 }

@@ -43,15 +43,20 @@ async fn cancel(
     Path(booking_id): Path<String>,
 ) -> ApiResult<Json<BookingCancelled>> {
     let id = Uuid::try_parse(&booking_id).map_err(|_| not_found("Booking"))?;
+    let mut notified = None;
     let answer = idempotency::once(
         &state.db,
         &user.uid,
         "bookings.cancel",
         &key,
         &id,
-        async |conn| release(conn, &state, &user.uid, id).await,
+        async |conn| release(conn, &state, &user.uid, id, &mut notified).await,
     )
     .await?;
+    // After the commit, and only when this call cancelled.
+    if let Some(notification) = notified {
+        notifications::publish(&state, &user.uid, notification).await;
+    }
     Ok(Json(answer))
 }
 
@@ -84,6 +89,7 @@ async fn release(
     state: &AppState,
     uid: &str,
     id: Uuid,
+    notified: &mut Option<Uuid>,
 ) -> ApiResult<BookingCancelled> {
     let released: Option<Released> = sqlx::query_as(RELEASE)
         .bind(id)
@@ -92,7 +98,7 @@ async fn release(
         .await?;
     match released {
         Some(r) => {
-            notify(conn, uid, id, &r).await?;
+            *notified = Some(notify(conn, uid, id, &r).await?);
             state
                 .metrics
                 .bookings
@@ -109,7 +115,7 @@ async fn release(
     })
 }
 
-async fn notify(conn: &mut PgConnection, uid: &str, id: Uuid, r: &Released) -> ApiResult<()> {
+async fn notify(conn: &mut PgConnection, uid: &str, id: Uuid, r: &Released) -> ApiResult<Uuid> {
     let seats = if r.passengers == 1 {
         "1 seat".to_owned()
     } else {
@@ -130,8 +136,8 @@ async fn notify(conn: &mut PgConnection, uid: &str, id: Uuid, r: &Released) -> A
             data: json!({"bookingId": id, "status": "cancelled"}),
         },
     )
-    .await?;
-    Ok(())
+    .await
+    .map_err(Into::into)
 }
 
 /// Nothing changed: fine when already cancelled, else say why.
@@ -254,7 +260,7 @@ mod tests {
         assert!(
             app.text("/metrics")
                 .await
-                .contains(r#"bookings_total{status="cancelled"} 1"#)
+                .contains(r#"bookings_total{status="cancelled",function="bookings-cancel"} 1"#)
         );
     }
 

@@ -24,7 +24,7 @@ struct Health {
 async fn health(State(state): State<AppState>) -> Json<Health> {
     let checks = check_dependencies(&state).await;
     Json(Health {
-        status: if checks.healthy() { "ok" } else { "degraded" },
+        status: if checks.all_ok() { "ok" } else { "degraded" },
         timestamp: chrono::Utc::now(),
         service: "ai-imutis-backend",
         checks,
@@ -61,6 +61,6 @@ mod tests {
         assert_eq!(body["checks"]["redis"], "unavailable");
         assert_eq!(body["checks"]["postgres"], "ok");
         let (ready, _) = send(app.get("/readyz")).await;
-        assert_eq!(ready, 503);
+        assert_eq!(ready, 200, "Redis is soft: the instance stays in rotation");
     }
 }

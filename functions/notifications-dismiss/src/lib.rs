@@ -2,7 +2,6 @@
 //! notifications read. Dismissing twice is harmless and keeps the first
 //! `read_at`; another user's notification is "not found", and stays unread.
 
-use shared::domain::notifications::NotificationAck;
 use shared::prelude::*;
 use uuid::Uuid;
 
@@ -15,13 +14,13 @@ pub fn function() -> Function {
 #[utoipa::path(delete, path = "/api/notifications/{notification_id}", tag = "Notifications",
     params(("notification_id" = String, Path, description = "The notification's UUID")),
     security(("FirebaseAuth" = [])),
-    responses((status = 200, body = NotificationAck), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Acknowledged), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn dismiss_notification(
     State(state): State<AppState>,
     user: AuthUser,
     Path(notification_id): Path<String>,
-) -> ApiResult<Json<NotificationAck>> {
+) -> ApiResult<Json<Acknowledged>> {
     let id = Uuid::parse_str(&notification_id).map_err(|_| not_found("Notification"))?;
     let marked = sqlx::query(
         "UPDATE notifications SET read = true, read_at = COALESCE(read_at, now())
@@ -34,7 +33,7 @@ async fn dismiss_notification(
     if marked.rows_affected() == 0 {
         return Err(not_found("Notification"));
     }
-    Ok(Json(NotificationAck::new("Notification dismissed")))
+    Ok(Json(Acknowledged::new("Notification dismissed")))
 }
 
 #[cfg(test)]

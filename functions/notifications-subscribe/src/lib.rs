@@ -3,7 +3,6 @@
 //! channels, and moves to the caller when another account had it (the device
 //! changed hands or signed in anew).
 
-use shared::domain::notifications::NotificationAck;
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -49,13 +48,13 @@ const UPSERT: &str = "
 /// Subscribes the caller's device to push notifications.
 #[utoipa::path(post, path = "/api/notifications/subscribe", tag = "Notifications",
     security(("FirebaseAuth" = [])), request_body = PushSubscription,
-    responses((status = 200, body = NotificationAck), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Acknowledged), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn subscribe(
     State(state): State<AppState>,
     user: AuthUser,
     Json(body): Json<PushSubscription>,
-) -> ApiResult<Json<NotificationAck>> {
+) -> ApiResult<Json<Acknowledged>> {
     let mut channels: Vec<String> = Vec::with_capacity(body.channels.len());
     for c in body.channels {
         if !channels.contains(&c) {
@@ -68,7 +67,7 @@ async fn subscribe(
         .bind(&channels)
         .execute(&state.db)
         .await?;
-    Ok(Json(NotificationAck::new("Subscribed to notifications")))
+    Ok(Json(Acknowledged::new("Subscribed to notifications")))
 }
 
 #[cfg(test)]

@@ -356,7 +356,14 @@ mod tests {
             hello["at"].as_str().is_some_and(|at| at.contains('T')),
             "{hello}"
         );
-        assert_eq!(metric(&app, "websocket_connections ").await, 1.0);
+        assert_eq!(
+            metric(
+                &app,
+                "websocket_connections{function=\"notifications-ws\"} "
+            )
+            .await,
+            1.0
+        );
 
         notify(&app, "bob", "Not for Ada").await;
         let id = notify(&app, "ada", "Departure moved").await;
@@ -379,14 +386,23 @@ mod tests {
         assert_eq!(item["timestamp"], item["created_at"]);
         assert_eq!(item["data"]["routeId"], "route-yaounde-douala-morning");
         assert!(
-            metric(&app, "websocket_messages_total{direction=\"out\"} ").await >= 2.0,
+            metric(
+                &app,
+                "websocket_messages_total{direction=\"out\",function=\"notifications-ws\"} "
+            )
+            .await
+                >= 2.0,
             "connected and the notification were counted"
         );
 
         socket.close(None).await.unwrap();
         let mut open_now = 1.0;
         for _ in 0..100 {
-            open_now = metric(&app, "websocket_connections ").await;
+            open_now = metric(
+                &app,
+                "websocket_connections{function=\"notifications-ws\"} ",
+            )
+            .await;
             if open_now == 0.0 {
                 break;
             }
@@ -406,7 +422,11 @@ mod tests {
         assert!(keepalive["at"].is_string(), "{keepalive}");
         assert_eq!(next_json(&mut socket).await["type"], "keepalive");
         assert_eq!(
-            metric(&app, "websocket_messages_total{direction=\"in\"} ").await,
+            metric(
+                &app,
+                "websocket_messages_total{direction=\"in\",function=\"notifications-ws\"} "
+            )
+            .await,
             1.0
         );
     }

@@ -1,7 +1,7 @@
 //! `GET /api/travels/{route_id}/attractions?within_km=5`: attractions within
 //! a distance of a route's road, nearest first, measured on the spheroid.
 
-use shared::domain::tourism::{ATTRACTION_COLUMNS, Attraction};
+use shared::domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction};
 use shared::domain::travel::route_not_found;
 use shared::prelude::*;
 use std::sync::LazyLock;
@@ -61,7 +61,7 @@ static NEAR_ROAD: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH route AS ({ROUTE_ROAD} LIMIT 1)
          SELECT {ATTRACTION_COLUMNS}, ST_Distance(a.location::geography, route.road) / 1000.0 AS distance_km
-         FROM attractions a, route
+         FROM {ATTRACTIONS} a, route
          WHERE ST_DWithin(a.location::geography, route.road, $2 * 1000.0)
          ORDER BY distance_km, a.id"
     )

@@ -103,16 +103,21 @@ async fn book(
     Json(body): Json<BookRequest>,
 ) -> ApiResult<Json<BookingConfirmation>> {
     let started = Instant::now();
+    let mut notified = None;
     let result = idempotency::once(
         &state.db,
         &user.uid,
         "bookings.book",
         &key,
         &body,
-        async |conn| take_seats(conn, &state, &user.uid, &body).await,
+        async |conn| take_seats(conn, &state, &user.uid, &body, &mut notified).await,
     )
     .await;
     record(&state, &result, started);
+    // After the commit, and only when this call booked (not on a replay).
+    if let (Ok(_), Some(id)) = (&result, notified) {
+        notifications::publish(&state, &user.uid, id).await;
+    }
     result.map(Json)
 }
 
@@ -130,7 +135,7 @@ struct Taken {
 const TAKE_SEATS: &str = "
     WITH taken AS (
         UPDATE travel_routes SET available_seats = available_seats - $2
-        WHERE id = $1 AND available_seats >= $2 AND departure_time > now()
+        WHERE id = $1 AND available_seats >= $2 AND departure_time > now() AND cancelled_at IS NULL
         RETURNING id, origin, destination, departure_time, estimated_arrival, price_per_seat
     ), booked AS (
         INSERT INTO bookings (user_id, route_id, passengers, total_price, payment_method, special_requests)
@@ -146,6 +151,7 @@ async fn take_seats(
     state: &AppState,
     uid: &str,
     body: &BookRequest,
+    notified: &mut Option<Uuid>,
 ) -> ApiResult<BookingConfirmation> {
     let taken: Option<Taken> = sqlx::query_as(TAKE_SEATS)
         .bind(&body.route_id)
@@ -164,7 +170,7 @@ async fn take_seats(
     } else {
         format!("{} seats", body.passengers)
     };
-    notifications::insert(conn, &NewNotification {
+    *notified = Some(notifications::insert(conn, &NewNotification {
         user_id: uid,
         kind: Kind::BookingConfirmation,
         title: format!("Booking confirmed: {} → {}", taken.origin, taken.destination),
@@ -172,7 +178,7 @@ async fn take_seats(
             taken.origin, taken.destination, local_time(taken.departure_time), taken.total_price),
         data: json!({"bookingId": taken.id, "routeId": body.route_id, "actionUrl": e_ticket_url}),
     })
-    .await?;
+    .await?);
     Ok(BookingConfirmation {
         booking_id: taken.id,
         status: "confirmed".into(),
@@ -326,7 +332,7 @@ mod tests {
         assert!(
             app.text("/metrics")
                 .await
-                .contains(r#"bookings_total{status="confirmed"} 1"#)
+                .contains(r#"bookings_total{status="confirmed",function="travels-book"} 1"#)
         );
     }
 
@@ -380,11 +386,11 @@ mod tests {
         assert_eq!(footprint(&app, &past).await.0, past_seats);
         let metrics = app.text("/metrics").await;
         assert!(
-            metrics.contains(r#"bookings_total{status="sold_out"} 1"#),
+            metrics.contains(r#"bookings_total{status="sold_out",function="travels-book"} 1"#),
             "{metrics}"
         );
         assert!(
-            metrics.contains(r#"bookings_total{status="rejected"} 2"#),
+            metrics.contains(r#"bookings_total{status="rejected",function="travels-book"} 2"#),
             "{metrics}"
         );
     }

@@ -12,7 +12,7 @@ pub fn function() -> Function {
 const LIST: &str = concat!(
     "SELECT t.id, t.origin, t.destination, t.departure_time, t.estimated_arrival, ",
     "t.available_seats, t.price_per_seat::float8 AS price_per_seat, t.confidence ",
-    "FROM travel_routes t WHERE t.departure_time > now() ",
+    "FROM travel_routes t WHERE t.departure_time > now() AND t.cancelled_at IS NULL ",
     "ORDER BY t.departure_time, t.id LIMIT $1 OFFSET $2"
 );
 

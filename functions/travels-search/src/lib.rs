@@ -80,6 +80,7 @@ static SEARCH: LazyLock<String> = LazyLock::new(|| {
          WHERE fold(t.origin) LIKE fold($1) || '%' ESCAPE '\'
            AND fold(t.destination) LIKE fold($2) || '%' ESCAPE '\'
            AND t.departure_time > now()
+           AND t.cancelled_at IS NULL
            AND ($3::text IS NULL OR (t.departure_time AT TIME ZONE 'Africa/Douala')::date = {day})
            AND t.available_seats >= $4
          ORDER BY t.departure_time, t.id LIMIT $5 OFFSET $6",

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared::domain::bookings::local_time;
-use shared::domain::notifications::{self, Acknowledged, Kind, NewNotification};
+use shared::domain::notifications::{self, Kind, NewNotification};
 use shared::prelude::*;
 use sqlx::PgConnection;
 use uuid::Uuid;

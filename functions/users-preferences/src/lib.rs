@@ -18,7 +18,6 @@
 //! currency or font size, are a 422 and change nothing.
 
 use serde_json::{Map, Value};
-use shared::domain::notifications::Acknowledged;
 use shared::domain::users::{self, Language};
 use shared::prelude::*;
 

@@ -3,7 +3,6 @@
 //! user signs in on it again; someone else's session, an unknown one or an
 //! id that is not a UUID is a 404 and changes nothing.
 
-use shared::domain::notifications::Acknowledged;
 use shared::prelude::*;
 use uuid::Uuid;
 

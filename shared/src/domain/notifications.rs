@@ -222,21 +222,3 @@ async fn broadcast(state: &AppState, n: &Notification) -> Result<usize, String> 
         .await
         .map_err(|e| e.to_string())
 }
-
-/// The `{message, success: true}` answer of the notification endpoints.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NotificationAck {
-    #[schema(example = "Subscribed to notifications")]
-    pub message: &'static str,
-    pub success: bool,
-}
-
-impl NotificationAck {
-    /// A successful answer saying `message`.
-    pub fn new(message: &'static str) -> Self {
-        Self {
-            message,
-            success: true,
-        }
-    }
-}

@@ -81,7 +81,8 @@ impl<'r> FromRow<'r, PgRow> for TravelDetail {
 /// The condition (on `travel_routes t`, id at `$1`) that finds a departure
 /// by its own id, or a schedule's next upcoming departure by the schedule id.
 /// Order by [`RESOLVE_ORDER`] and take one row.
-pub const RESOLVE_WHERE: &str = "(t.id = $1 OR (t.schedule_id = $1 AND t.departure_time > now()))";
+pub const RESOLVE_WHERE: &str =
+    "(t.id = $1 OR (t.schedule_id = $1 AND t.departure_time > now() AND t.cancelled_at IS NULL))";
 
 /// Puts the exact departure first, then the soonest one.
 pub const RESOLVE_ORDER: &str = "ORDER BY (t.id = $1) DESC, t.departure_time LIMIT 1";
