@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    shared::runtime::run(travels_observations::function())
+}
