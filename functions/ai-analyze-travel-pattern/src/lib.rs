@@ -1,0 +1,324 @@
+//! `POST /api/ai/analyze-travel-pattern`: a route's demand trend. Over the
+//! last `recent_trips` departures of the route that have left, a
+//! least-squares line of occupancy (seats taken over seats) against the
+//! departure's order: `rising` or `falling` when its slope is significant
+//! (confidence 1 - p, p from the slope's t-statistic), else `stable`
+//! (confidence p: how well a flat line fits). A second insight counts what is
+//! already booked on the coming departures. Logged, with its `prediction_id`.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use shared::domain::ai::stats::{least_squares, mean, normal_cdf, round};
+use shared::domain::ai::{NewPrediction, log_prediction};
+use shared::domain::travel::route_not_found;
+use shared::prelude::*;
+use uuid::Uuid;
+
+/// This function: its route and manifest.
+pub fn function() -> Function {
+    shared::function!(OpenApiRouter::new().routes(routes!(analyze)))
+}
+
+/// The route to analyze.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+struct PatternRequest {
+    /// A route's id or one of its departures'.
+    #[schema(example = "route-yaounde-douala-morning")]
+    route_id: String,
+    /// How many of the latest departures, 1 to 100 (default 10).
+    #[serde(default = "ten")]
+    recent_trips: i64,
+}
+
+fn ten() -> i64 {
+    10
+}
+
+impl Validate for PatternRequest {
+    fn validate(&self) -> Vec<FieldError> {
+        Validator::body()
+            .check(
+                !self.route_id.trim().is_empty(),
+                "route_id",
+                "must not be empty",
+            )
+            .max_len("route_id", Some(&self.route_id), 200)
+            .range("recent_trips", self.recent_trips, 1, 100)
+            .finish()
+    }
+}
+
+/// One finding.
+#[derive(Debug, Serialize, ToSchema)]
+struct Insight {
+    /// `rising`, `falling`, `stable`, `insufficient_data` or `upcoming`.
+    #[schema(example = "rising")]
+    trend: String,
+    /// 0 to 1.
+    confidence: f64,
+    commentary: String,
+}
+
+/// The analysis.
+#[derive(Debug, Serialize, ToSchema)]
+struct Pattern {
+    route_id: String,
+    insights: Vec<Insight>,
+    generated_at: DateTime<Utc>,
+    #[schema(value_type = String)]
+    prediction_id: Uuid,
+}
+
+/// $1 a route or departure id, $2 how many: the route's latest departures
+/// that have left (oldest first) with their seats, then its coming ones
+/// summed up, all in one row per departure with `upcoming` marking the sum.
+const DEPARTURES: &str = "
+    WITH route AS (
+        SELECT COALESCE(t.schedule_id, t.id) AS schedule, t.id
+        FROM travel_routes t WHERE t.id = $1 OR t.schedule_id = $1
+        ORDER BY (t.id = $1) DESC, abs(extract(epoch FROM t.departure_time - now())) LIMIT 1
+    ), siblings AS (
+        SELECT t.* FROM travel_routes t, route
+        WHERE (t.schedule_id = route.schedule OR t.id = route.id) AND t.cancelled_at IS NULL
+    ), past AS (
+        SELECT departure_time, total_seats, available_seats, false AS upcoming FROM siblings
+        WHERE departure_time <= now() AND total_seats > 0
+        ORDER BY departure_time DESC LIMIT $2
+    )
+    SELECT (SELECT id FROM route), departure_time, total_seats::int8, available_seats::int8, upcoming
+    FROM past
+    UNION ALL
+    SELECT (SELECT id FROM route), min(departure_time), sum(total_seats), sum(available_seats), true
+    FROM siblings WHERE departure_time > now() AND departure_time <= now() + interval '14 days'
+    HAVING EXISTS (SELECT 1 FROM route)
+    ORDER BY upcoming, departure_time";
+
+/// The demand trend of a route; 404 when unknown.
+#[utoipa::path(post, path = "/api/ai/analyze-travel-pattern", tag = "AI",
+    request_body = PatternRequest,
+    responses((status = 200, body = Pattern), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn analyze(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Json(req): Json<PatternRequest>,
+) -> ApiResult<Json<Pattern>> {
+    let rows: Vec<(
+        Option<String>,
+        Option<DateTime<Utc>>,
+        Option<i64>,
+        Option<i64>,
+        bool,
+    )> = sqlx::query_as(DEPARTURES)
+        .bind(&req.route_id)
+        .bind(req.recent_trips)
+        .fetch_all(&state.db)
+        .await?;
+    let departure = rows
+        .first()
+        .and_then(|r| r.0.clone())
+        .ok_or_else(route_not_found)?;
+    let past: Vec<f64> = rows
+        .iter()
+        .filter(|r| !r.4)
+        .filter_map(|r| Some(1.0 - r.3? as f64 / r.2? as f64))
+        .collect();
+    let mut insights = vec![trend(&past)];
+    if let Some((_, _, Some(total), Some(free), true)) = rows.iter().find(|r| r.4) {
+        let taken = total - free;
+        insights.push(Insight {
+            trend: "upcoming".into(),
+            confidence: 1.0,
+            commentary: format!(
+                "{taken} of {total} seats ({:.0}%) already booked on the next 14 days' departures",
+                100.0 * taken as f64 / (*total).max(1) as f64
+            ),
+        });
+    }
+    let pattern = Pattern {
+        route_id: req.route_id.clone(),
+        insights,
+        generated_at: Utc::now(),
+        prediction_id: Uuid::new_v4(),
+    };
+    let first = &pattern.insights[0];
+    log_prediction(
+        &state.db,
+        &NewPrediction {
+            id: pattern.prediction_id,
+            kind: "travel_pattern",
+            model_version: "least-squares-v1",
+            route_id: Some(&departure),
+            user_id: user.as_ref().map(|u| u.uid.as_str()),
+            input: json!(req),
+            output: json!(pattern),
+            confidence: first.confidence,
+            fallback: first.trend == "insufficient_data",
+        },
+    )
+    .await?;
+    Ok(Json(pattern))
+}
+
+/// The occupancy trend of departures in order (oldest first).
+fn trend(occupancy: &[f64]) -> Insight {
+    let x: Vec<f64> = (0..occupancy.len()).map(|i| i as f64).collect();
+    let Some(line) = least_squares(&x, occupancy) else {
+        return Insight {
+            trend: "insufficient_data".into(),
+            confidence: 0.0,
+            commentary: format!(
+                "{} departures of this route have left; a trend needs at least 3",
+                occupancy.len()
+            ),
+        };
+    };
+    let p = 2.0 * (1.0 - normal_cdf(line.t.abs()));
+    let (label, confidence) = match (p < 0.05, line.slope > 0.0) {
+        (true, true) => ("rising", 1.0 - p),
+        (true, false) => ("falling", 1.0 - p),
+        (false, _) => ("stable", p),
+    };
+    let first = line.intercept;
+    let last = line.intercept + line.slope * (occupancy.len() - 1) as f64;
+    Insight {
+        trend: label.into(),
+        confidence: round(confidence.clamp(0.0, 0.99), 2),
+        commentary: format!(
+            "occupancy over the last {n} departures: {:.0}% on average, fitted from {:.0}% to \
+             {:.0}% ({:+.1} points per departure, R² {:.2}, t {:.1})",
+            100.0 * mean(occupancy),
+            100.0 * first,
+            100.0 * last,
+            100.0 * line.slope,
+            line.r2,
+            line.t,
+            n = occupancy.len(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use shared::testing::{TestApp, send};
+
+    async fn analyze(app: &TestApp, body: Value) -> (u16, Value) {
+        send(app.post("/api/ai/analyze-travel-pattern", &body)).await
+    }
+
+    /// Past departures of a route, one a day, with the given seats taken out
+    /// of 10 (in place of today's seeded one, if it has left).
+    async fn history(app: &TestApp, schedule: &str, taken: &[i32]) {
+        sqlx::query("DELETE FROM travel_routes WHERE schedule_id = $1 AND departure_time <= now()")
+            .bind(schedule)
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        for (i, t) in taken.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO travel_routes (id, schedule_id, origin, destination, departure_time,
+                     estimated_arrival, total_seats, available_seats, price_per_seat, confidence)
+                 SELECT $1 || '-past-' || $2, id, origin, destination,
+                        now() - make_interval(days => $3), now() - make_interval(days => $3) + interval '3 hours',
+                        10, 10 - $4, price_per_seat, 0.9
+                 FROM route_schedules WHERE id = $1",
+            )
+            .bind(schedule)
+            .bind(i as i32)
+            .bind((taken.len() - i) as i32)
+            .bind(t)
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn finds_rising_demand_with_a_confidence_from_the_fit() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        history(
+            &app,
+            "route-yaounde-douala-morning",
+            &[9, 9, 1, 2, 2, 3, 4, 5, 5, 6, 7, 8],
+        )
+        .await;
+        let (status, body) = analyze(
+            &app,
+            json!({"route_id": "route-yaounde-douala-morning", "recent_trips": 10}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["route_id"], "route-yaounde-douala-morning");
+        let trend = &body["insights"][0];
+        assert_eq!(trend["trend"], "rising", "{body}");
+        assert!(trend["confidence"].as_f64().unwrap() > 0.95);
+        let commentary = trend["commentary"].as_str().unwrap();
+        assert!(commentary.contains("last 10 departures"), "{commentary}");
+        assert_eq!(body["insights"][1]["trend"], "upcoming");
+        assert!(body["generated_at"].as_str().unwrap().contains('T'));
+
+        let (_, flat) = analyze(
+            &app,
+            json!({"route_id": "route-yaounde-douala-morning", "recent_trips": 2}),
+        )
+        .await;
+        assert_eq!(flat["insights"][0]["trend"], "insufficient_data");
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM ai_predictions WHERE kind = 'travel_pattern'")
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[tokio::test]
+    async fn steady_demand_is_stable_and_a_departure_id_works_too() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        history(&app, "route-buea-yaounde", &[5, 6, 5, 6, 5, 6, 5, 6]).await;
+        let departure: String = sqlx::query_scalar(
+            "SELECT id FROM travel_routes WHERE schedule_id = 'route-buea-yaounde' AND departure_time > now() LIMIT 1",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        let (status, body) = analyze(&app, json!({"route_id": departure})).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["insights"][0]["trend"], "stable", "{body}");
+        let c = body["insights"][0]["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c));
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_are_404_and_bad_input_422_with_nothing_logged() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let (status, body) = analyze(&app, json!({"route_id": "nope"})).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Route not found"))
+        );
+        for body in [
+            json!({"route_id": "route-buea-yaounde", "recent_trips": 0}),
+            json!({"route_id": "route-buea-yaounde", "recent_trips": 101}),
+            json!({"route_id": ""}),
+        ] {
+            assert_eq!(analyze(&app, body.clone()).await.0, 422, "{body}");
+        }
+        let (status, _) = send(app.post_raw(
+            "/api/ai/analyze-travel-pattern",
+            r#"{"route_id": "route-buea\u0000"}"#,
+        ))
+        .await;
+        assert_eq!(status, 422);
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ai_predictions")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[tokio::test]
+    async fn serves_its_manifest() {
+        shared::testing::assert_serves_its_manifest(super::function()).await;
+    }
+}
