@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    shared::runtime::run(ai_tourism_suggestions::function())
+}
