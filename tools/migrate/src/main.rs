@@ -1,5 +1,8 @@
-//! `migrate [--seed]`: applies `migrations/` to `DATABASE_URL`; with `--seed`,
-//! also upserts the reference data and adds the coming days' departures.
+//! `migrate [--seed] [--synthetic]`: applies `migrations/` to `DATABASE_URL`;
+//! with `--seed`, also upserts the reference data and adds the coming days'
+//! departures; with `--synthetic` (a fresh development install only, never
+//! production), replaces the synthetic trip history (90 days per daily route,
+//! fixed seed) and refits the AI models on it.
 //! Run by the deployment's migration Job, `scripts/dev`, and a daily CronJob.
 
 use std::process::ExitCode;
@@ -7,11 +10,12 @@ use std::process::ExitCode;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let seed = std::env::args().any(|a| a == "--seed");
+    let synthetic = std::env::args().any(|a| a == "--synthetic");
     let Ok(url) = std::env::var("DATABASE_URL") else {
         eprintln!("invalid configuration: DATABASE_URL: is required");
         return ExitCode::from(2);
     };
-    match run(&url, seed).await {
+    match run(&url, seed, synthetic).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("migrate failed: {e}");
@@ -20,7 +24,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(url: &str, seed: bool) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(url: &str, seed: bool, synthetic: bool) -> Result<(), Box<dyn std::error::Error>> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .connect(url)
@@ -30,6 +34,22 @@ async fn run(url: &str, seed: bool) -> Result<(), Box<dyn std::error::Error>> {
     if seed {
         let report = shared::seed::run(&pool).await?;
         println!("seeded: {report:?}");
+    }
+    if synthetic {
+        use shared::domain::ai::{refit, synthetic};
+        let trips =
+            synthetic::seed(&pool, synthetic::DEFAULT_DAYS, synthetic::DEFAULT_SEED).await?;
+        println!("synthetic history: {trips} trips");
+        let min_samples = std::env::var("AI_MIN_SAMPLES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30);
+        for model in refit::run(&pool, min_samples).await?.unwrap_or_default() {
+            println!(
+                "fitted {} v{}: {} samples, {}",
+                model.name, model.version, model.samples, model.health
+            );
+        }
     }
     Ok(())
 }
