@@ -85,13 +85,23 @@ const DEPARTURES: &str = "
         WHERE departure_time <= now() AND total_seats > 0
         ORDER BY departure_time DESC LIMIT $2
     )
-    SELECT (SELECT id FROM route), departure_time, total_seats::int8, available_seats::int8, upcoming
+    SELECT (SELECT id FROM route) AS departure, departure_time, total_seats::int8 AS total_seats,
+           available_seats::int8 AS available_seats, upcoming
     FROM past
     UNION ALL
     SELECT (SELECT id FROM route), min(departure_time), sum(total_seats), sum(available_seats), true
     FROM siblings WHERE departure_time > now() AND departure_time <= now() + interval '14 days'
     HAVING EXISTS (SELECT 1 FROM route)
     ORDER BY upcoming, departure_time";
+
+/// A row of [`DEPARTURES`].
+#[derive(sqlx::FromRow)]
+struct Row {
+    departure: Option<String>,
+    total_seats: Option<i64>,
+    available_seats: Option<i64>,
+    upcoming: bool,
+}
 
 /// The demand trend of a route; 404 when unknown.
 #[utoipa::path(post, path = "/api/ai/analyze-travel-pattern", tag = "AI",
@@ -103,28 +113,27 @@ async fn analyze(
     MaybeUser(user): MaybeUser,
     Json(req): Json<PatternRequest>,
 ) -> ApiResult<Json<Pattern>> {
-    let rows: Vec<(
-        Option<String>,
-        Option<DateTime<Utc>>,
-        Option<i64>,
-        Option<i64>,
-        bool,
-    )> = sqlx::query_as(DEPARTURES)
+    let rows: Vec<Row> = sqlx::query_as(DEPARTURES)
         .bind(&req.route_id)
         .bind(req.recent_trips)
         .fetch_all(&state.db)
         .await?;
     let departure = rows
         .first()
-        .and_then(|r| r.0.clone())
+        .and_then(|r| r.departure.clone())
         .ok_or_else(route_not_found)?;
     let past: Vec<f64> = rows
         .iter()
-        .filter(|r| !r.4)
-        .filter_map(|r| Some(1.0 - r.3? as f64 / r.2? as f64))
+        .filter(|r| !r.upcoming)
+        .filter_map(|r| Some(1.0 - r.available_seats? as f64 / r.total_seats? as f64))
         .collect();
     let mut insights = vec![trend(&past)];
-    if let Some((_, _, Some(total), Some(free), true)) = rows.iter().find(|r| r.4) {
+    if let Some(Row {
+        total_seats: Some(total),
+        available_seats: Some(free),
+        ..
+    }) = rows.iter().find(|r| r.upcoming)
+    {
         let taken = total - free;
         insights.push(Insight {
             trend: "upcoming".into(),

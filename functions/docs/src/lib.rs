@@ -1,16 +1,16 @@
 //! `GET /openapi.json`, `/docs` and `/redoc`: the OpenAPI document of every
-//! function, generated from the handlers' own annotations, with Swagger UI and
-//! ReDoc served from vendored bundles so the pages work without the internet.
-
-use std::sync::LazyLock;
+//! function, with Swagger UI and ReDoc served from vendored bundles so the
+//! pages work without the internet.
+//!
+//! The document is `openapi.json` beside this crate's manifest, written by
+//! `cargo run -p xtask -- gen` from every function's own annotations (and
+//! checked for drift by `xtask check`), so this function links no other
+//! function and stays as small as any.
 
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use shared::function::Function;
 use shared::prelude::*;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::tag::TagBuilder;
-use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
 
 /// This function: its routes and manifest.
 pub fn function() -> Function {
@@ -23,64 +23,8 @@ pub fn function() -> Function {
     )
 }
 
-const TAGS: [(&str, &str); 7] = [
-    ("Travel", "Inter-urban routes, search and booking"),
-    ("Tourism", "Cities and their attractions"),
-    ("User", "Profiles, preferences and device sessions"),
-    ("Notifications", "In-app and push notifications"),
-    ("AI", "Departure windows, traffic and recommendations"),
-    ("Health", "Service status"),
-    ("Vehicles", "Drivers' vehicles and published rides"),
-];
-
-/// The API's OpenAPI document: every function's paths, the contract's tags and
-/// its two security schemes.
-pub fn document(functions: &[Function]) -> OpenApi {
-    let mut doc = OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("AI-IMUTIS API")
-                .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(
-                    "Inter-urban mobility and urban tourism for Cameroon. Every path is served by its own function.",
-                )),
-        )
-        .build();
-    for f in functions {
-        doc.merge(f.openapi.clone());
-    }
-    let components = doc.components.get_or_insert_with(Default::default);
-    components.add_security_scheme(
-        "FirebaseAuth",
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .bearer_format("JWT")
-                .description(Some("A Firebase ID token"))
-                .build(),
-        ),
-    );
-    components.add_security_scheme(
-        "DeviceFingerprint",
-        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Device-Fingerprint"))),
-    );
-    doc.tags = Some(
-        TAGS.iter()
-            .map(|(name, description)| {
-                TagBuilder::new()
-                    .name(*name)
-                    .description(Some(*description))
-                    .build()
-            })
-            .collect(),
-    );
-    doc
-}
-
-/// Built on first request, not at start-up.
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    serde_json::to_string(&document(&catalog::functions())).expect("OpenAPI serializes")
-});
+/// The API's OpenAPI document (generated, see the crate docs).
+pub const DOCUMENT: &str = include_str!("../openapi.json");
 
 /// The bundles' own styles and worker need more than the API's strict CSP.
 const DOCS_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
@@ -90,11 +34,7 @@ const DOCS_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; im
 #[utoipa::path(get, path = "/openapi.json", tag = "Health",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 async fn openapi_json() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        DOCUMENT.as_str(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT).into_response()
 }
 
 fn page(body: &'static str) -> Response {
@@ -156,45 +96,40 @@ mod tests {
     use shared::testing::{TestApp, assert_serves_its_manifest, send};
 
     #[tokio::test]
-    async fn every_function_serves_exactly_its_manifest() {
-        for function in catalog::functions().into_iter().chain([super::function()]) {
-            assert_serves_its_manifest(function).await;
-        }
+    async fn serves_exactly_its_manifest() {
+        assert_serves_its_manifest(super::function()).await;
     }
 
-    /// The function list is `functions/*/Cargo.toml`; the catalog (what docs
-    /// documents and the dev server serves) must hold every one of them.
-    #[test]
-    fn catalog_lists_every_function_crate() {
+    /// Every function crate's manifest (`functions/*/Cargo.toml`, docs aside).
+    fn manifests() -> Vec<Manifest> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        let mut found: Vec<Manifest> = std::fs::read_dir(dir)
             .unwrap()
             .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("Cargo.toml")).ok())
             .filter_map(|text| Manifest::from_cargo_toml(&text).unwrap())
-            .map(|m| m.name)
-            .filter(|n| n != "docs")
+            .filter(|m| m.name != "docs")
             .collect();
-        on_disk.sort();
-        let mut listed: Vec<String> = catalog::functions()
-            .into_iter()
-            .map(|f| f.manifest.name)
-            .collect();
-        listed.sort();
-        assert_eq!(listed, on_disk, "tools/catalog drifted from functions/");
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        found
     }
 
+    /// The served document covers every route every manifest declares (when
+    /// it does not, `cargo run -p xtask -- gen` has not run since a function
+    /// changed; `xtask check` says the same).
     #[tokio::test]
     async fn documents_every_route_of_every_function() {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (status, doc) = send(app.get("/openapi.json")).await;
         assert_eq!(status, 200);
-        for f in catalog::functions() {
-            for route in &f.manifest.routes {
+        let manifests = manifests();
+        assert!(manifests.len() > 1);
+        for m in manifests {
+            for route in &m.routes {
                 let op = &doc["paths"][&route.path][route.method.to_lowercase()];
                 assert!(
                     op.is_object(),
-                    "{route} of {} is undocumented",
-                    f.manifest.name
+                    "{route} of {} is undocumented: run `cargo run -p xtask -- gen`",
+                    m.name
                 );
             }
         }

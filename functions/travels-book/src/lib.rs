@@ -607,4 +607,33 @@ mod tests {
         assert_eq!(status, 401);
         assert_eq!(footprint(&app, &route).await, before);
     }
+
+    #[tokio::test]
+    async fn mangled_bodies_are_refused_and_never_a_server_error() {
+        let settings = [
+            ("RATE_LIMIT_BOOKING", "100000"),
+            ("AUTH_FAILURE_LIMIT", "100000"),
+        ];
+        let app = TestApp::spawn_with(vec![super::function()], &settings).await;
+        let seed = json!({"route_id": departure(&app).await, "passengers": 1,
+            "payment_method": "momo", "special_requests": "window"});
+        let token = app.token("fuzzer");
+        let statuses =
+            shared::testing::fuzz_json(&app, "/api/travels/book", &seed, Some(&token), 400).await;
+        assert!(
+            statuses.get(&422).copied().unwrap_or(0) > 100,
+            "{statuses:?}"
+        );
+        let (taken, booked): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT sum(total_seats - available_seats) FROM travel_routes),
+                    (SELECT coalesce(sum(passengers), 0) FROM bookings WHERE status = 'confirmed')",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        assert_eq!(
+            taken, booked,
+            "seats taken match bookings made: {statuses:?}"
+        );
+    }
 }

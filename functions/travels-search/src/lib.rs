@@ -340,4 +340,25 @@ mod tests {
     async fn serves_its_manifest() {
         shared::testing::assert_serves_its_manifest(super::function()).await;
     }
+
+    #[tokio::test]
+    async fn mangled_bodies_are_refused_and_never_a_server_error() {
+        let app = TestApp::spawn_with(
+            vec![super::function()],
+            &[
+                ("RATE_LIMIT_ANONYMOUS", "100000"),
+                ("FLOOD_LIMIT", "100000"),
+            ],
+        )
+        .await;
+        let seed = json!({"origin": "yaoundé", "destination": "douala",
+            "departure_date": "2026-11-27T11:00:00.000Z", "passengers": 2});
+        let statuses =
+            shared::testing::fuzz_json(&app, "/api/travels/search", &seed, None, 400).await;
+        assert!(
+            statuses.get(&422).copied().unwrap_or(0) > 100,
+            "{statuses:?}"
+        );
+        assert!(statuses.contains_key(&200), "{statuses:?}");
+    }
 }

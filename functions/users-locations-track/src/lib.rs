@@ -491,4 +491,35 @@ mod tests {
     async fn serves_its_manifest() {
         assert_serves_its_manifest(super::function()).await;
     }
+
+    #[tokio::test]
+    async fn mangled_bodies_are_refused_and_never_a_server_error() {
+        let settings = [
+            ("RATE_LIMIT_AUTHENTICATED", "100000"),
+            ("AUTH_FAILURE_LIMIT", "100000"),
+        ];
+        let app = TestApp::spawn_with(vec![super::function()], &settings).await;
+        let seed = json!({"latitude": 4.05, "longitude": 9.7, "accuracy": 12.5, "activityType": "traveling"});
+        let token = app.token("fuzzer");
+        let statuses = shared::testing::fuzz_json(
+            &app,
+            "/api/users/locations/track",
+            &seed,
+            Some(&token),
+            400,
+        )
+        .await;
+        assert!(
+            statuses.get(&422).copied().unwrap_or(0) > 100,
+            "{statuses:?}"
+        );
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM user_locations WHERE ST_Y(location) NOT BETWEEN -90 AND 90
+                OR ST_X(location) NOT BETWEEN -180 AND 180 OR accuracy_meters < 0",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        assert_eq!(stored, 0, "nothing out of range was stored: {statuses:?}");
+    }
 }
