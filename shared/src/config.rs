@@ -48,6 +48,9 @@ pub struct Config {
     /// 5000; 0 = none), and the request answers 503. Sent as a startup
     /// parameter, which a pooler may drop: behind PgBouncer set it on the role.
     pub db_statement_timeout: Duration,
+    /// How long a request waits for a pooled connection before answering 503
+    /// (`DB_ACQUIRE_TIMEOUT_MS`, 5000).
+    pub db_acquire_timeout: Duration,
     pub redis_url: String,
     pub redis_max_connections: usize,
     /// Prefix of every Redis key this deployment writes.
@@ -194,6 +197,9 @@ impl Config {
                 "DB_STATEMENT_TIMEOUT_MS",
                 5000u64,
             )?),
+            db_acquire_timeout: Duration::from_millis(
+                parse(&get, "DB_ACQUIRE_TIMEOUT_MS", 5000u64)?.max(1),
+            ),
             redis_url,
             redis_max_connections: parse(&get, "REDIS_MAX_CONNECTIONS", 8usize)?,
             redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "imutis".into()),

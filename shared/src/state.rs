@@ -32,7 +32,7 @@ impl AppState {
         let db = PgPoolOptions::new()
             .max_connections(config.db_max_connections)
             .min_connections(0)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(config.db_acquire_timeout)
             .idle_timeout(Duration::from_secs(300))
             .connect_lazy_with(connect_options(&config)?);
         Self::with_pool(config, db)

@@ -63,29 +63,99 @@ fn template_name() -> String {
     format!("imutis_tpl_{:016x}", h.finish())
 }
 
-/// A new database, migrated and seeded, for one test. With
-/// `TEST_POOLER_URL` set (e.g. `postgres://postgres@127.0.0.1:6432`), the pool
-/// reaches it through that connection pooler instead, with prepared
-/// statements cached only if `DB_STATEMENT_CACHE_CAPACITY` allows.
+/// A new database, migrated and seeded, for one test, reached like
+/// [`app_db_url`] does.
 pub async fn fresh_db() -> PgPool {
-    let url = fresh_db_url().await;
-    let url = match std::env::var("TEST_POOLER_URL") {
-        Ok(pooler) => {
-            let db = url.rsplit('/').next().unwrap_or_default().to_owned();
-            url_with_db(&pooler, db.split('?').next().unwrap_or_default())
-        }
-        Err(_) => url,
-    };
     let cache = std::env::var("DB_STATEMENT_CACHE_CAPACITY")
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(100);
-    let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    let options: sqlx::postgres::PgConnectOptions = app_db_url().await.parse().unwrap();
     PgPoolOptions::new()
         .max_connections(10)
         .connect_with(options.statement_cache_capacity(cache))
         .await
         .unwrap()
+}
+
+/// A new database, migrated and seeded, for one test, as the app under test
+/// reaches it: directly, or with `TEST_POOLER_URL` set (e.g.
+/// `postgres://postgres@127.0.0.1:6432`) through that connection pooler.
+pub async fn app_db_url() -> String {
+    let url = fresh_db_url().await;
+    match std::env::var("TEST_POOLER_URL") {
+        Ok(pooler) => {
+            let db = url.rsplit('/').next().unwrap_or_default().to_owned();
+            url_with_db(&pooler, db.split('?').next().unwrap_or_default())
+        }
+        Err(_) => url,
+    }
+}
+
+/// `url` with its host and port replaced by `addr` (to reach a server through
+/// a [`FaultProxy`]).
+pub fn via(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let userinfo = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
+    let sep = if path.is_empty() { "" } else { "/" };
+    format!(
+        "{scheme}://{}{addr}{sep}{path}",
+        userinfo.unwrap_or_default()
+    )
+}
+
+/// A TCP proxy on 127.0.0.1 in front of a real server (Postgres, Redis) that a
+/// test takes down (open connections cut, new ones dropped) and brings back:
+/// an outage or restart, without touching the servers other tests share.
+pub struct FaultProxy {
+    pub addr: SocketAddr,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    connections: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl FaultProxy {
+    /// Proxies to `target` (`host:port`).
+    pub async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let connections = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (is_down, tasks, target) = (down.clone(), connections.clone(), target.to_owned());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if is_down.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Self {
+            addr,
+            down,
+            connections,
+        }
+    }
+
+    /// The server "goes down": every open connection is cut, new ones dropped.
+    pub fn down(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for task in self.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    /// The server is back.
+    pub fn up(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
 }
 
 /// The URL of a new database, migrated and seeded, for one test.
@@ -182,6 +252,11 @@ impl TestKeys {
                 public_pem: public.to_public_key_pem(LineEnding::LF).unwrap(),
             }
         })
+    }
+
+    /// The public key as a JWK, as Google serves it.
+    pub fn jwk(&self) -> &Value {
+        &self.jwk
     }
 
     /// An RS256 token with these claims and `kid`.
@@ -315,12 +390,30 @@ impl TestApp {
 
     /// Serves `functions` with configuration `overrides` (e.g. rate limits).
     pub async fn spawn_with(functions: Vec<Function>, overrides: &[(&str, &str)]) -> Self {
+        let url = app_db_url().await;
+        Self::spawn_on(functions, &url, overrides).await
+    }
+
+    /// Serves `functions` over the database at `database_url` (e.g. a fresh
+    /// one reached through a [`FaultProxy`]), with the production pool
+    /// settings: lazy, statement cache and timeout from the configuration.
+    pub async fn spawn_on(
+        functions: Vec<Function>,
+        database_url: &str,
+        overrides: &[(&str, &str)],
+    ) -> Self {
         let jwks = JwksServer::start().await;
-        let db = fresh_db().await;
-        let mut config = config(&jwks.url, overrides);
+        let cache = std::env::var("DB_STATEMENT_CACHE_CAPACITY").unwrap_or_else(|_| "100".into());
+        let mut settings = vec![
+            ("DATABASE_URL", database_url),
+            ("DB_MAX_CONNECTIONS", "10"),
+            ("DB_STATEMENT_CACHE_CAPACITY", cache.as_str()),
+        ];
+        settings.extend_from_slice(overrides);
+        let mut config = config(&jwks.url, &settings);
         let names: Vec<&str> = functions.iter().map(|f| f.manifest.name.as_str()).collect();
         config.function = names.join("+");
-        let state = AppState::with_pool(config, db).unwrap();
+        let state = AppState::new(config).unwrap();
         let addr = serve(crate::app::build(functions, state.clone())).await;
         Self {
             addr,
@@ -447,4 +540,108 @@ pub fn pluck<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
     list.as_array()
         .map(|items| items.iter().filter_map(|i| i[field].as_str()).collect())
         .unwrap_or_default()
+}
+
+/// Deterministic structure-aware mutations of a valid JSON body: values swapped
+/// for wrong types, extremes, NUL bytes, huge strings and deep nesting; keys
+/// dropped or added; and byte-level damage to the text. Each is POSTed to
+/// `path` (with `token`, if any); the answer must never be a 5xx. Returns how
+/// many answers each status got.
+pub async fn fuzz_json(
+    app: &TestApp,
+    path: &str,
+    seed: &Value,
+    token: Option<&str>,
+    cases: usize,
+) -> std::collections::BTreeMap<u16, usize> {
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng as usize
+    };
+    let deep = (0..200).fold(json!(1), |v, _| json!([v]));
+    let nasty = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(0),
+        json!(1e308),
+        json!(-1e308),
+        json!(i64::MAX),
+        json!(u64::MAX),
+        json!(0.5),
+        json!(""),
+        json!("\u{0}"),
+        json!("a\u{0}b"),
+        json!("x".repeat(10_000)),
+        json!("é".repeat(300)),
+        json!([]),
+        json!({}),
+        json!([1, "2", null]),
+        json!("2026-02-30T25:61:00Z"),
+        json!("NaN"),
+        deep,
+    ];
+    let mut statuses = std::collections::BTreeMap::new();
+    for case in 0..cases {
+        let mut body = seed.clone();
+        let text = match next() % 5 {
+            0 | 1 => {
+                if let Some(map) = body.as_object_mut()
+                    && !map.is_empty()
+                {
+                    let key = map.keys().nth(next() % map.len()).cloned().unwrap();
+                    map.insert(key, nasty[next() % nasty.len()].clone());
+                }
+                body.to_string()
+            }
+            2 => {
+                if let Some(map) = body.as_object_mut() {
+                    if next() % 2 == 0 && !map.is_empty() {
+                        let key = map.keys().nth(next() % map.len()).cloned().unwrap();
+                        map.remove(&key);
+                    } else {
+                        map.insert(format!("extra{case}"), nasty[next() % nasty.len()].clone());
+                    }
+                }
+                body.to_string()
+            }
+            3 => nasty[next() % nasty.len()].to_string(),
+            _ => {
+                let mut bytes = body.to_string().into_bytes();
+                for _ in 0..1 + next() % 3 {
+                    let at = next() % (bytes.len() + 1);
+                    const DAMAGE: &[u8] = b"{}[]\",:\\0x\xff ";
+                    let b = DAMAGE[next() % DAMAGE.len()];
+                    match next() % 3 {
+                        0 if at < bytes.len() => bytes[at] = b,
+                        1 if at < bytes.len() => {
+                            bytes.remove(at);
+                        }
+                        _ => bytes.insert(at, b),
+                    }
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+        };
+        let mut request = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body(text.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let status = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("case {case}: no answer ({e}) to {text:.200}"))
+            .status()
+            .as_u16();
+        assert!(status < 500, "case {case}: {status} for {text:.300}");
+        *statuses.entry(status).or_default() += 1;
+    }
+    statuses
 }
