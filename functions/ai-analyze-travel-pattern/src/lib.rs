@@ -21,7 +21,7 @@ pub fn function() -> Function {
 
 /// The route to analyze.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-struct PatternRequest {
+struct TravelPatternRequest {
     /// A route's id or one of its departures'.
     #[schema(example = "route-yaounde-douala-morning")]
     route_id: String,
@@ -34,7 +34,7 @@ fn ten() -> i64 {
     10
 }
 
-impl Validate for PatternRequest {
+impl Validate for TravelPatternRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
             .check(
@@ -50,7 +50,7 @@ impl Validate for PatternRequest {
 
 /// One finding.
 #[derive(Debug, Serialize, ToSchema)]
-struct Insight {
+struct TravelInsight {
     /// `rising`, `falling`, `stable`, `insufficient_data` or `upcoming`.
     #[schema(example = "rising")]
     trend: String,
@@ -61,9 +61,9 @@ struct Insight {
 
 /// The analysis.
 #[derive(Debug, Serialize, ToSchema)]
-struct Pattern {
+struct TravelPattern {
     route_id: String,
-    insights: Vec<Insight>,
+    insights: Vec<TravelInsight>,
     generated_at: DateTime<Utc>,
     #[schema(value_type = String)]
     prediction_id: Uuid,
@@ -105,14 +105,14 @@ struct Row {
 
 /// The demand trend of a route; 404 when unknown.
 #[utoipa::path(post, path = "/api/ai/analyze-travel-pattern", tag = "AI",
-    request_body = PatternRequest,
-    responses((status = 200, body = Pattern), (status = 404, body = ErrorBody),
+    request_body = TravelPatternRequest,
+    responses((status = 200, body = TravelPattern), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn analyze(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Json(req): Json<PatternRequest>,
-) -> ApiResult<Json<Pattern>> {
+    Json(req): Json<TravelPatternRequest>,
+) -> ApiResult<Json<TravelPattern>> {
     let rows: Vec<Row> = sqlx::query_as(DEPARTURES)
         .bind(&req.route_id)
         .bind(req.recent_trips)
@@ -135,7 +135,7 @@ async fn analyze(
     }) = rows.iter().find(|r| r.upcoming)
     {
         let taken = total - free;
-        insights.push(Insight {
+        insights.push(TravelInsight {
             trend: "upcoming".into(),
             confidence: 1.0,
             commentary: format!(
@@ -144,7 +144,7 @@ async fn analyze(
             ),
         });
     }
-    let pattern = Pattern {
+    let pattern = TravelPattern {
         route_id: req.route_id.clone(),
         insights,
         generated_at: Utc::now(),
@@ -170,10 +170,10 @@ async fn analyze(
 }
 
 /// The occupancy trend of departures in order (oldest first).
-fn trend(occupancy: &[f64]) -> Insight {
+fn trend(occupancy: &[f64]) -> TravelInsight {
     let x: Vec<f64> = (0..occupancy.len()).map(|i| i as f64).collect();
     let Some(line) = least_squares(&x, occupancy) else {
-        return Insight {
+        return TravelInsight {
             trend: "insufficient_data".into(),
             confidence: 0.0,
             commentary: format!(
@@ -190,7 +190,7 @@ fn trend(occupancy: &[f64]) -> Insight {
     };
     let first = line.intercept;
     let last = line.intercept + line.slope * (occupancy.len() - 1) as f64;
-    Insight {
+    TravelInsight {
         trend: label.into(),
         confidence: round(confidence.clamp(0.0, 0.99), 2),
         commentary: format!(

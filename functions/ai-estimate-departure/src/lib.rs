@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use shared::domain::ai::departure::{self, Estimate, Target};
+use shared::domain::ai::departure::{self, DepartureEstimate, Target};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -16,7 +16,7 @@ pub fn function() -> Function {
 
 /// An estimate request.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-struct EstimateRequest {
+struct DepartureEstimateRequest {
     /// A departure id, or a route's id (then its next departure after `current_time`).
     #[schema(example = "route-yaounde-douala-morning")]
     route_id: String,
@@ -28,14 +28,14 @@ struct EstimateRequest {
     user_preferences: Option<serde_json::Value>,
 }
 
-impl EstimateRequest {
+impl DepartureEstimateRequest {
     fn instant(&self) -> Option<DateTime<Utc>> {
         let t = self.current_time.as_deref()?;
         DateTime::parse_from_rfc3339(t).ok().map(|t| t.to_utc())
     }
 }
 
-impl Validate for EstimateRequest {
+impl Validate for DepartureEstimateRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
             .check(
@@ -55,14 +55,14 @@ impl Validate for EstimateRequest {
 
 /// Departure windows for a route or departure; 404 when unknown.
 #[utoipa::path(post, path = "/api/ai/estimate-departure", tag = "AI",
-    request_body = EstimateRequest,
-    responses((status = 200, body = Estimate), (status = 404, body = ErrorBody),
+    request_body = DepartureEstimateRequest,
+    responses((status = 200, body = DepartureEstimate), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn estimate_departure(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Json(req): Json<EstimateRequest>,
-) -> ApiResult<Json<Estimate>> {
+    Json(req): Json<DepartureEstimateRequest>,
+) -> ApiResult<Json<DepartureEstimate>> {
     let target = Target {
         route_id: &req.route_id,
         after: req.instant(),

@@ -16,7 +16,7 @@ pub fn function() -> Function {
 
 /// What happened.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-struct Feedback {
+struct AiFeedback {
     /// The `prediction_id` an AI answer carried.
     prediction_id: String,
     /// When the departure really left (ISO 8601 with offset).
@@ -33,7 +33,7 @@ fn instant(s: Option<&str>) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s?).ok().map(|t| t.to_utc())
 }
 
-impl Feedback {
+impl AiFeedback {
     fn departed(&self) -> Option<DateTime<Utc>> {
         instant(self.actual_departure_time.as_deref())
     }
@@ -43,7 +43,7 @@ impl Feedback {
     }
 }
 
-impl Validate for Feedback {
+impl Validate for AiFeedback {
     fn validate(&self) -> Vec<FieldError> {
         let times_ok = |s: &Option<String>, t: Option<DateTime<Utc>>| s.is_none() || t.is_some();
         let mut v = Validator::body()
@@ -98,7 +98,7 @@ impl Validate for Feedback {
 
 /// The feedback as recorded.
 #[derive(Debug, Serialize, ToSchema)]
-struct Recorded {
+struct AiFeedbackRecorded {
     #[schema(value_type = String)]
     prediction_id: Uuid,
     /// The trip observation written from it, if it carried a departure time.
@@ -127,14 +127,14 @@ const OBSERVE: &str = "
     RETURNING id";
 
 /// Records an outcome; 404 for an unknown prediction.
-#[utoipa::path(post, path = "/api/ai/feedback", tag = "AI", request_body = Feedback,
-    responses((status = 200, body = Recorded), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/ai/feedback", tag = "AI", request_body = AiFeedback,
+    responses((status = 200, body = AiFeedbackRecorded), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn record_feedback(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Json(body): Json<Feedback>,
-) -> ApiResult<Json<Recorded>> {
+    Json(body): Json<AiFeedback>,
+) -> ApiResult<Json<AiFeedbackRecorded>> {
     let id = Uuid::parse_str(&body.prediction_id).map_err(|_| not_found("Prediction"))?;
     let uid = user.as_ref().map(|u| u.uid.as_str());
     let mut tx = state.db.begin().await?;
@@ -168,7 +168,7 @@ async fn record_feedback(
         _ => None,
     };
     tx.commit().await?;
-    Ok(Json(Recorded {
+    Ok(Json(AiFeedbackRecorded {
         prediction_id: id,
         observation_id,
         success: true,

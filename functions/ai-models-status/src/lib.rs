@@ -16,7 +16,7 @@ pub fn function() -> Function {
 
 /// One model.
 #[derive(Debug, Serialize, ToSchema)]
-struct Model {
+struct AiModel {
     #[schema(example = "departure")]
     name: String,
     /// The active version; null before the first fit or for per-request models.
@@ -37,7 +37,7 @@ struct Model {
 
 /// The guide's API.
 #[derive(Debug, Serialize, ToSchema)]
-struct GuideApi {
+struct AiGuideApi {
     /// `ok`, `unreachable` or `not configured`.
     #[schema(example = "not configured")]
     status: &'static str,
@@ -46,9 +46,9 @@ struct GuideApi {
 
 /// Every model's state.
 #[derive(Debug, Serialize, ToSchema)]
-struct Status {
-    models: Vec<Model>,
-    guide_api: GuideApi,
+struct AiModelsStatus {
+    models: Vec<AiModel>,
+    guide_api: AiGuideApi,
     generated_at: DateTime<Utc>,
 }
 
@@ -66,21 +66,21 @@ struct Fitted {
 
 /// The models and the guide API.
 #[utoipa::path(get, path = "/ai/models/status", tag = "AI",
-    responses((status = 200, body = Status), (status = 429, body = ErrorBody)))]
-async fn models_status(State(state): State<AppState>) -> ApiResult<Json<Status>> {
+    responses((status = 200, body = AiModelsStatus), (status = 429, body = ErrorBody)))]
+async fn models_status(State(state): State<AppState>) -> ApiResult<Json<AiModelsStatus>> {
     let fitted: Vec<Fitted> = sqlx::query_as(
         "SELECT name, version, fitted_at, samples, synthetic_samples, feedback_samples, health, metrics
          FROM ai_models WHERE active",
     )
     .fetch_all(&state.db)
     .await?;
-    let mut models: Vec<Model> = [
+    let mut models: Vec<AiModel> = [
         (departure::MODEL, "departure delay per corridor and scheduled hour with a weekday shift; windows with held-out coverage"),
         (traffic::MODEL, "speed per corridor and hour of the week against free flow, moved by live pings"),
     ]
     .into_iter()
     .map(|(name, description)| match fitted.iter().find(|f| f.name == name) {
-        Some(f) => Model {
+        Some(f) => AiModel {
             name: name.into(),
             version: Some(f.version),
             fitted_at: Some(f.fitted_at),
@@ -101,9 +101,9 @@ async fn models_status(State(state): State<AppState>) -> ApiResult<Json<Status>>
         "ok",
         "least-squares occupancy trend over a route's latest departures, per request",
     ));
-    Ok(Json(Status {
+    Ok(Json(AiModelsStatus {
         models,
-        guide_api: GuideApi {
+        guide_api: AiGuideApi {
             status: guide::probe(&state).await,
             model: state.config.gemini.as_ref().map(|g| g.model.clone()),
         },
@@ -111,8 +111,8 @@ async fn models_status(State(state): State<AppState>) -> ApiResult<Json<Status>>
     }))
 }
 
-fn unfitted(name: &str, health: &str, description: &'static str) -> Model {
-    Model {
+fn unfitted(name: &str, health: &str, description: &'static str) -> AiModel {
+    AiModel {
         name: name.into(),
         version: None,
         fitted_at: None,

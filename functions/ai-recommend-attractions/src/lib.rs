@@ -24,7 +24,7 @@ pub fn function() -> Function {
 
 /// What the caller likes, and where.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-struct RecommendRequest {
+struct RecommendAttractionsRequest {
     #[schema(example = "yaounde")]
     city_id: String,
     /// Words or phrases, in English or French (at most 20, 100 characters each).
@@ -43,7 +43,7 @@ fn five() -> i64 {
     5
 }
 
-impl Validate for RecommendRequest {
+impl Validate for RecommendAttractionsRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut v = Validator::body()
             .check(
@@ -79,7 +79,7 @@ impl Validate for RecommendRequest {
 
 /// One recommended attraction.
 #[derive(Debug, Serialize, ToSchema)]
-struct Recommendation {
+struct AttractionRecommendation {
     #[schema(example = "yaounde-national-museum")]
     attraction_id: String,
     name: String,
@@ -92,8 +92,8 @@ struct Recommendation {
 
 /// The ranking and its audit id.
 #[derive(Debug, Serialize, ToSchema)]
-struct Recommendations {
-    recommendations: Vec<Recommendation>,
+struct AttractionRecommendations {
+    recommendations: Vec<AttractionRecommendation>,
     #[schema(value_type = String)]
     prediction_id: Uuid,
 }
@@ -137,14 +137,14 @@ const TASTE: &str = "
 
 /// Attractions of a city ranked for the caller; 404 for an unknown city.
 #[utoipa::path(post, path = "/api/ai/recommend-attractions", tag = "AI",
-    request_body = RecommendRequest,
-    responses((status = 200, body = Recommendations), (status = 404, body = ErrorBody),
+    request_body = RecommendAttractionsRequest,
+    responses((status = 200, body = AttractionRecommendations), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn recommend(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Json(req): Json<RecommendRequest>,
-) -> ApiResult<Json<Recommendations>> {
+    Json(req): Json<RecommendAttractionsRequest>,
+) -> ApiResult<Json<AttractionRecommendations>> {
     let uid = user.as_ref().map(|u| u.uid.as_str());
     let city: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cities WHERE id = $1)")
         .bind(&req.city_id)
@@ -171,7 +171,7 @@ async fn recommend(
     };
     let mut ranked = rank(&req, &candidates, &taste.join(" "));
     ranked.truncate(req.max_results as usize);
-    let answer = Recommendations {
+    let answer = AttractionRecommendations {
         prediction_id: Uuid::new_v4(),
         recommendations: ranked,
     };
@@ -194,7 +194,11 @@ async fn recommend(
 }
 
 /// Scores and orders the candidates, best first.
-fn rank(req: &RecommendRequest, candidates: &[Candidate], taste: &str) -> Vec<Recommendation> {
+fn rank(
+    req: &RecommendAttractionsRequest,
+    candidates: &[Candidate],
+    taste: &str,
+) -> Vec<AttractionRecommendation> {
     let docs: Vec<Document> = candidates
         .iter()
         .map(|c| {
@@ -222,7 +226,7 @@ fn rank(req: &RecommendRequest, candidates: &[Candidate], taste: &str) -> Vec<Re
     let relevance = bm25(&query, &docs);
     let liked = bm25(&taste_query, &docs);
     let most_popular = candidates.iter().map(|c| c.popularity).max().unwrap_or(0);
-    let mut ranked: Vec<Recommendation> = candidates
+    let mut ranked: Vec<AttractionRecommendation> = candidates
         .iter()
         .zip(relevance.iter().zip(&liked))
         .map(|(c, ((text, matched), (taste, _)))| {
@@ -247,7 +251,7 @@ fn rank(req: &RecommendRequest, candidates: &[Candidate], taste: &str) -> Vec<Re
                 .map(|(w, v)| w * v.clamp(0.0, 1.0))
                 .sum::<f64>()
                 / total;
-            Recommendation {
+            AttractionRecommendation {
                 attraction_id: c.id.clone(),
                 name: c.name.clone(),
                 score: round(score.clamp(0.0, 1.0), 3),

@@ -14,7 +14,7 @@ pub fn function() -> Function {
 
 /// What the refit did.
 #[derive(Debug, Serialize, ToSchema)]
-struct Refit {
+struct AiRefit {
     /// `refitted`, or `already_running` when another refit held the lock.
     #[schema(example = "refitted")]
     status: &'static str,
@@ -25,15 +25,15 @@ struct Refit {
 
 /// Refits every model; 403 unless the caller is an admin.
 #[utoipa::path(post, path = "/api/ai/refit", tag = "AI",
-    responses((status = 200, body = Refit), (status = 401, body = ErrorBody),
+    responses((status = 200, body = AiRefit), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("FirebaseAuth" = [])))]
-async fn refit_models(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Refit>> {
+async fn refit_models(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<AiRefit>> {
     if user.role != Role::Admin {
         return Err(forbidden("Only administrators can refit the models"));
     }
     let fitted = refit::run(&state.db, state.config.ai_min_samples).await?;
-    Ok(Json(Refit {
+    Ok(Json(AiRefit {
         status: if fitted.is_some() {
             "refitted"
         } else {

@@ -20,7 +20,7 @@ pub fn function() -> Function {
 
 /// Suggestions for a city.
 #[derive(Debug, Serialize, ToSchema)]
-struct Suggestions {
+struct TourismSuggestions {
     #[schema(example = "buea")]
     city_id: String,
     suggestions: Vec<String>,
@@ -71,13 +71,13 @@ const DEPARTURES: &str = "
 /// Suggestions for a city; 404 when unknown.
 #[utoipa::path(get, path = "/api/ai/tourism-suggestions/{city_id}", tag = "AI",
     params(("city_id" = String, Path, example = "buea")),
-    responses((status = 200, body = Suggestions), (status = 404, body = ErrorBody),
+    responses((status = 200, body = TourismSuggestions), (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 async fn suggestions(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(city_id): Path<String>,
-) -> ApiResult<Json<Suggestions>> {
+) -> ApiResult<Json<TourismSuggestions>> {
     let city: String = sqlx::query_scalar("SELECT name FROM cities WHERE id = $1")
         .bind(&city_id)
         .fetch_optional(&state.db)
@@ -96,7 +96,7 @@ async fn suggestions(
     let (advice, coverage) =
         travel_advice(&city, &departures, state.config.ai_min_samples as usize);
     lines.extend(advice);
-    let answer = Suggestions {
+    let answer = TourismSuggestions {
         city_id,
         suggestions: lines,
         prediction_id: Uuid::new_v4(),

@@ -20,7 +20,7 @@ pub fn function() -> Function {
 
 /// The guide wanted.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
-struct GuideRequest {
+struct TouristGuideRequest {
     /// `en` (default) or `fr`.
     #[serde(default = "english")]
     #[schema(example = "fr")]
@@ -34,7 +34,7 @@ fn english() -> String {
     "en".into()
 }
 
-impl GuideRequest {
+impl TouristGuideRequest {
     fn preferences(&self) -> Option<String> {
         match self.preferences.as_ref()? {
             Value::Null => None,
@@ -45,7 +45,7 @@ impl GuideRequest {
     }
 }
 
-impl Validate for GuideRequest {
+impl Validate for TouristGuideRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
             .check(
@@ -60,7 +60,7 @@ impl Validate for GuideRequest {
 
 /// The guide and where it came from.
 #[derive(Debug, Serialize, ToSchema)]
-struct Guide {
+struct TouristGuide {
     #[schema(example = "yaounde-national-museum")]
     attraction_id: String,
     guide: String,
@@ -79,15 +79,15 @@ struct Guide {
 /// A guide to one attraction; 404 when unknown.
 #[utoipa::path(post, path = "/api/ai/tourist-guide/{attraction_id}", tag = "AI",
     params(("attraction_id" = String, Path, example = "yaounde-national-museum")),
-    request_body = GuideRequest,
-    responses((status = 200, body = Guide), (status = 404, body = ErrorBody),
+    request_body = TouristGuideRequest,
+    responses((status = 200, body = TouristGuide), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn tourist_guide(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(attraction_id): Path<String>,
-    Json(req): Json<GuideRequest>,
-) -> ApiResult<Json<Guide>> {
+    Json(req): Json<TouristGuideRequest>,
+) -> ApiResult<Json<TouristGuide>> {
     let sql = format!(
         "SELECT a.id, a.name, c.name AS city, a.description, a.category, a.tags,
                 a.opening_hours, a.entry_fee, a.rating
@@ -101,7 +101,7 @@ async fn tourist_guide(
     let language = Language::parse(&req.language).unwrap_or(Language::En);
     let preferences = req.preferences();
     let (written, cached) = write(&state, &facts, language, preferences.as_deref()).await;
-    let answer = Guide {
+    let answer = TouristGuide {
         attraction_id,
         guide: written.guide,
         generated_at: written.generated_at,

@@ -17,7 +17,7 @@ pub fn function() -> Function {
 
 /// The traffic estimate and its audit id.
 #[derive(Serialize, ToSchema)]
-struct Prediction {
+struct TrafficPrediction {
     #[serde(flatten)]
     traffic: Traffic,
     #[schema(value_type = String)]
@@ -27,17 +27,17 @@ struct Prediction {
 /// Traffic on a route or departure now; 404 when unknown.
 #[utoipa::path(get, path = "/api/ai/traffic-prediction/{route_id}", tag = "AI",
     params(("route_id" = String, Path, example = "route-yaounde-douala-morning")),
-    responses((status = 200, body = Prediction), (status = 404, body = ErrorBody),
+    responses((status = 200, body = TrafficPrediction), (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 async fn traffic_prediction(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(route_id): Path<String>,
-) -> ApiResult<Json<Prediction>> {
+) -> ApiResult<Json<TrafficPrediction>> {
     let traffic = traffic::estimate(&state.db, &route_id)
         .await?
         .ok_or_else(route_not_found)?;
-    let prediction = Prediction {
+    let prediction = TrafficPrediction {
         traffic,
         prediction_id: Uuid::new_v4(),
     };

@@ -6,7 +6,7 @@
 //! and carries its `prediction_id`.
 
 use serde_json::json;
-use shared::domain::ai::departure::{self, Estimate, Target};
+use shared::domain::ai::departure::{self, DepartureEstimate, Target};
 use shared::domain::travel::is_departure_date;
 use shared::prelude::*;
 
@@ -17,7 +17,7 @@ pub fn function() -> Function {
 
 /// An estimate request.
 #[derive(Deserialize, Serialize, ToSchema)]
-struct EstimateRequest {
+struct TravelEstimateRequest {
     /// A departure id, or a daily route's id (then `departure_date` picks the day).
     #[schema(example = "route-yaounde-douala-morning")]
     route_id: String,
@@ -36,7 +36,7 @@ fn one() -> i32 {
     1
 }
 
-impl Validate for EstimateRequest {
+impl Validate for TravelEstimateRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
             .check(
@@ -57,14 +57,14 @@ impl Validate for EstimateRequest {
 
 /// Departure windows for a route; 404 when unknown.
 #[utoipa::path(post, path = "/api/travels/estimate", tag = "AI",
-    request_body = EstimateRequest,
-    responses((status = 200, body = Estimate), (status = 404, body = ErrorBody),
+    request_body = TravelEstimateRequest,
+    responses((status = 200, body = DepartureEstimate), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn estimate_departure(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Json(req): Json<EstimateRequest>,
-) -> ApiResult<Json<Estimate>> {
+    Json(req): Json<TravelEstimateRequest>,
+) -> ApiResult<Json<DepartureEstimate>> {
     let target = Target {
         route_id: &req.route_id,
         after: None,

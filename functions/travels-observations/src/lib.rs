@@ -16,7 +16,7 @@ pub fn function() -> Function {
 
 /// What happened, in either spelling.
 #[derive(Debug, Deserialize, ToSchema)]
-struct NewObservation {
+struct NewTripObservation {
     /// When the departure really left (ISO 8601 with offset).
     #[serde(alias = "actual_departure_time")]
     departed_at: String,
@@ -32,7 +32,7 @@ fn instant(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.to_utc())
 }
 
-impl Validate for NewObservation {
+impl Validate for NewTripObservation {
     fn validate(&self) -> Vec<FieldError> {
         let (departed, arrived) = (instant(&self.departed_at), instant(&self.arrived_at));
         let soon = Utc::now() + chrono::Duration::minutes(5);
@@ -66,7 +66,7 @@ impl Validate for NewObservation {
 
 /// The recorded observation.
 #[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
-struct Observation {
+struct TripObservation {
     #[schema(value_type = String)]
     observation_id: Uuid,
     route_id: String,
@@ -101,8 +101,8 @@ const UPSERT: &str = "
 #[utoipa::path(post, path = "/api/travels/{route_id}/observations", tag = "Travel",
     params(("route_id" = String, Path, description = "A dated departure's id",
         example = "route-yaounde-douala-morning-20261127")),
-    request_body = NewObservation,
-    responses((status = 201, body = Observation), (status = 200, body = Observation),
+    request_body = NewTripObservation,
+    responses((status = 201, body = TripObservation), (status = 200, body = TripObservation),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("FirebaseAuth" = [])))]
@@ -110,8 +110,8 @@ async fn record_observation(
     State(state): State<AppState>,
     user: AuthUser,
     Path(route_id): Path<String>,
-    Json(body): Json<NewObservation>,
-) -> ApiResult<(StatusCode, Json<Observation>)> {
+    Json(body): Json<NewTripObservation>,
+) -> ApiResult<(StatusCode, Json<TripObservation>)> {
     let (departed, arrived) = (instant(&body.departed_at), instant(&body.arrived_at));
     let (Some(departed), Some(arrived)) = (departed, arrived) else {
         return Err(invalid(
@@ -138,7 +138,7 @@ async fn record_observation(
             "must be within an hour before and three hours after the timetable",
         ));
     }
-    let saved: Observation = sqlx::query_as(UPSERT)
+    let saved: TripObservation = sqlx::query_as(UPSERT)
         .bind(&route_id)
         .bind(departed)
         .bind(arrived)

@@ -314,7 +314,7 @@ pub fn evaluate(buckets: &BTreeMap<String, Params>, held_out: &[Observation]) ->
 
 /// A span of Africa/Douala local time the departure may leave in.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Window {
+pub struct DepartureWindow {
     /// `HH:MM-HH:MM` (the travel estimate's field name).
     #[schema(example = "06:05-06:25")]
     pub label: String,
@@ -329,10 +329,10 @@ pub struct Window {
 
 /// Windows around a departure's timetable time, exactly one recommended.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Estimate {
+pub struct DepartureEstimate {
     /// As requested (a route's id or a departure's).
     pub route_id: String,
-    pub windows: Vec<Window>,
+    pub windows: Vec<DepartureWindow>,
     /// What the windows rest on; starts with `heuristic:` when not the model.
     pub notes: String,
     /// The dated departure estimated.
@@ -373,7 +373,7 @@ pub async fn estimate(
     target: Target<'_>,
     input: Value,
     user_id: Option<&str>,
-) -> ApiResult<Estimate> {
+) -> ApiResult<DepartureEstimate> {
     let sql = format!(
         "SELECT t.id, t.origin, t.destination,
                 (t.departure_time AT TIME ZONE 'Africa/Douala')::time AS local_time,
@@ -416,7 +416,7 @@ pub async fn estimate(
             )
         }
     };
-    let estimate = Estimate {
+    let estimate = DepartureEstimate {
         route_id: target.route_id.to_owned(),
         windows,
         notes,
@@ -462,7 +462,12 @@ fn fallback_reason(params: Option<&Params>, min_samples: usize) -> String {
 }
 
 /// The model's three windows and the notes explaining them.
-fn modelled(p: &Params, weekday: usize, at: NaiveTime, corridor: &str) -> (Vec<Window>, String) {
+fn modelled(
+    p: &Params,
+    weekday: usize,
+    at: NaiveTime,
+    corridor: &str,
+) -> (Vec<DepartureWindow>, String) {
     let (from, to) = p.window(weekday);
     let windows = vec![
         window(at, from - SIDE, from, p.before, false),
@@ -499,7 +504,7 @@ fn modelled(p: &Params, weekday: usize, at: NaiveTime, corridor: &str) -> (Vec<W
 
 /// Windows around the timetable when no trusted model exists; their
 /// confidences are priors, all under 0.6.
-pub fn heuristic(at: NaiveTime) -> Vec<Window> {
+pub fn heuristic(at: NaiveTime) -> Vec<DepartureWindow> {
     vec![
         window(at, -30, 0, 0.2, false),
         window(at, 0, 30, 0.5, true),
@@ -507,10 +512,16 @@ pub fn heuristic(at: NaiveTime) -> Vec<Window> {
     ]
 }
 
-fn window(at: NaiveTime, from: i64, to: i64, confidence: f64, recommended: bool) -> Window {
+fn window(
+    at: NaiveTime,
+    from: i64,
+    to: i64,
+    confidence: f64,
+    recommended: bool,
+) -> DepartureWindow {
     let clock = |m: i64| (at + Duration::minutes(m)).format("%H:%M").to_string();
     let label = format!("{}-{}", clock(from), clock(to));
-    Window {
+    DepartureWindow {
         window: label.clone(),
         label,
         confidence: round(confidence, 2),
