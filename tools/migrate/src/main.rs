@@ -2,7 +2,8 @@
 //! with `--seed`, also upserts the reference data and adds the coming days'
 //! departures; with `--synthetic` (a fresh development install only, never
 //! production), replaces the synthetic trip history (90 days per daily route,
-//! fixed seed) and refits the AI models on it.
+//! fixed seed) and refits the AI models on it; with `--refit`, refits the AI
+//! models on the data as it stands (the scheduled refit).
 //! Run by the deployment's migration Job, `scripts/dev`, and a daily CronJob.
 
 use std::process::ExitCode;
@@ -11,11 +12,12 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let seed = std::env::args().any(|a| a == "--seed");
     let synthetic = std::env::args().any(|a| a == "--synthetic");
+    let refit = synthetic || std::env::args().any(|a| a == "--refit");
     let Ok(url) = std::env::var("DATABASE_URL") else {
         eprintln!("invalid configuration: DATABASE_URL: is required");
         return ExitCode::from(2);
     };
-    match run(&url, seed, synthetic).await {
+    match run(&url, seed, synthetic, refit).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("migrate failed: {e}");
@@ -24,7 +26,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(url: &str, seed: bool, synthetic: bool) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    url: &str,
+    seed: bool,
+    synthetic: bool,
+    refit: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .connect(url)
@@ -36,19 +43,25 @@ async fn run(url: &str, seed: bool, synthetic: bool) -> Result<(), Box<dyn std::
         println!("seeded: {report:?}");
     }
     if synthetic {
-        use shared::domain::ai::{refit, synthetic};
-        let trips =
-            synthetic::seed(&pool, synthetic::DEFAULT_DAYS, synthetic::DEFAULT_SEED).await?;
+        use shared::domain::ai::synthetic as history;
+        let trips = history::seed(&pool, history::DEFAULT_DAYS, history::DEFAULT_SEED).await?;
         println!("synthetic history: {trips} trips");
+    }
+    if refit {
         let min_samples = std::env::var("AI_MIN_SAMPLES")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(30);
-        for model in refit::run(&pool, min_samples).await?.unwrap_or_default() {
-            println!(
-                "fitted {} v{}: {} samples, {}",
-                model.name, model.version, model.samples, model.health
-            );
+        match shared::domain::ai::refit::run(&pool, min_samples).await? {
+            None => println!("refit skipped: another refit is running"),
+            Some(models) => {
+                for m in models {
+                    println!(
+                        "fitted {} v{}: {} samples, {}",
+                        m.name, m.version, m.samples, m.health
+                    );
+                }
+            }
         }
     }
     Ok(())
