@@ -54,6 +54,81 @@ async fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::
     None
 }
 
+async fn start(db: &str) -> (Killed, String) {
+    let port = free_port();
+    let child = Killed(
+        command(db)
+            .env("PORT", port.to_string())
+            .env("RATE_LIMIT_ANONYMOUS", "1000")
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = shared::auth::http_client();
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return (child, base);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the binary never became ready");
+}
+
+#[tokio::test]
+async fn sigterm_under_load_lets_every_in_flight_request_finish() {
+    let db = fresh_db_url().await;
+    let (mut child, base) = start(&db).await;
+    let client = shared::auth::http_client();
+    let mut blocker = PgConnection::connect(&db).await.unwrap();
+    blocker.execute("BEGIN").await.unwrap();
+    blocker
+        .execute("LOCK TABLE cities IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    // 30 requests on their own connections, all held in flight by the lock.
+    let mut in_flight = tokio::task::JoinSet::new();
+    for _ in 0..30 {
+        let url = format!("{base}/api/cities");
+        in_flight.spawn(async move {
+            let client = shared::auth::http_client();
+            client.get(url).send().await.map(|r| r.status().as_u16())
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let term = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        client
+            .get(format!("{base}/api/cities"))
+            .send()
+            .await
+            .is_err(),
+        "a draining instance takes no new connections"
+    );
+    blocker.execute("COMMIT").await.unwrap();
+    let answers: Vec<_> = in_flight.join_all().await;
+    assert_eq!(answers.len(), 30);
+    for answer in answers {
+        assert_eq!(
+            answer.expect("no connection error before the drain ends"),
+            200
+        );
+    }
+    let status = wait_exit(&mut child.0, Duration::from_secs(10))
+        .await
+        .expect("exits after draining");
+    assert!(status.success(), "exit status {status:?}");
+}
+
 #[tokio::test]
 async fn serves_http_and_drains_in_flight_requests_on_sigterm() {
     let db = fresh_db_url().await;

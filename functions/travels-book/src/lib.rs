@@ -636,4 +636,81 @@ mod tests {
             "seats taken match bookings made: {statuses:?}"
         );
     }
+
+    #[tokio::test]
+    async fn bookings_stay_exact_while_redis_restarts() {
+        let redis = shared::testing::redis_url();
+        let authority = redis
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap();
+        let target = authority.rsplit('@').next().unwrap().to_owned();
+        let proxy = shared::testing::FaultProxy::start(&target).await;
+        let via = shared::testing::via(&redis, proxy.addr);
+        let settings = [
+            ("RATE_LIMIT_BOOKING", "1000"),
+            ("REDIS_URL", via.as_str()),
+            ("REDIS_TIMEOUT_MS", "100"),
+        ];
+        let app = TestApp::spawn_with(vec![super::function()], &settings).await;
+        let route = departure(&app).await;
+        let total: i32 = sqlx::query_scalar("SELECT total_seats FROM travel_routes WHERE id = $1")
+            .bind(&route)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+        let flapping = tokio::spawn(async move {
+            for i in 0..20 {
+                if i % 2 == 0 {
+                    proxy.down()
+                } else {
+                    proxy.up()
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+            }
+            proxy.up();
+        });
+        let mut requests = tokio::task::JoinSet::new();
+        for i in 0..60 {
+            let request = app
+                .post(
+                    "/api/travels/book",
+                    &json!({"route_id": route, "passengers": 1 + i % 2, "payment_method": "momo"}),
+                )
+                .bearer_auth(app.token(&format!("rider-{i}")))
+                .header("Idempotency-Key", format!("flap-{i}"));
+            requests.spawn(send(request));
+        }
+        let answers = requests.join_all().await;
+        flapping.await.unwrap();
+        for (status, body) in &answers {
+            assert!([200, 400].contains(status), "{status} {body}");
+        }
+        let (available, booked): (i32, i64) = sqlx::query_as(
+            "SELECT t.available_seats,
+                    (SELECT coalesce(sum(passengers), 0) FROM bookings WHERE route_id = t.id AND status = 'confirmed')
+             FROM travel_routes t WHERE t.id = $1",
+        )
+        .bind(&route)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        assert_eq!(
+            i64::from(total - available),
+            booked,
+            "seats taken equal seats confirmed"
+        );
+        assert_eq!(available, 0, "60 requests sell every seat");
+        let confirmed: i64 = answers.iter().filter(|(s, _)| *s == 200).count() as i64;
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings WHERE route_id = $1")
+            .bind(&route)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            confirmed, rows,
+            "one row per confirmed answer, nothing half-written"
+        );
+    }
 }
