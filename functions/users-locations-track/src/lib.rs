@@ -136,6 +136,7 @@ struct Inserted {
     recorded_at: DateTime<Utc>,
     city_id: Option<String>,
     city_name: Option<String>,
+    route_id: Option<String>,
 }
 
 /// $1 user, $2 point (EWKB), $3 device id, $4 accuracy, $5 activity, $6 IP.
@@ -161,9 +162,9 @@ const INSERT: &str = "
              ORDER BY ST_Distance(c.center, here.p), c.id LIMIT 1),
             (SELECT id FROM route)
         FROM here
-        RETURNING id, host(device_ip) AS device_ip, recorded_at, city_id
+        RETURNING id, host(device_ip) AS device_ip, recorded_at, city_id, route_id
     )
-    SELECT i.id, i.device_ip, i.recorded_at, i.city_id, c.name AS city_name
+    SELECT i.id, i.device_ip, i.recorded_at, i.city_id, c.name AS city_name, i.route_id
     FROM inserted i LEFT JOIN cities c ON c.id = i.city_id";
 
 /// Records the caller's location.
@@ -189,6 +190,10 @@ async fn track_location(
         .bind(address.map(|a| a.to_string()))
         .fetch_one(&state.db)
         .await?;
+    // A ping on a departure under way may move that road's traffic estimate.
+    if let Some(route_id) = &row.route_id {
+        shared::domain::ai::traffic::ping_recorded(&state, route_id).await;
+    }
     let city = row
         .city_id
         .zip(row.city_name)
