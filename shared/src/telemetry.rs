@@ -16,8 +16,8 @@ use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Level};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -180,7 +180,9 @@ where
         let mut fields = SqlFields::default();
         event.record(&mut fields);
         let operation = crate::metrics::sql_operation(&fields.summary);
-        crate::metrics::DB_QUERIES.with_label_values(&[operation]).inc();
+        crate::metrics::DB_QUERIES
+            .with_label_values(&[operation])
+            .inc();
         crate::metrics::DB_QUERY_DURATION
             .with_label_values(&[operation])
             .observe(fields.elapsed_secs);
