@@ -9,7 +9,9 @@
 # MIGRATE_TAG (default TAG), SKIP_PLATFORM=1 / SKIP_MIGRATE=1 to skip those
 # steps (CI deploys functions in parallel after one migration run),
 # MIGRATE_TIMEOUT (default 600s).
-# Secrets must exist first (see secrets.example.yaml).
+# Secrets must exist first (see secrets.example.yaml). The routes' ReferenceGrant
+# goes into the Knative local gateway's namespace (knative/edge.toml): the
+# deploying identity needs to create it there.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -41,6 +43,9 @@ for s in ai-imutis-function-secrets ai-imutis-postgres ai-imutis-redis; do
     echo "deploy.sh: warning: secret $s missing (see knative/secrets.example.yaml)" >&2
   fi
 done
+if [[ -z "$(kubectl -n "$ns" get secret ai-imutis-function-secrets -o jsonpath='{.data.DATABASE_DIRECT_URL}' 2>/dev/null)" ]]; then
+  echo "deploy.sh: warning: DATABASE_DIRECT_URL missing from ai-imutis-function-secrets: the migration Job will not start" >&2
+fi
 
 if [[ "${SKIP_PLATFORM:-0}" != 1 ]]; then
   echo "==> platform"
@@ -48,6 +53,7 @@ if [[ "${SKIP_PLATFORM:-0}" != 1 ]]; then
   kubectl kustomize "$here/platform" | image_sed \
     | kubectl apply -f - -l 'app.kubernetes.io/name!=migrate'
   kubectl -n "$ns" rollout status statefulset/postgres --timeout=300s
+  kubectl -n "$ns" rollout status deployment/pgbouncer --timeout=300s
   kubectl -n "$ns" rollout status statefulset/redis --timeout=300s
 fi
 
@@ -78,6 +84,6 @@ for f in "$@"; do
   kubectl -n "$ns" wait --for=condition=Ready "ksvc/$f" --timeout=300s
 done
 
-echo "==> routes"
-kubectl apply -f "$here/routes/httproutes.yaml"
+echo "==> routes (HTTPRoutes to the Knative local gateway, and their ReferenceGrant)"
+kubectl apply -f "$here/routes/httproutes.yaml" -f "$here/routes/referencegrant.yaml"
 echo "deployed: $*"

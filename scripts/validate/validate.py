@@ -15,11 +15,34 @@ Subcommands (each exits 1 and prints the problems when a check fails):
                             work on a default Knative install.
   split OUTDIR FILE...      write core objects one per file into OUTDIR (for
                             kubernetes-validate), skip CRD kinds, print counts.
-  routes LIST_JSON FILE...  the HTTPRoutes in FILE cover every function route in
-                            exactly one rule, and no rule shadows another (below).
+  refgrant FILE...          every ReferenceGrant has exactly the fields of
+                            Gateway API's ReferenceGrant (v1beta1 or v1), unknown
+                            fields rejected (no CRD schema here: checked by hand).
+  routes [--backend NS/NAME:PORT] LIST_JSON FILE...
+                            the HTTPRoutes in FILE cover every function route in
+                            exactly one rule, and no rule shadows another (below);
+                            the function of a rule is the one its URLRewrite
+                            hostname names; every rule's backend is a Service in
+                            another namespace (the Knative local gateway, NS/NAME
+                            on PORT when given), never a function's own name
+                            (Knative backs it with an ExternalName Service, which
+                            Gateway API implementations refuse), and a
+                            ReferenceGrant in FILE permits the reference.
+  database FILE             the database wiring of a rendering: functions carry
+                            the database-client label and not postgres-client;
+                            with PgBouncer, functions may only reach PgBouncer
+                            and only postgres-client pods reach Postgres; the
+                            migration Job and departures CronJob use
+                            DATABASE_DIRECT_URL; Postgres has an explicit
+                            max_connections; and the connection budget:
+                            sum(max-scale) x DB_MAX_CONNECTIONS <= max_client_conn,
+                            max_connections >= PgBouncer pods x max_db_connections
+                            + 8 (jobs, pg_dump, superuser reserve).
   compare KNATIVE HELM      the Helm rendering has the same Knative Services
-                            (spec, annotations), HTTPRoutes (spec) and function
-                            ConfigMap (data) as knative/.
+                            (spec, annotations), HTTPRoutes and ReferenceGrants
+                            (spec), function ConfigMap (data), pgbouncer.ini
+                            settings, PgBouncer replicas and Postgres args as
+                            knative/.
   expect-concurrency FILE NAME N
                             Knative Service NAME has containerConcurrency N.
   expect-websocket FILE NAME
@@ -50,6 +73,7 @@ CRD_KINDS = {
     ("serving.knative.dev", "Service"),
     ("gateway.networking.k8s.io", "HTTPRoute"),
     ("gateway.networking.k8s.io", "Gateway"),
+    ("gateway.networking.k8s.io", "ReferenceGrant"),
     ("cert-manager.io", "Certificate"),
 }
 
@@ -181,6 +205,77 @@ def cmd_split(outdir, *files):
     return 0
 
 
+# --- ReferenceGrant (no CRD schema here) -------------------------------------
+
+_GROUP = {"type": "string", "maxLength": 253,
+          "pattern": r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"}
+_KIND = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$"}
+_NS = {"type": "string", "minLength": 1, "maxLength": 63, "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}
+# Gateway API v1.6 ReferenceGrant (v1beta1 and v1 have the same schema).
+REFERENCE_GRANT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"enum": ["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"]},
+        "kind": {"const": "ReferenceGrant"},
+        "metadata": {**OBJECT_META, "required": ["name", "namespace"]},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["from", "to"],
+            "properties": {
+                "from": {"type": "array", "minItems": 1, "maxItems": 16, "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["group", "kind", "namespace"],
+                    "properties": {"group": _GROUP, "kind": _KIND, "namespace": _NS}}},
+                "to": {"type": "array", "minItems": 1, "maxItems": 16, "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["group", "kind"],
+                    "properties": {"group": _GROUP, "kind": _KIND,
+                                   "name": {"type": "string", "minLength": 1, "maxLength": 253}}}},
+            },
+        },
+    },
+}
+
+
+def cmd_refgrant(*files):
+    v = jsonschema.Draft7Validator(REFERENCE_GRANT)
+    errors, n = [], 0
+    for obj in load_docs(files):
+        if group_of(obj) != "gateway.networking.k8s.io" or obj.get("kind") != "ReferenceGrant":
+            continue
+        n += 1
+        name = (obj.get("metadata") or {}).get("name", "?")
+        for e in sorted(v.iter_errors(obj), key=lambda e: list(e.absolute_path)):
+            path = ".".join(str(p) for p in e.absolute_path)
+            errors.append(f"ReferenceGrant {name}: {path}: {e.message}")
+    if n == 0:
+        errors.append("no ReferenceGrant found")
+    for e in errors:
+        print(f"  {e}")
+    print(f"ReferenceGrant: {n} object(s), {len(errors)} error(s)")
+    return 1 if errors else 0
+
+
+def granted(objs, route_ns, backend_ns, backend_name):
+    """A ReferenceGrant in backend_ns lets HTTPRoutes in route_ns reference Service backend_name."""
+    for g in objs:
+        if g.get("kind") != "ReferenceGrant" or group_of(g) != "gateway.networking.k8s.io":
+            continue
+        if (g.get("metadata") or {}).get("namespace") != backend_ns:
+            continue
+        spec = g.get("spec") or {}
+        frm = any(f.get("group") == "gateway.networking.k8s.io" and f.get("kind") == "HTTPRoute"
+                  and f.get("namespace") == route_ns for f in spec.get("from", []))
+        to = any(t.get("group", "") == "" and t.get("kind") == "Service"
+                 and t.get("name", backend_name) == backend_name for t in spec.get("to", []))
+        if frm and to:
+            return True
+    return False
+
+
 # --- routes ---------------------------------------------------------------------
 
 def witness(path):
@@ -188,13 +283,25 @@ def witness(path):
     return re.sub(r"\{[^}]+\}", "w1", path)
 
 
-def http_route_matches(objs):
-    """(function, route name, rule index, method, type, value) per match."""
+HOST = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc\.cluster\.local$")
+
+
+def http_route_matches(objs, expected_backend=None):
+    """(function, route name, rule index, method, type, value) per match.
+
+    The function of a rule is the one its URLRewrite hostname names
+    (<function>.<namespace>.svc.cluster.local, the host the Knative local
+    gateway routes on); the backend must be a Service in another namespace,
+    granted by a ReferenceGrant, and never a function's own name."""
     out, problems = [], []
+    ksvcs = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objs
+             if o.get("kind") == "Service" and group_of(o) == "serving.knative.dev"}
+    ksvc_names = {n for _, n in ksvcs}
     for o in objs:
         if o.get("kind") != "HTTPRoute":
             continue
         name = o["metadata"]["name"]
+        route_ns = o["metadata"].get("namespace", "ai-imutis")
         spec = o["spec"]
         if any(p.get("sectionName") == "http" for p in spec.get("parentRefs", [])):
             continue  # the HTTP->HTTPS redirect
@@ -203,19 +310,46 @@ def http_route_matches(objs):
             if len(backends) != 1:
                 problems.append(f"{name} rule {i}: expected one backendRef")
                 continue
-            fn = backends[0]["name"]
+            b = backends[0]
+            b_ns = b.get("namespace", route_ns)
+            b_name = b.get("name")
             rewrite = [f for f in rule.get("filters", []) if f.get("type") == "URLRewrite"]
             host = rewrite[0]["urlRewrite"].get("hostname") if rewrite else None
-            if host != f"{fn}.ai-imutis.svc.cluster.local":
-                problems.append(f"{name} rule {i}: URLRewrite hostname {host!r} does not target {fn}")
-            for m in rule.get("matches", []):
-                out.append((fn, name, i, m.get("method"), m["path"]["type"], m["path"]["value"]))
+            m = HOST.match(host or "")
+            if not m or m.group(3) != route_ns:
+                problems.append(f"{name} rule {i}: URLRewrite hostname {host!r} is not <function>.{route_ns}.svc.cluster.local")
+                continue
+            fn = m.group(1)
+            if b.get("group", "") != "" or b.get("kind", "Service") != "Service":
+                problems.append(f"{name} rule {i}: backend {b.get('group')}/{b.get('kind')} is not a core Service")
+            if b_name in ksvc_names or b_name == fn or b_ns == route_ns:
+                problems.append(
+                    f"{name} rule {i}: backend {b_ns}/{b_name} is in the functions' namespace or named like a "
+                    f"Knative Service: Knative backs those with ExternalName Services, which Gateway API "
+                    f"implementations refuse (Envoy Gateway: 503 no endpoints); route to the Knative local gateway")
+            elif not granted(objs, route_ns, b_ns, b_name):
+                problems.append(f"{name} rule {i}: no ReferenceGrant in {b_ns} lets HTTPRoutes in {route_ns} "
+                                f"reference Service {b_name}")
+            if expected_backend and (b_ns, b_name, b.get("port")) != expected_backend:
+                problems.append(f"{name} rule {i}: backend {b_ns}/{b_name}:{b.get('port')} is not the local gateway "
+                                f"{expected_backend[0]}/{expected_backend[1]}:{expected_backend[2]}")
+            for mt in rule.get("matches", []):
+                out.append((fn, name, i, mt.get("method"), mt["path"]["type"], mt["path"]["value"]))
     return out, problems
 
 
-def cmd_routes(list_json, *files):
+def cmd_routes(*args):
+    args = list(args)
+    expected = None
+    if args and args[0] == "--backend":
+        spec = args[1]
+        ns, rest = spec.split("/", 1)
+        svc, port = rest.rsplit(":", 1)
+        expected = (ns, svc, int(port))
+        args = args[2:]
+    list_json, files = args[0], args[1:]
     functions = json.loads(Path(list_json).read_text())
-    matches, problems = http_route_matches(load_docs(files))
+    matches, problems = http_route_matches(load_docs(files), expected)
     # Coverage: every declared route in exactly one rule, nothing else.
     declared = {}
     for f in functions:
@@ -278,7 +412,8 @@ def _index(objs, kind, group):
 def cmd_compare(knative, helm):
     k, h = load_docs([knative]), load_docs([helm])
     problems = []
-    for kind, group in (("Service", "serving.knative.dev"), ("HTTPRoute", "gateway.networking.k8s.io")):
+    for kind, group in (("Service", "serving.knative.dev"), ("HTTPRoute", "gateway.networking.k8s.io"),
+                        ("ReferenceGrant", "gateway.networking.k8s.io")):
         ki, hi = _index(k, kind, group), _index(h, kind, group)
         if set(ki) != set(hi):
             problems.append(f"{kind}: knative {sorted(set(ki) - set(hi))} vs helm {sorted(set(hi) - set(ki))}")
@@ -291,12 +426,24 @@ def cmd_compare(knative, helm):
                 if kv != hv:
                     problems.append(f"{kind} {name}: metadata.{field} differs: {kv} vs {hv}")
             vis = "networking.knative.dev/visibility"
+            if ki[name]["metadata"].get("namespace") != hi[name]["metadata"].get("namespace"):
+                problems.append(f"{kind} {name}: namespace differs")
             if ki[name]["metadata"].get("labels", {}).get(vis) != hi[name]["metadata"].get("labels", {}).get(vis):
                 problems.append(f"{kind} {name}: {vis} label differs")
     kc = _index(k, "ConfigMap", "").get("ai-imutis-config", {}).get("data")
     hc = _index(h, "ConfigMap", "").get("ai-imutis-config", {}).get("data")
     if kc != hc:
         problems.append(f"ConfigMap ai-imutis-config: data differs: {kc} vs {hc}")
+    ki, hi = pgbouncer_ini(k), pgbouncer_ini(h)
+    if ki != hi:
+        diff = {key: (ki.get(key), hi.get(key)) for key in set(ki) | set(hi) if ki.get(key) != hi.get(key)}
+        problems.append(f"pgbouncer.ini differs (knative, helm): {diff}")
+    for kind, name, get in (("Deployment", "pgbouncer", lambda o: o["spec"].get("replicas")),
+                            ("StatefulSet", "postgres", lambda o: pod_containers(o)[0].get("args"))):
+        kv = [get(o) for o in k if o.get("kind") == kind and o["metadata"]["name"] == name]
+        hv = [get(o) for o in h if o.get("kind") == kind and o["metadata"]["name"] == name]
+        if kv != hv:
+            problems.append(f"{kind} {name}: {kv} vs {hv}")
     for p in problems:
         print(f"  {p}")
     print(f"compare knative/ vs helm: {len(problems)} difference(s)")
@@ -332,7 +479,116 @@ def cmd_expect_websocket(file, name):
     return 1 if problems else 0
 
 
+# --- database wiring -------------------------------------------------------------
+
+def pod_template(o):
+    if o.get("kind") == "CronJob":
+        return o["spec"]["jobTemplate"]["spec"]["template"]
+    return o["spec"]["template"]
+
+
+def pod_containers(o):
+    return pod_template(o)["spec"]["containers"]
+
+
+def pgbouncer_ini(objs):
+    """The settings of the pgbouncer.ini in the rendering's pgbouncer-config ConfigMap."""
+    for o in objs:
+        if o.get("kind") == "ConfigMap" and o["metadata"]["name"].startswith("pgbouncer-config"):
+            out, section = {}, ""
+            for line in o["data"]["pgbouncer.ini"].splitlines():
+                line = line.strip()
+                if not line or line[0] in ";#":
+                    continue
+                if line.startswith("["):
+                    section = line.strip("[]")
+                    continue
+                key, _, value = line.partition("=")
+                out[f"{section}.{key.strip()}"] = value.strip()
+            return out
+    return {}
+
+
+def cmd_database(file):
+    objs = load_docs([file])
+    problems = []
+    ksvcs = [o for o in objs if o.get("kind") == "Service" and group_of(o) == "serving.knative.dev"]
+    for o in ksvcs:
+        labels = o["spec"]["template"]["metadata"].get("labels", {})
+        if labels.get("ai-imutis.dev/database-client") != "true":
+            problems.append(f"function {o['metadata']['name']}: no ai-imutis.dev/database-client label")
+        if "ai-imutis.dev/postgres-client" in labels:
+            problems.append(f"function {o['metadata']['name']}: labelled postgres-client (may reach Postgres past the pooler)")
+    policies = {o["metadata"]["name"]: o for o in objs if o.get("kind") == "NetworkPolicy"}
+    ini = pgbouncer_ini(objs)
+    pooler = [o for o in objs if o.get("kind") == "Deployment" and o["metadata"]["name"] == "pgbouncer"]
+    postgres = [o for o in objs if o.get("kind") == "StatefulSet" and o["metadata"]["name"] == "postgres"]
+    if pooler:
+        if not ini:
+            problems.append("PgBouncer without its pgbouncer-config ConfigMap")
+        if not any(o.get("kind") == "Service" and group_of(o) == "" and o["metadata"]["name"] == "pgbouncer" for o in objs):
+            problems.append("PgBouncer without its Service")
+        if ini.get("pgbouncer.pool_mode") != "transaction":
+            problems.append(f"PgBouncer pool_mode {ini.get('pgbouncer.pool_mode')!r}, expected transaction")
+        if policies:
+            egress = policies.get("database-clients", {}).get("spec", {}).get("egress", [])
+            targets = [p.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
+                       for e in egress for p in e.get("to", [{}])]
+            if targets != ["pgbouncer"]:
+                problems.append(f"NetworkPolicy database-clients lets functions reach {targets}, expected only pgbouncer")
+            ingress = policies.get("postgres-ingress", {}).get("spec", {}).get("ingress", [])
+            sources = [p.get("podSelector", {}).get("matchLabels", {}) for i in ingress for p in i.get("from", [])]
+            if postgres and sources != [{"ai-imutis.dev/postgres-client": "true"}]:
+                problems.append(f"NetworkPolicy postgres-ingress admits {sources}, expected only postgres-client pods")
+            if "pgbouncer-ingress" not in policies:
+                problems.append("no NetworkPolicy pgbouncer-ingress: functions cannot reach PgBouncer")
+    for kind, name in (("Job", "ai-imutis-migrate"), ("CronJob", "ai-imutis-roll-departures")):
+        for o in objs:
+            if o.get("kind") != kind or o["metadata"]["name"] != name:
+                continue
+            env = {e["name"]: e for e in pod_containers(o)[0].get("env", [])}
+            key = env.get("DATABASE_URL", {}).get("valueFrom", {}).get("secretKeyRef", {}).get("key")
+            if key != "DATABASE_DIRECT_URL":
+                problems.append(f"{kind} {name}: DATABASE_URL is not the secret's DATABASE_DIRECT_URL (migrations need a session, not the pooler)")
+    max_conn = None
+    for o in postgres:
+        args = " ".join(pod_containers(o)[0].get("args", []))
+        m = re.search(r"max_connections=(\d+)", args)
+        if not m:
+            problems.append("Postgres StatefulSet: no explicit -c max_connections=N")
+        else:
+            max_conn = int(m.group(1))
+    # The budget, recomputed from the rendering.
+    cm = next((o for o in objs if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "ai-imutis-config"), None)
+    per = int((cm or {}).get("data", {}).get("DB_MAX_CONNECTIONS", "5"))
+    scale = sum(int(o["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/max-scale"]) for o in ksvcs)
+    worst = scale * per
+    note = f"sum(max-scale) {scale} x DB_MAX_CONNECTIONS {per} = {worst}"
+    if pooler and ini:
+        limit = int(ini.get("pgbouncer.max_client_conn", "100"))
+        note += f", max_client_conn {limit}"
+        if worst > limit:
+            problems.append(f"connection budget exceeded: {note}")
+        if max_conn is not None:
+            replicas = int(pooler[0]["spec"].get("replicas", 1))
+            need = replicas * int(ini.get("pgbouncer.max_db_connections", "0") or 10**6) + 8
+            note += f", max_connections {max_conn} >= {need}"
+            if max_conn < need:
+                problems.append(f"Postgres max_connections {max_conn} < {need} (PgBouncer pods x max_db_connections + 8)")
+        cache = (cm or {}).get("data", {}).get("DB_STATEMENT_CACHE_CAPACITY", "100")
+        if ini.get("pgbouncer.max_prepared_statements", "0") == "0" and cache != "0":
+            problems.append("sqlx's statement cache is on but PgBouncer tracks no prepared statements")
+    elif postgres and max_conn is not None and worst > max_conn - 8:
+        problems.append(f"connection budget exceeded without a pooler: {note} > max_connections {max_conn} - 8")
+    for p in problems:
+        print(f"  {p}")
+    print(f"database: {len(ksvcs)} function(s), {note}; {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
 COMMANDS = {
+    "refgrant": cmd_refgrant,
+    "database": cmd_database,
     "expect-websocket": cmd_expect_websocket,
     "crd": cmd_crd,
     "split": cmd_split,

@@ -27,3 +27,51 @@ capabilities:
 seccompProfile:
   type: "RuntimeDefault"
 {{- end }}
+
+{{/* The database host PgBouncer connects to. */}}
+{{- define "ai-imutis.pgbouncerDatabaseHost" -}}
+{{- if .Values.pgbouncer.databaseHost -}}
+{{- .Values.pgbouncer.databaseHost -}}
+{{- else if .Values.postgresql.enabled -}}
+{{- printf "postgres.%s.svc.cluster.local" .Release.Namespace -}}
+{{- else -}}
+{{- fail "pgbouncer.databaseHost is required with postgresql.enabled=false (or set pgbouncer.enabled=false)" -}}
+{{- end -}}
+{{- end }}
+
+{{/* pgbouncer.ini: the same settings as knative/platform/pgbouncer/pgbouncer.ini
+     (scripts/validate-deploy compares them), from the pgbouncer.* values. */}}
+{{- define "ai-imutis.pgbouncerIni" -}}
+[databases]
+* = host={{ include "ai-imutis.pgbouncerDatabaseHost" . }} port={{ int .Values.postgresql.port }}
+
+[pgbouncer]
+listen_addr = *
+listen_port = 6432
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = /run/pgbouncer/userlist.txt
+pool_mode = {{ .Values.pgbouncer.poolMode }}
+max_client_conn = {{ int .Values.pgbouncer.maxClientConn }}
+default_pool_size = {{ int .Values.pgbouncer.defaultPoolSize }}
+reserve_pool_size = {{ int .Values.pgbouncer.reservePoolSize }}
+reserve_pool_timeout = 3
+max_db_connections = {{ int .Values.pgbouncer.maxDbConnections }}
+max_prepared_statements = {{ int .Values.pgbouncer.maxPreparedStatements }}
+ignore_startup_parameters = extra_float_digits
+server_lifetime = 3600
+server_idle_timeout = 600
+query_wait_timeout = 30
+log_connections = 0
+log_disconnections = 0
+log_pooler_errors = 1
+stats_period = 60
+{{- end }}
+
+{{/* The functions' worst case of database connections:
+     sum(functions.*.maxScale) x config.DB_MAX_CONNECTIONS. */}}
+{{- define "ai-imutis.sumMaxScale" -}}
+{{- $sum := 0 -}}
+{{- range $name, $fn := .Values.functions }}{{ $sum = add $sum (int $fn.maxScale) }}{{ end -}}
+{{- $sum -}}
+{{- end }}

@@ -1,18 +1,28 @@
 //! `xtask`: the deployment side, generated from the function list.
 //!
 //! * `cargo run -p xtask -- gen`: writes `knative/functions/<name>.yaml`,
-//!   `knative/routes/httproutes.yaml`, `knative/kustomization.yaml`, the
-//!   `functions:` block of `helm/ai-imutis/values.yaml`, and `tools/catalog`
-//!   (every function but docs, for the docs and the dev server).
-//! * `cargo run -p xtask -- check`: exits 1 when any of those is stale, or when
-//!   two routes conflict at the edge (see [`routes`]).
+//!   `knative/routes/httproutes.yaml` and `knative/routes/referencegrant.yaml`
+//!   (routes to the Knative local gateway named in `knative/edge.toml`),
+//!   `knative/kustomization.yaml`, the `functions:` block of
+//!   `helm/ai-imutis/values.yaml`, `tools/catalog` (every function but docs),
+//!   and `functions/docs/openapi.json` (the OpenAPI document, built from the
+//!   catalog; see [`openapi`] for the bootstrap when the catalog changes).
+//! * `cargo run -p xtask -- check`: exits 1 when any of those is stale, when
+//!   two routes conflict at the edge (see [`routes`]), or when the functions
+//!   can open more database connections than the pooler accepts (see
+//!   [`budget`]).
 //! * `cargo run -p xtask -- list [--json]`: the functions (names, or JSON with
-//!   their crate dirs, routes and scaling), for CI matrices.
+//!   their crate dirs, routes and scaling), for CI matrices. Needs no function
+//!   crate: `cargo run -p xtask --no-default-features -- list --json` builds
+//!   without the catalog (feature `openapi`, on by default).
 //!
 //! The function list is `functions/*/Cargo.toml` with a
 //! `[package.metadata.function]` table, parsed by
 //! [`shared::function::Manifest`].
 
+mod budget;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod render;
 mod routes;
 
@@ -24,12 +34,22 @@ use shared::function::Manifest;
 
 use routes::EdgeMatch;
 
+/// Where the OpenAPI document goes (kept here so builds without the
+/// `openapi` feature still know it).
+const OPENAPI_PATH: &str = "functions/docs/openapi.json";
+/// Set on the nested `cargo run -p xtask -- gen` that finishes a bootstrap.
+const REGEN_ENV: &str = "XTASK_REGENERATING";
+
 /// The workspace root (two levels above this crate), or `$XTASK_ROOT` (used by
 /// `scripts/validate-deploy` to prove `check` catches stale files on a copy).
 fn repo_root() -> PathBuf {
     if let Some(root) = std::env::var_os("XTASK_ROOT") {
         return PathBuf::from(root);
     }
+    workspace_root()
+}
+
+fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
@@ -69,9 +89,37 @@ fn discover(root: &Path) -> Result<Vec<(Manifest, Vec<EdgeMatch>)>, String> {
     Ok(found)
 }
 
+/// Why the OpenAPI document is not among the generated files this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OpenApiSkipped {
+    /// This binary was built from a `tools/catalog` that lists other functions
+    /// than the manifests (gen re-runs itself; check reports it).
+    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+    StaleCatalog,
+    /// Built with `--no-default-features`.
+    #[cfg_attr(feature = "openapi", allow(dead_code))]
+    NoFeature,
+}
+
+/// What one run generates.
+struct Generated {
+    files: BTreeMap<PathBuf, String>,
+    openapi_skipped: Option<OpenApiSkipped>,
+    budget: budget::Budget,
+}
+
 /// Every generated file: path relative to the root, and its content.
-fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
+fn generate(root: &Path) -> Result<Generated, String> {
     let functions = discover(root)?;
+    let edge_text = std::fs::read_to_string(root.join(render::EDGE_SETTINGS))
+        .map_err(|e| format!("{}: {e}", render::EDGE_SETTINGS))?;
+    let edge = render::Edge::parse(&edge_text)?;
+    let manifests: Vec<&Manifest> = functions.iter().map(|(m, _)| m).collect();
+    let budget = budget::compute(root, &manifests)?;
+    let problems = budget.problems();
+    if !problems.is_empty() {
+        return Err(format!("{}\n{}", problems.join("\n"), budget.summary()));
+    }
     let mut files = BTreeMap::new();
     for (m, _) in &functions {
         files.insert(
@@ -81,7 +129,11 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
     }
     files.insert(
         PathBuf::from("knative/routes/httproutes.yaml"),
-        render::http_routes(&functions),
+        render::http_routes(&functions, &edge.local_gateway),
+    );
+    files.insert(
+        PathBuf::from("knative/routes/referencegrant.yaml"),
+        render::reference_grant(&edge.local_gateway),
     );
     let names: Vec<String> = functions.iter().map(|(m, _)| m.name.clone()).collect();
     files.insert(
@@ -108,7 +160,32 @@ fn generate(root: &Path) -> Result<BTreeMap<PathBuf, String>, String> {
         values,
         render::splice_helm_values(&current, &render::helm_functions(&functions))?,
     );
-    Ok(files)
+    let served: Vec<String> = served.into_iter().map(str::to_owned).collect();
+    let openapi_skipped = match openapi_document(&served) {
+        Ok(doc) => {
+            files.insert(PathBuf::from(OPENAPI_PATH), doc);
+            None
+        }
+        Err(why) => Some(why),
+    };
+    Ok(Generated {
+        files,
+        openapi_skipped,
+        budget,
+    })
+}
+
+#[cfg(feature = "openapi")]
+fn openapi_document(served: &[String]) -> Result<String, OpenApiSkipped> {
+    debug_assert_eq!(openapi::PATH, OPENAPI_PATH);
+    openapi::compiled_catalog(served)
+        .map(|functions| openapi::render(&functions))
+        .ok_or(OpenApiSkipped::StaleCatalog)
+}
+
+#[cfg(not(feature = "openapi"))]
+fn openapi_document(_served: &[String]) -> Result<String, OpenApiSkipped> {
+    Err(OpenApiSkipped::NoFeature)
 }
 
 /// Generated function manifests on disk that no function declares any more.
@@ -126,7 +203,11 @@ fn stale_function_files(root: &Path, files: &BTreeMap<PathBuf, String>) -> Vec<P
 }
 
 fn gen_files(root: &Path) -> Result<(), String> {
-    let files = generate(root)?;
+    let Generated {
+        files,
+        openapi_skipped,
+        budget,
+    } = generate(root)?;
     for stale in stale_function_files(root, &files) {
         std::fs::remove_file(root.join(&stale)).map_err(|e| e.to_string())?;
         println!("removed {}", stale.display());
@@ -142,11 +223,53 @@ fn gen_files(root: &Path) -> Result<(), String> {
         std::fs::write(&full, content).map_err(|e| format!("{}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
-    Ok(())
+    println!("{}", budget.summary());
+    match openapi_skipped {
+        None => Ok(()),
+        Some(OpenApiSkipped::NoFeature) => Err(format!(
+            "{OPENAPI_PATH} not written: built without the `openapi` feature; run `cargo run -p xtask -- gen`"
+        )),
+        Some(OpenApiSkipped::StaleCatalog) if std::env::var_os("XTASK_ROOT").is_some() => {
+            println!(
+                "{OPENAPI_PATH} not written: this xtask links the workspace's function crates, not those of $XTASK_ROOT"
+            );
+            Ok(())
+        }
+        Some(OpenApiSkipped::StaleCatalog) if std::env::var_os(REGEN_ENV).is_some() => {
+            Err(format!(
+                "{OPENAPI_PATH}: tools/catalog still differs from the manifests after rebuilding xtask"
+            ))
+        }
+        Some(OpenApiSkipped::StaleCatalog) => regenerate_with_new_catalog(),
+    }
+}
+
+/// The catalog just changed under this binary: let cargo rebuild xtask against
+/// it and write the OpenAPI document from the new build (once).
+fn regenerate_with_new_catalog() -> Result<(), String> {
+    println!("tools/catalog changed: rebuilding xtask against it to write {OPENAPI_PATH}");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["run", "-q", "-p", "xtask", "--", "gen"])
+        .current_dir(workspace_root())
+        .env(REGEN_ENV, "1")
+        .status()
+        .map_err(|e| format!("running cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the rebuilt xtask failed ({status}); fix the build and run `cargo run -p xtask -- gen` again"
+        ))
+    }
 }
 
 fn check(root: &Path) -> Result<(), String> {
-    let files = generate(root)?;
+    let Generated {
+        files,
+        openapi_skipped,
+        budget,
+    } = generate(root)?;
     let mut problems: Vec<String> = stale_function_files(root, &files)
         .into_iter()
         .map(|p| format!("{}: no function declares it", p.display()))
@@ -158,6 +281,17 @@ fn check(root: &Path) -> Result<(), String> {
             Err(_) => problems.push(format!("{}: missing", path.display())),
         }
     }
+    match openapi_skipped {
+        None => {}
+        Some(OpenApiSkipped::StaleCatalog) => problems.push(format!(
+            "{OPENAPI_PATH}: not checked: this xtask was built from a tools/catalog that lists other functions \
+             (`gen` rewrites the catalog, then rebuilds itself once to write the document)"
+        )),
+        Some(OpenApiSkipped::NoFeature) => problems.push(format!(
+            "{OPENAPI_PATH}: not checked: built without the `openapi` feature"
+        )),
+    }
+    println!("{}", budget.summary());
     if problems.is_empty() {
         println!("generated deployment files are up to date");
         Ok(())
@@ -242,11 +376,25 @@ mod tests {
     fn rendering_is_deterministic_and_covers_every_function() {
         let root = repo_root();
         let functions = discover(&root).unwrap();
-        let a = generate(&root).unwrap();
-        assert_eq!(a, generate(&root).unwrap());
+        let a = generate(&root).unwrap().files;
+        assert_eq!(a, generate(&root).unwrap().files);
         for (m, _) in &functions {
             assert!(a.contains_key(&PathBuf::from(format!("knative/functions/{}.yaml", m.name))));
         }
+    }
+
+    #[test]
+    fn the_shipped_configuration_fits_the_connection_budget_with_margin() {
+        let root = repo_root();
+        let functions = discover(&root).unwrap();
+        let manifests: Vec<&Manifest> = functions.iter().map(|(m, _)| m).collect();
+        let b = budget::compute(&root, &manifests).unwrap();
+        assert!(b.problems().is_empty(), "{:?}", b.problems());
+        assert!(
+            b.worst_case * 10 <= b.max_client_conn * 8,
+            "less than 20 % headroom: {}",
+            b.summary()
+        );
     }
 
     #[test]
@@ -260,5 +408,63 @@ mod tests {
         let out = render::splice_helm_values(&current, &block).unwrap();
         assert_eq!(out, format!("a: 1\n{block}b: 2\n"));
         assert!(render::splice_helm_values("a: 1\n", &block).is_err());
+    }
+
+    /// The function list is `functions/*/Cargo.toml`; the catalog (what the
+    /// OpenAPI document covers and the dev server serves) must hold every one
+    /// of them but docs.
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn catalog_lists_every_function_crate_but_docs() {
+        let mut on_disk: Vec<String> = discover(&workspace_root())
+            .unwrap()
+            .into_iter()
+            .map(|(m, _)| m.name)
+            .filter(|n| n != "docs")
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = catalog::functions()
+            .into_iter()
+            .map(|f| f.manifest.name)
+            .collect();
+        listed.sort();
+        assert_eq!(listed, on_disk, "tools/catalog drifted from functions/");
+    }
+
+    /// Every function's router serves exactly the routes of its manifest, and
+    /// documents them (docs checks its own in its crate).
+    #[cfg(feature = "openapi")]
+    #[tokio::test]
+    async fn every_function_serves_exactly_its_manifest() {
+        for function in catalog::functions() {
+            shared::testing::assert_serves_its_manifest(function).await;
+        }
+    }
+
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn the_document_has_every_route_the_tags_and_the_security_schemes() {
+        let functions = catalog::functions();
+        let doc: serde_json::Value = serde_json::from_str(&openapi::render(&functions)).unwrap();
+        for f in &functions {
+            for route in &f.manifest.routes {
+                let op = &doc["paths"][&route.path][route.method.to_lowercase()];
+                assert!(
+                    op.is_object(),
+                    "{route} of {} is undocumented",
+                    f.manifest.name
+                );
+            }
+        }
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["FirebaseAuth"]["scheme"], "bearer");
+        assert_eq!(schemes["DeviceFingerprint"]["name"], "X-Device-Fingerprint");
+        let tags: Vec<&str> = doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, openapi::TAGS.map(|(name, _)| name));
     }
 }
