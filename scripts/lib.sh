@@ -113,7 +113,9 @@ auth_file = $dir/users.txt
 pool_mode = $mode
 max_client_conn = 500
 default_pool_size = 20
-ignore_startup_parameters = extra_float_digits,search_path
+server_idle_timeout = 2
+query_wait_timeout = 30
+ignore_startup_parameters = extra_float_digits,search_path,options
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI
