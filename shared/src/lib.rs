@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod function;
 pub mod idempotency;
+pub mod local_limit;
 pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;

@@ -197,9 +197,13 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
     // attack; only forged or malformed ones count toward a lockout.
     if let Authentication::Failed(e) = &authentication
         && !matches!(e, AuthError::KeysUnavailable | AuthError::Expired)
-        && let Err(err) = rate_limit::record_bad_token(state, &ip).await
+        && let Some((_, bucket)) = guard.tier.limit(&state.config.rate_limits, None)
+        && let Err(err) = rate_limit::record_bad_token(state, bucket, &ip).await
     {
         tracing::warn!(error = %err, "could not record a refused token");
+    }
+    if user.is_some() {
+        rate_limit::end_bad_streak(state, &ip).await;
     }
     if let Some(user) = user {
         tracing::Span::current().record("uid", user.uid.as_str());
@@ -279,7 +283,12 @@ async fn rate_limit(
         uid: user.map(|u| u.uid.as_str()),
         ip,
     };
-    match rate_limit::check(state, bucket, limit, &caller).await {
+    let decision = if tier == RateTier::Booking {
+        rate_limit::check(state, bucket, limit, &caller).await
+    } else {
+        Ok(state.limiter.check(state, bucket, limit, &caller))
+    };
+    match decision {
         Ok(decision) => {
             let (retry_after, message) = decision.refusal()?;
             let label = match decision {

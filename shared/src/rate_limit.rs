@@ -2,7 +2,8 @@
 //! an IP that sends a streak of bad tokens is locked out, and an anonymous IP
 //! that floods is blocked for a while. Both spare callers with a valid token:
 //! carrier-grade NAT puts thousands of phones behind one address, and one
-//! person's bad tokens must not lock the others out. One Lua script per request checks and
+//! person's bad tokens must not lock the others out. For the booking tier, where
+//! exactness matters, one Lua script per request checks and
 //! counts atomically, so concurrent requests can never together exceed a limit.
 
 use std::sync::LazyLock;
@@ -184,20 +185,39 @@ pub async fn check(
     })
 }
 
-/// Records a refused token from `ip`; the configured streak locks the IP out.
-pub async fn record_bad_token(state: &AppState, ip: &str) -> Result<(), String> {
+/// Records a refused token from `ip`; the configured streak locks the IP out
+/// (in Redis for every instance, and at once on this one for `bucket`).
+pub async fn record_bad_token(state: &AppState, bucket: &str, ip: &str) -> Result<(), String> {
     let abuse = &state.config.abuse;
+    state.limiter.saw_bad_token(ip);
     let mut invocation = BAD_TOKEN.prepare_invoke();
     invocation
         .key(state.redis_key(&["bad-tokens", ip]))
         .key(state.redis_key(&["lockout", ip]))
         .arg(abuse.bad_token_limit)
         .arg(abuse.lockout.as_millis() as u64);
-    let _streak: u64 = state
+    let streak: u64 = state
         .with_redis("bad_token", async |conn| {
             invocation.invoke_async(conn).await
         })
         .await
         .map_err(|e| e.to_string())?;
+    if streak >= u64::from(abuse.bad_token_limit) {
+        state.limiter.lock_out(bucket, ip, abuse.lockout);
+    }
     Ok(())
+}
+
+/// A valid token from `ip` ends its bad-token streak ("in a row"). Only an
+/// address this instance saw a bad token from costs a Redis command.
+pub async fn end_bad_streak(state: &AppState, ip: &str) {
+    if !state.limiter.forget_bad_token(ip) {
+        return;
+    }
+    let key = state.redis_key(&["bad-tokens", ip]);
+    let _ = state
+        .with_redis("DEL", async |conn| {
+            redis::cmd("DEL").arg(&key).query_async::<()>(conn).await
+        })
+        .await;
 }

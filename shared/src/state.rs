@@ -10,6 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use crate::auth::FirebaseVerifier;
 use crate::cache::Breaker;
 use crate::config::Config;
+use crate::local_limit::LocalLimiter;
 use crate::metrics::Metrics;
 use crate::users::KnownUsers;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub known_users: Arc<KnownUsers>,
     /// Fails Redis commands fast while Redis is down (see [`crate::cache`]).
     pub redis_breaker: Arc<Breaker>,
+    /// Per-instance rate-limit counts, synced to Redis in batches.
+    pub limiter: Arc<LocalLimiter>,
 }
 
 impl AppState {
@@ -57,6 +60,7 @@ impl AppState {
             auth: FirebaseVerifier::new(&config),
             metrics: Arc::new(Metrics::new(&config.function)),
             redis_breaker: Arc::default(),
+            limiter: Arc::default(),
             known_users: Arc::default(),
             config: Arc::new(config),
             db,

@@ -445,10 +445,21 @@ async fn an_anonymous_flood_blocks_the_ip_but_not_signed_in_users() {
     )
     .await;
     let anonymous = || send(app.get("/public").header("x-forwarded-for", "192.0.2.77"));
-    for i in 1..=15 {
-        assert_eq!(anonymous().await.0, 200, "request {i}");
-    }
-    let (status, body) = anonymous().await;
+    // Flood counts reach Redis in batches: the block lands within one batch.
+    let mut admitted = 0;
+    let (status, body) = loop {
+        let (status, body) = anonymous().await;
+        if status != 200 {
+            break (status, body);
+        }
+        admitted += 1;
+        assert!(
+            admitted <= 15 + shared::local_limit::SYNC_BATCH,
+            "never blocked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(admitted >= 15, "blocked after {admitted}");
     assert_eq!(status, 429);
     assert_eq!(
         body["message"],
@@ -467,7 +478,8 @@ async fn an_anonymous_flood_blocks_the_ip_but_not_signed_in_users() {
     );
     let metrics = app.text("/metrics").await;
     assert!(
-        metrics.contains(r#"rate_limit_rejections_total{tier="flood",function="private+public"} 2"#),
+        metrics
+            .contains(r#"rate_limit_rejections_total{tier="flood",function="private+public"} 2"#),
         "{metrics}"
     );
 }
@@ -490,9 +502,14 @@ async fn an_instance_is_not_ready_until_its_migrations_are_applied() {
 #[tokio::test]
 async fn a_redis_outage_lets_requests_through_rather_than_failing_them() {
     let app = TestApp::spawn_with(probes(), &[("REDIS_URL", "redis://127.0.0.1:1")]).await;
-    for _ in 0..12 {
-        assert_eq!(send(app.get("/public")).await.0, 200);
+    for i in 1..=10 {
+        assert_eq!(send(app.get("/public")).await.0, 200, "request {i}");
     }
+    assert_eq!(
+        send(app.get("/public")).await.0,
+        429,
+        "each instance still limits on its own counts"
+    );
     let (status, body) = send(app.get("/readyz")).await;
     assert_eq!(
         status, 200,
@@ -513,14 +530,14 @@ async fn a_redis_that_never_answers_costs_little_and_then_nothing() {
         }
     });
     let url = format!("redis://{addr}");
-    let app = TestApp::spawn_with(
-        probes(),
-        &[("REDIS_URL", url.as_str()), ("REDIS_TIMEOUT_MS", "150")],
-    )
-    .await;
+    let mut settings = RELAXED.to_vec();
+    settings.extend([("REDIS_URL", url.as_str()), ("REDIS_TIMEOUT_MS", "150")]);
+    let app = TestApp::spawn_with(probes(), &settings).await;
+    let token = app.token("ada");
     let started = std::time::Instant::now();
+    // Signed-in requests check their device session in Redis on the way in.
     for _ in 0..20 {
-        assert_eq!(send(app.get("/public")).await.0, 200);
+        assert_eq!(whoami_with(&app, &token).await.0, 200);
     }
     let spent = started.elapsed();
     // Three timed-out commands open the breaker; the other requests skip Redis.
@@ -530,11 +547,11 @@ async fn a_redis_that_never_answers_costs_little_and_then_nothing() {
     );
     let metrics = app.text("/metrics").await;
     assert!(
-        metrics.contains(r#"redis_commands_total{command="rate_limit",outcome="timeout""#),
+        metrics.contains(r#"redis_commands_total{command="session_check",outcome="timeout""#),
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"redis_commands_total{command="rate_limit",outcome="skipped""#),
+        metrics.contains(r#"redis_commands_total{command="session_check",outcome="skipped""#),
         "{metrics}"
     );
     assert_eq!(send(app.get("/readyz")).await.0, 200);

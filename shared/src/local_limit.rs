@@ -1,0 +1,249 @@
+//! Rate limits without a Redis round trip per request. Each instance counts
+//! its own admissions per (tier, caller) in windows aligned on the clock, and
+//! adds them to Redis in batches: at the first request of a window, then
+//! every [`SYNC_BATCH`] requests or [`SYNC_INTERVAL`], whichever comes first.
+//! The answer of a sync (the caller's total across instances, and for an
+//! anonymous IP its lockout and flood block) steers the next decisions.
+//!
+//! The bound: an instance admits at most `SYNC_BATCH` requests of one caller
+//! beyond what it has heard back from Redis, so across `n` instances a limit
+//! `L` admits at most `L + n * SYNC_BATCH` requests in a window, and a lockout
+//! set elsewhere reaches an instance within `SYNC_INTERVAL` or `SYNC_BATCH`
+//! requests. One instance alone counts exactly. Where exactness matters (the
+//! booking tier) the guard keeps the per-request script of [`crate::rate_limit`].
+//! Redis down: syncs fail and each instance keeps limiting on its own counts.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::rate_limit::{Caller, Decision};
+use crate::state::AppState;
+
+/// Admissions of one caller an instance may make between syncs.
+pub const SYNC_BATCH: u32 = 5;
+/// The longest a busy caller's count goes unsynced.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
+/// Beyond this many tracked callers an instance forgets the idle ones.
+const CAPACITY: usize = 50_000;
+
+#[derive(Default)]
+struct Counter {
+    window: u64,
+    /// The caller's total across instances, as of the last sync answer.
+    global: u32,
+    /// Admitted here since the last sync started, and in the sync in flight.
+    unsynced: u32,
+    in_flight: u32,
+    syncing: bool,
+    last_sync: Option<Instant>,
+    /// Anonymous callers: their IP's lockout and flood block, from Redis.
+    locked_until: Option<Instant>,
+    blocked_until: Option<Instant>,
+    flood_unsynced: u32,
+}
+
+/// One instance's counts.
+#[derive(Default)]
+pub struct LocalLimiter {
+    counters: Mutex<HashMap<(String, String), Counter>>,
+    /// Addresses this instance saw a bad token from, since their last success.
+    bad_token_ips: Mutex<std::collections::HashSet<String>>,
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What to send to Redis after a decision.
+struct Sync {
+    key: (String, String),
+    window: u64,
+    delta: u32,
+    flood_delta: u32,
+}
+
+/// KEYS: tier counter of this window, IP lockout, anonymous flood counter,
+/// flood block. ARGV: delta, counter ttl ms, flood delta, flood window ms,
+/// flood limit, flood block ms, anonymous (1/0). Returns {total, lockout ms,
+/// block ms} (ms <= 0: none).
+static SYNC: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local locked, blocked = -2, -2
+if ARGV[7] == '1' then
+  locked = redis.call('PTTL', KEYS[2])
+  blocked = redis.call('PTTL', KEYS[4])
+  local delta = tonumber(ARGV[3])
+  if blocked <= 0 and delta > 0 then
+    local n = redis.call('INCRBY', KEYS[3], delta)
+    if n == delta then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+    if n > tonumber(ARGV[5]) then
+      redis.call('SET', KEYS[4], '1', 'PX', ARGV[6])
+      redis.call('DEL', KEYS[3])
+      blocked = tonumber(ARGV[6])
+    end
+  end
+end
+return {total, locked, blocked}
+",
+    )
+});
+
+impl LocalLimiter {
+    /// Decides at once from local counts; a sync to Redis, when due, runs in
+    /// the background.
+    pub fn check(
+        &self,
+        state: &AppState,
+        bucket: &'static str,
+        limit: u32,
+        caller: &Caller<'_>,
+    ) -> Decision {
+        let window_ms = state.config.rate_limits.window.as_millis().max(1) as u64;
+        let now_ms = epoch_ms();
+        let window = now_ms / window_ms;
+        let window_left = Duration::from_millis((window + 1) * window_ms - now_ms);
+        let identity = match caller.uid {
+            Some(uid) => format!("uid:{uid}"),
+            None => format!("ip:{}", caller.ip),
+        };
+        let now = Instant::now();
+        let key = (bucket.to_owned(), identity);
+        let (decision, sync) = {
+            let mut counters = self.counters.lock().expect("not poisoned");
+            if counters.len() >= CAPACITY && !counters.contains_key(&key) {
+                counters.retain(|_, c| c.window == window);
+            }
+            let c = counters.entry(key.clone()).or_default();
+            if c.window != window {
+                *c = Counter {
+                    window,
+                    locked_until: c.locked_until,
+                    blocked_until: c.blocked_until,
+                    ..Counter::default()
+                };
+            }
+            let anonymous = caller.uid.is_none();
+            let decision = match (c.locked_until, c.blocked_until) {
+                (Some(t), _) if anonymous && t > now => Decision::Locked {
+                    retry_after: secs(t - now),
+                },
+                (_, Some(t)) if anonymous && t > now => Decision::Blocked {
+                    retry_after: secs(t - now),
+                },
+                _ if c.global + c.in_flight + c.unsynced >= limit => Decision::Limited {
+                    retry_after: secs(window_left),
+                },
+                _ => {
+                    c.unsynced += 1;
+                    if anonymous {
+                        c.flood_unsynced += 1;
+                    }
+                    Decision::Allowed
+                }
+            };
+            let due =
+                c.last_sync.is_none_or(|t| now - t >= SYNC_INTERVAL) || c.unsynced >= SYNC_BATCH;
+            let sync =
+                (!c.syncing && due && (c.unsynced > 0 || c.last_sync.is_none())).then(|| {
+                    c.syncing = true;
+                    c.last_sync = Some(now);
+                    c.in_flight = c.unsynced;
+                    c.unsynced = 0;
+                    Sync {
+                        key: key.clone(),
+                        window,
+                        delta: c.in_flight,
+                        flood_delta: std::mem::take(&mut c.flood_unsynced),
+                    }
+                });
+            (decision, sync)
+        };
+        if let Some(sync) = sync {
+            let state = state.clone();
+            tokio::spawn(async move { state.limiter.sync(&state, sync, window_ms).await });
+        }
+        decision
+    }
+
+    async fn sync(&self, state: &AppState, sync: Sync, window_ms: u64) {
+        let (bucket, identity) = &sync.key;
+        let ip = identity.strip_prefix("ip:");
+        let abuse = &state.config.abuse;
+        let mut invocation = SYNC.prepare_invoke();
+        invocation
+            .key(state.redis_key(&["rlw", bucket, identity, &sync.window.to_string()]))
+            .key(state.redis_key(&["lockout", ip.unwrap_or("-")]))
+            .key(state.redis_key(&["flood", ip.unwrap_or("-")]))
+            .key(state.redis_key(&["flood-block", ip.unwrap_or("-")]))
+            .arg(sync.delta)
+            .arg(window_ms * 2)
+            .arg(sync.flood_delta)
+            .arg(abuse.flood_window.as_millis() as u64)
+            .arg(abuse.flood_limit)
+            .arg(abuse.flood_block.as_millis() as u64)
+            .arg(u8::from(ip.is_some()));
+        let answer: Result<(u32, i64, i64), _> = state
+            .with_redis("rate_limit_sync", async |conn| {
+                invocation.invoke_async(conn).await
+            })
+            .await;
+        let now = Instant::now();
+        let mut counters = self.counters.lock().expect("not poisoned");
+        let Some(c) = counters.get_mut(&sync.key) else {
+            return;
+        };
+        c.syncing = false;
+        if c.window != sync.window {
+            return;
+        }
+        match answer {
+            Ok((total, locked, blocked)) => {
+                c.global = total;
+                c.in_flight = 0;
+                c.locked_until = (locked > 0).then(|| now + Duration::from_millis(locked as u64));
+                c.blocked_until =
+                    (blocked > 0).then(|| now + Duration::from_millis(blocked as u64));
+            }
+            Err(e) => {
+                // Keep counting here: the admitted requests stay in `global`.
+                c.global += c.in_flight;
+                c.in_flight = 0;
+                tracing::debug!(error = %e, "rate-limit sync failed; limiting on local counts");
+            }
+        }
+    }
+
+    /// Remembers that `ip` sent a bad token.
+    pub fn saw_bad_token(&self, ip: &str) {
+        let mut ips = self.bad_token_ips.lock().expect("not poisoned");
+        if ips.len() >= CAPACITY {
+            ips.clear();
+        }
+        ips.insert(ip.to_owned());
+    }
+
+    /// Forgets `ip`'s bad tokens; whether there were any.
+    pub fn forget_bad_token(&self, ip: &str) -> bool {
+        let mut ips = self.bad_token_ips.lock().expect("not poisoned");
+        !ips.is_empty() && ips.remove(ip)
+    }
+
+    /// This instance locked `ip` out (its bad-token streak reached the limit).
+    pub fn lock_out(&self, bucket: &str, ip: &str, lockout: Duration) {
+        let mut counters = self.counters.lock().expect("not poisoned");
+        let c = counters
+            .entry((bucket.to_owned(), format!("ip:{ip}")))
+            .or_default();
+        c.locked_until = Some(Instant::now() + lockout);
+    }
+}
+
+fn secs(d: Duration) -> u64 {
+    d.as_millis().div_ceil(1000).max(1) as u64
+}
