@@ -49,6 +49,27 @@ Subcommands (each exits 1 and prints the problems when a check fails):
                             Knative Service NAME has the WebSocket settings.
   count-functions LIST_JSON FILE...
                             every function has exactly one Knative Service.
+  alerts RULES TESTS MONITORING_MD METRICS_RS LIST_JSON
+                            the alert rules: expressions use only metrics the
+                            functions export (read from METRICS_RS) or `up`;
+                            every by (...) includes function; selectors of
+                            http_request_duration_seconds exclude exactly the
+                            WebSocket routes of LIST_JSON; severity, for:,
+                            summary and a description pointing at the alert's
+                            section of MONITORING_MD, which exists; every alert
+                            has a promtool test case in TESTS that makes it fire
+                            and one that keeps it quiet.
+  dashboard JSON METRICS_RS LIST_JSON [--rules-out FILE]
+                            the Grafana dashboard parses; every panel has a
+                            title; every panel and target queries the
+                            ${datasource} variable, which is a Prometheus
+                            data source variable; every expression uses only
+                            exported metrics (or `up`), filters by $function
+                            and keeps WebSocket routes out of latency; FILE gets
+                            the expressions as recording rules for promtool.
+  expect-dashboard FILE JSON [--absent]
+                            FILE has one ConfigMap labelled grafana_dashboard:
+                            "1" carrying JSON (none with --absent).
 
 Shadowing rule (routes): for every rule match a witness request is built (an
 Exact path itself; a regex match's declared path with each {param} replaced by
@@ -586,6 +607,243 @@ def cmd_database(file):
     return 1 if problems else 0
 
 
+# --- monitoring: alert rules, their promtool tests, the Grafana dashboard -------
+
+PROMQL_KEYWORDS = {"and", "or", "unless", "offset", "bool", "by", "without", "on", "ignoring",
+                   "group_left", "group_right", "inf", "nan", "atan2"}
+# Series every Prometheus has besides what the functions export.
+STANDARD_METRICS = {"up"}
+# The operational endpoints every function answers (shared/src/app.rs).
+OPERATIONAL_ENDPOINTS = ("/healthz", "/readyz", "/metrics")
+
+
+def exported_metrics(metrics_rs):
+    """The series names the functions export, read from shared/src/metrics.rs:
+    counters and gauges by name, histograms as NAME_bucket/_sum/_count."""
+    src = Path(metrics_rs).read_text()
+    names = set()
+    for kind, name in re.findall(r'\b(counter|gauge|histogram|HistogramOpts::new|Opts::new|IntGauge::new)\(\s*"(\w+)"', src):
+        if kind in ("histogram", "HistogramOpts::new"):
+            names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+        else:
+            names.add(name)
+    if len(names) < 10:
+        raise SystemExit(f"{metrics_rs}: found only {sorted(names)}; has the way metrics are declared changed?")
+    return names
+
+
+def promql_metric_names(expr):
+    """The metric names an expression selects (strings, label matchers, ranges,
+    grouping clauses, Grafana variables and function calls left out)."""
+    s = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    s = re.sub(r"\{[^}]*\}", " ", s)
+    s = re.sub(r"\[[^\]]*\]", " ", s)
+    s = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", s)
+    s = re.sub(r"\$\{[^}]*\}|\$\w+", " ", s)
+    names = set()
+    for m in re.finditer(r"(?<![\w.])[A-Za-z_:][A-Za-z0-9_:]*", s):
+        if re.match(r"\s*\(", s[m.end():]) or m.group(0).lower() in PROMQL_KEYWORDS:
+            continue
+        names.add(m.group(0))
+    return names
+
+
+def _selectors(expr, metric_prefix):
+    """Label-matcher bodies of every selector of a metric starting with metric_prefix."""
+    return re.findall(r"\b" + re.escape(metric_prefix) + r"\w*\s*\{([^}]*)\}", expr), \
+        len(re.findall(r"\b" + re.escape(metric_prefix) + r"\w*\b", expr))
+
+
+def websocket_exclusion_problems(where, expr, list_json):
+    """Every selector of http_request_duration_seconds_* in expr must exclude
+    (endpoint!~) every WebSocket route of the functions and no other route."""
+    fns = json.loads(Path(list_json).read_text())
+    ws = [r["path"] for f in fns if f.get("websocket") for r in f["routes"]]
+    other = [r["path"] for f in fns if not f.get("websocket") for r in f["routes"]]
+    bodies, uses = _selectors(expr, "http_request_duration_seconds")
+    problems = []
+    if uses and len(bodies) != uses:
+        problems.append(f"{where}: a selector of http_request_duration_seconds has no label matchers (WebSocket endpoints not excluded)")
+    for body in bodies:
+        m = re.search(r'endpoint\s*!~\s*"((?:[^"\\]|\\.)*)"', body)
+        if not m:
+            problems.append(f"{where}: http_request_duration_seconds{{{body}}} does not exclude WebSocket endpoints (endpoint!~)")
+            continue
+        rx = re.compile(m.group(1).encode().decode("unicode_escape"))
+        missed = [p for p in ws if not rx.fullmatch(p)]
+        hit = [p for p in other if rx.fullmatch(p)]
+        if missed:
+            problems.append(f"{where}: endpoint!~\"{m.group(1)}\" lets WebSocket endpoints through: {missed}")
+        if hit:
+            problems.append(f"{where}: endpoint!~\"{m.group(1)}\" also drops non-WebSocket endpoints: {hit}")
+    return problems
+
+
+def cmd_alerts(rules_file, tests_file, monitoring_md, metrics_rs, list_json):
+    known = exported_metrics(metrics_rs) | STANDARD_METRICS
+    rules = yaml.safe_load(Path(rules_file).read_text())
+    tests = yaml.safe_load(Path(tests_file).read_text())
+    doc = Path(monitoring_md).read_text()
+    headings = set(re.findall(r"^###\s+(\w+)\s*$", doc, re.M))
+    problems, alerts = [], []
+    for group in rules.get("groups", []):
+        for rule in group.get("rules", []):
+            name = rule.get("alert")
+            if not name:
+                continue
+            alerts.append(name)
+            expr = rule.get("expr", "")
+            unknown = promql_metric_names(expr) - known
+            if unknown:
+                problems.append(f"{name}: expr uses metrics no function exports: {sorted(unknown)}")
+            for clause in re.findall(r"\bby\s*\(([^)]*)\)", expr):
+                if "function" not in [c.strip() for c in clause.split(",")]:
+                    problems.append(f"{name}: by ({clause}) without function")
+            if not re.search(r"\bby\s*\(", expr):
+                problems.append(f"{name}: no by (...) clause: the alert is not per function")
+            if "http_request_duration_seconds" in expr:
+                problems += websocket_exclusion_problems(name, expr, list_json)
+            if rule.get("labels", {}).get("severity") not in ("critical", "warning"):
+                problems.append(f"{name}: severity label must be critical or warning")
+            if not rule.get("for"):
+                problems.append(f"{name}: no for: (a single bad evaluation would page)")
+            ann = rule.get("annotations", {})
+            if not ann.get("summary") or not ann.get("description"):
+                problems.append(f"{name}: summary and description annotations required")
+            elif f"MONITORING.md#{name.lower()}" not in ann["description"]:
+                problems.append(f"{name}: description does not point at MONITORING.md#{name.lower()}")
+            if name not in headings:
+                problems.append(f"{name}: no '### {name}' section in {monitoring_md}")
+    if len(set(alerts)) != len(alerts):
+        problems.append(f"alert names repeated: {sorted(a for a in alerts if alerts.count(a) > 1)}")
+    rule_files = [Path(tests_file).parent / f for f in tests.get("rule_files", [])]
+    if not any(f.resolve() == Path(rules_file).resolve() for f in rule_files):
+        problems.append(f"{tests_file}: rule_files does not load {rules_file}")
+    firing, quiet = set(), set()
+    for test in tests.get("tests", []):
+        for case in test.get("alert_rule_test", []):
+            name = case.get("alertname")
+            if name not in alerts:
+                problems.append(f"test '{test.get('name')}': alert {name} is not in {rules_file}")
+            (firing if case.get("exp_alerts") else quiet).add(name)
+    for name in alerts:
+        if name not in firing:
+            problems.append(f"{name}: no test case makes it fire")
+        if name not in quiet:
+            problems.append(f"{name}: no test case keeps it quiet")
+    for p in problems:
+        print(f"  {p}")
+    print(f"alerts: {len(alerts)} alert(s), {len(firing & set(alerts))} with a firing case, "
+          f"{len(quiet & set(alerts))} with a quiet case; {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+DASHBOARD_DS = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def _all_panels(panels):
+    for p in panels:
+        yield p
+        yield from _all_panels(p.get("panels", []))
+
+
+def cmd_dashboard(dashboard_json, metrics_rs, list_json, *opts):
+    """Offline checks of the Grafana dashboard; --rules-out FILE writes every
+    expression as a recording rule (Grafana variables substituted) for
+    `promtool check rules`."""
+    known = exported_metrics(metrics_rs) | STANDARD_METRICS
+    problems = []
+    try:
+        dash = json.loads(Path(dashboard_json).read_text())
+    except (OSError, ValueError) as e:
+        print(f"  {dashboard_json}: {e}")
+        return 1
+    for key in ("uid", "title", "panels", "templating"):
+        if not dash.get(key):
+            problems.append(f"dashboard has no {key}")
+    variables = {v.get("name"): v for v in dash.get("templating", {}).get("list", [])}
+    ds = variables.get("datasource")
+    if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
+        problems.append("no template variable 'datasource' of type datasource querying prometheus")
+    fn = variables.get("function")
+    if not fn or fn.get("datasource") != DASHBOARD_DS:
+        problems.append("no template variable 'function' on the ${datasource} data source")
+    ids, exprs = [], []
+    for panel in _all_panels(dash.get("panels", [])):
+        title = (panel.get("title") or "").strip()
+        where = f"panel {panel.get('id')} '{title}'"
+        ids.append(panel.get("id"))
+        if not title:
+            problems.append(f"{where}: no title")
+        if "gridPos" not in panel:
+            problems.append(f"{where}: no gridPos")
+        if panel.get("type") == "row":
+            continue
+        if panel.get("datasource") != DASHBOARD_DS:
+            problems.append(f"{where}: datasource {panel.get('datasource')!r}, expected {DASHBOARD_DS}")
+        targets = panel.get("targets") or []
+        if not targets:
+            problems.append(f"{where}: no targets")
+        for t in targets:
+            expr = (t.get("expr") or "").strip()
+            tw = f"{where} target {t.get('refId')}"
+            if t.get("datasource", DASHBOARD_DS) != DASHBOARD_DS:
+                problems.append(f"{tw}: datasource {t.get('datasource')!r}, expected {DASHBOARD_DS}")
+            if not expr:
+                problems.append(f"{tw}: no expr")
+                continue
+            exprs.append((tw, expr))
+            unknown = promql_metric_names(expr) - known
+            if unknown:
+                problems.append(f"{tw}: metrics no function exports: {sorted(unknown)}")
+            if "$function" not in expr:
+                problems.append(f"{tw}: does not filter by $function")
+            problems += websocket_exclusion_problems(tw, expr, list_json)
+    dupes = sorted({i for i in ids if ids.count(i) > 1}, key=str)
+    if dupes or None in ids:
+        problems.append(f"panel ids missing or repeated: {dupes}")
+    if opts[:1] == ("--rules-out",) and len(opts) == 2:
+        rules = [{"record": f"dashboard:expr_{i}",
+                  "expr": e.replace("$__rate_interval", "5m").replace("$__interval", "1m")
+                           .replace("$__range", "1h").replace("$function", ".*")}
+                 for i, (_, e) in enumerate(exprs)]
+        Path(opts[1]).write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    for p in problems:
+        print(f"  {p}")
+    print(f"dashboard '{dash.get('title')}': {len(ids)} panel(s), {len(exprs)} expression(s); {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_expect_dashboard(file, dashboard_json, *opts):
+    """The rendering has one ConfigMap labelled grafana_dashboard: "1" carrying
+    dashboard_json (parsed equal); with --absent, none."""
+    cms = [o for o in load_docs([file]) if o.get("kind") == "ConfigMap"
+           and (o["metadata"].get("labels") or {}).get("grafana_dashboard") == "1"]
+    if opts == ("--absent",):
+        print(f"dashboard ConfigMaps: {[c['metadata']['name'] for c in cms]} (expected none)")
+        return 1 if cms else 0
+    want = json.loads(Path(dashboard_json).read_text())
+    problems = []
+    if len(cms) != 1:
+        problems.append(f"{len(cms)} ConfigMap(s) labelled grafana_dashboard: \"1\", expected 1")
+    for cm in cms:
+        data = cm.get("data") or {}
+        if len(data) != 1 or not next(iter(data)).endswith(".json"):
+            problems.append(f"ConfigMap {cm['metadata']['name']}: data keys {list(data)}, expected one *.json")
+            continue
+        try:
+            got = json.loads(next(iter(data.values())))
+        except ValueError as e:
+            problems.append(f"ConfigMap {cm['metadata']['name']}: not JSON: {e}")
+            continue
+        if got != want:
+            problems.append(f"ConfigMap {cm['metadata']['name']}: dashboard differs from {dashboard_json}")
+    for p in problems:
+        print(f"  {p}")
+    print(f"dashboard ConfigMap: {[c['metadata']['name'] for c in cms]}; {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
 COMMANDS = {
     "refgrant": cmd_refgrant,
     "database": cmd_database,
@@ -596,6 +854,9 @@ COMMANDS = {
     "compare": cmd_compare,
     "expect-concurrency": cmd_expect_concurrency,
     "count-functions": cmd_count_functions,
+    "alerts": cmd_alerts,
+    "dashboard": cmd_dashboard,
+    "expect-dashboard": cmd_expect_dashboard,
 }
 
 if __name__ == "__main__":
