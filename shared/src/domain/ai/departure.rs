@@ -558,7 +558,19 @@ mod tests {
         let p = fit_bucket(&observations(200, 1), 30);
         assert!(p.trusted, "{p:?}");
         assert!(p.point(4) - p.point(1) > 9.0, "Fridays are later: {p:?}");
-        assert!((0.7..0.9).contains(&p.confidence), "{p:?}");
+        // The stated confidence is what fresh departures of the same kind show.
+        let fresh = observations(1000, 7);
+        let hits = fresh
+            .iter()
+            .filter(|o| inside(o.delay, p.window(o.weekday)))
+            .count();
+        let observed = hits as f64 / fresh.len() as f64;
+        assert!(
+            (observed - p.confidence).abs() < 0.05,
+            "stated {} but {observed} of fresh departures fall inside",
+            p.confidence
+        );
+        assert!(p.confidence >= MIN_CONFIDENCE, "{p:?}");
         assert!(
             p.mae < p.heuristic_mae && p.mae < p.fixed_offset_mae,
             "{p:?}"
