@@ -563,7 +563,8 @@ def cmd_database(file):
                 problems.append(f"NetworkPolicy postgres-ingress admits {sources}, expected only postgres-client pods")
             if "pgbouncer-ingress" not in policies:
                 problems.append("no NetworkPolicy pgbouncer-ingress: functions cannot reach PgBouncer")
-    for kind, name in (("Job", "ai-imutis-migrate"), ("CronJob", "ai-imutis-roll-departures")):
+    for kind, name in (("Job", "ai-imutis-migrate"), ("CronJob", "ai-imutis-roll-departures"),
+                       ("CronJob", "ai-imutis-refit-models")):
         for o in objs:
             if o.get("kind") != kind or o["metadata"]["name"] != name:
                 continue
