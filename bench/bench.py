@@ -1,0 +1,788 @@
+#!/usr/bin/env python3
+"""The measuring half of scripts/bench (which builds the binaries, seeds the
+bench database and installs wrk first). For each chosen function's release
+binary and for the bare axum + sqlx baseline (bench/baseline):
+
+- stripped binary size;
+- cold start: process start to the first 200 on its own route, N times,
+  round-robin over the binaries so that noise on a shared machine spreads
+  evenly; median and p95 (nearest rank);
+- idle RSS (1 s after the first 200), RSS under load (highest VmRSS sampled
+  every 50 ms during the wrk run) and the server's CPU time per request;
+- load: wrk -t2 -c50 -d10s --latency after a short warm-up; requests/s, p99,
+  and the count of non-2xx/3xx answers and socket errors;
+- ratios of every figure to the baseline serving the same query (cities-list
+  and travels-list) or the baseline's cities query (the others);
+- the musl build's size, cold start and idle RSS when it was built;
+- Lambda mode for one function: start to the first invocation response through
+  cargo-lambda's runtime emulator (`cargo lambda watch --only-lambda-apis`),
+  or through bench/lambda_emulator.py when cargo-lambda is missing.
+
+Prints plain tables and writes them to --out (Markdown) with the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import http.client
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PROJECT = "demo-ai-imutis"
+HIGH = "100000000"
+
+# What the benchmark sends to each function: (method, path, JSON body). Path
+# placeholders {departure_id} are filled from the seeded database. Functions
+# not listed here are measured on their manifest's first route when it is a GET
+# (placeholders filled from PLACEHOLDERS); a POST needs an entry here.
+REQUESTS: dict[str, tuple[str, str, dict | None]] = {
+    "root": ("GET", "/", None),
+    "health": ("GET", "/api/health", None),
+    "cities-list": ("GET", "/api/cities", None),
+    "travels-list": ("GET", "/api/travels", None),
+    "attractions-get": ("GET", "/api/attractions/douala-waterfront", None),
+    "city-attractions": ("GET", "/api/cities/douala/attractions", None),
+    "travels-get": ("GET", "/api/travels/{departure_id}", None),
+    "travels-search": (
+        "POST",
+        "/api/travels/search",
+        {"origin": "yaoundé", "destination": "douala", "passengers": 1},
+    ),
+    "travels-estimate": (
+        "POST",
+        "/api/travels/estimate",
+        {"route_id": "route-yaounde-douala-morning", "passengers": 1},
+    ),
+    "attractions-search": ("POST", "/api/attractions/search", {"query": "museum"}),
+    "attractions-nearby": (
+        "GET",
+        "/api/attractions/nearby?latitude=4.05&longitude=9.7&radius_km=10",
+        None,
+    ),
+    "ai-estimate-departure": (
+        "POST",
+        "/api/ai/estimate-departure",
+        {"route_id": "route-yaounde-douala-morning"},
+    ),
+    "ai-recommend-attractions": (
+        "POST",
+        "/api/ai/recommend-attractions",
+        {"city_id": "douala", "interests": ["museum", "history"], "max_results": 5},
+    ),
+    "ai-analyze-travel-pattern": (
+        "POST",
+        "/api/ai/analyze-travel-pattern",
+        {"route_id": "route-yaounde-douala-morning", "recent_trips": 10},
+    ),
+}
+PLACEHOLDERS = {
+    "city_id": "douala",
+    "attraction_id": "douala-waterfront",
+    "route_id": "route-yaounde-douala-morning",
+}
+
+
+def log(msg: str) -> None:
+    print(f"\033[1;34m==>\033[0m {msg}", file=sys.stderr, flush=True)
+
+
+def emulator_token(uid: str = "bench-user") -> str:
+    """An unsigned Firebase emulator ID token (alg none), as in the README."""
+
+    def enc(o: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {
+        "iss": f"https://securetoken.google.com/{PROJECT}",
+        "aud": PROJECT,
+        "sub": uid,
+        "user_id": uid,
+        "email": f"{uid}@bench.invalid",
+        "iat": now,
+        "auth_time": now,
+        "exp": now + 6 * 3600,
+    }
+    return enc({"alg": "none", "typ": "JWT"}) + "." + enc(claims) + "."
+
+
+def manifest(function: str) -> dict:
+    path = ROOT / "functions" / function / "Cargo.toml"
+    if not path.exists():
+        sys.exit(f"unknown function {function!r}: no {path.relative_to(ROOT)}")
+    with open(path, "rb") as f:
+        meta = tomllib.load(f).get("package", {}).get("metadata", {}).get("function")
+    if not meta:
+        sys.exit(f"{function}: no [package.metadata.function] in its Cargo.toml")
+    return meta
+
+
+def departure_id() -> str:
+    out = subprocess.run(
+        [
+            "psql",
+            os.environ["DATABASE_URL"],
+            "-qtAc",
+            "SELECT id FROM travel_routes WHERE departure_time > now() + interval '1 hour'"
+            " AND cancelled_at IS NULL ORDER BY departure_time, id LIMIT 1",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if not out:
+        sys.exit("the bench database has no coming departure: was it seeded?")
+    return out
+
+
+@dataclass
+class Target:
+    """One binary answering one request."""
+
+    label: str
+    binary: Path
+    method: str
+    path: str
+    body: bytes | None
+    token: str | None
+    baseline_label: str = ""
+    cold: list[float] = field(default_factory=list)
+    idle_rss_kib: int = 0
+    load_rss_kib: int = 0
+    cpu_us_per_req: float = 0.0
+    wrk: dict = field(default_factory=dict)
+    wrk_rounds: list[dict] = field(default_factory=list)
+
+    @property
+    def route(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def headers(self) -> dict[str, str]:
+        h = {}
+        if self.body is not None:
+            h["Content-Type"] = "application/json"
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+            h["X-Device-ID"] = "bench-device"
+            h["X-Device-Type"] = "android"
+            h["X-Device-OS"] = "Android 14"
+            h["X-App-Version"] = "1.0.0"
+        return h
+
+
+def function_target(spec: str, bin_dir: Path, departure: str) -> Target:
+    function, _, variant = spec.partition("@")
+    if variant not in ("", "auth"):
+        sys.exit(f"{spec}: the only variant is @auth (requests carry an emulator token)")
+    meta = manifest(function)
+    if function in REQUESTS:
+        method, path, body = REQUESTS[function]
+    else:
+        method, _, path = meta["routes"][0].partition(" ")
+        body = None
+        if method != "GET":
+            sys.exit(f"{function}: {method} needs a request body: add it to REQUESTS in bench/bench.py")
+        for k, v in PLACEHOLDERS.items():
+            path = path.replace("{" + k + "}", v)
+    path = path.replace("{departure_id}", departure)
+    if "{" in path:
+        sys.exit(f"{function}: no value for a placeholder in {path}: add it to PLACEHOLDERS in bench/bench.py")
+    auth = variant == "auth" or meta.get("auth") == "required"
+    binary = bin_dir / function
+    if not binary.exists():
+        sys.exit(f"{binary} is missing: was it built?")
+    baseline = "baseline travels" if function == "travels-list" else "baseline cities"
+    return Target(
+        label=spec,
+        binary=binary,
+        method=method,
+        path=path,
+        body=json.dumps(body).encode() if body is not None else None,
+        token=emulator_token() if auth else None,
+        baseline_label=baseline,
+    )
+
+
+# ---------------------------------------------------------------- processes
+
+_instance = 0
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def server_env(port: int, extra: dict | None = None) -> dict[str, str]:
+    global _instance
+    _instance += 1
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "SENTRY_", "AWS_LAMBDA_", "GEMINI_", "FCM_"))
+    }
+    env.update(
+        PORT=str(port),
+        FIREBASE_PROJECT_ID=PROJECT,
+        FIREBASE_AUTH_EMULATOR_HOST="127.0.0.1:9099",
+        RATE_LIMIT_ANONYMOUS=HIGH,
+        RATE_LIMIT_AUTHENTICATED=HIGH,
+        RATE_LIMIT_PREMIUM=HIGH,
+        RATE_LIMIT_AI=HIGH,
+        RATE_LIMIT_BOOKING=HIGH,
+        FLOOD_LIMIT=HIGH,
+        AUTH_FAILURE_LIMIT=HIGH,
+        RUST_LOG="warn",
+        REDIS_KEY_PREFIX=f"bench:{os.getpid()}:{_instance}",
+        TICKET_SIGNING_KEY="bench-only-ticket-key-0123456789abcdef0123",
+    )
+    env.update(extra or {})
+    return env
+
+
+def spawn(binary: Path, env: dict, log_name: str) -> subprocess.Popen:
+    logs = Path(os.environ.get("BENCH_OUT_DIR", ROOT / "target" / "bench")) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    out = open(logs / f"{log_name}.log", "ab")
+    return subprocess.Popen([str(binary)], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def request(port: int, t: Target, timeout: float = 10.0) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(t.method, t.path, body=t.body, headers=t.headers())
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def until_200(proc: subprocess.Popen, port: int, t: Target, start: float, limit: float = 30.0) -> float:
+    """Seconds from `start` to the first 200 on the target's route."""
+    last = None
+    while True:
+        try:
+            status, body = request(port, t)
+            if status == 200:
+                return time.perf_counter() - start
+            last = f"{status} {body[:200]!r}"
+        except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected):
+            pass
+        if proc.poll() is not None:
+            sys.exit(f"{t.label} exited with {proc.returncode} before a 200 (see target/bench/logs/)")
+        if time.perf_counter() - start > limit:
+            stop(proc)
+            sys.exit(f"{t.label}: no 200 on {t.route} within {limit:.0f} s (last answer: {last})")
+        time.sleep(0.0005)
+
+
+def status_kib(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- measurements
+
+
+def cold_start_once(t: Target) -> float:
+    port = free_port()
+    env = server_env(port)
+    start = time.perf_counter()
+    proc = spawn(t.binary, env, t.label.replace("@", "-").replace(" ", "-"))
+    try:
+        return until_200(proc, port, t, start)
+    finally:
+        stop(proc)
+
+
+def cold_starts(targets: list[Target], runs: int) -> None:
+    for i in range(runs):
+        for t in targets:
+            t.cold.append(cold_start_once(t))
+        log(f"cold start: round {i + 1}/{runs} done")
+
+
+def wrk(t: Target, port: int, duration: str, args: argparse.Namespace) -> dict:
+    env = dict(
+        os.environ,
+        BENCH_METHOD=t.method,
+        BENCH_BODY=t.body.decode() if t.body else "",
+        BENCH_AUTH=t.token or "",
+    )
+    cmd = [
+        "wrk",
+        f"-t{args.wrk_threads}",
+        f"-c{args.wrk_connections}",
+        f"-d{duration}",
+        "--latency",
+        "-s",
+        str(BENCH / "request.lua"),
+        f"http://127.0.0.1:{port}{t.path}",
+    ]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.startswith("BENCH_JSON "):
+            result = json.loads(line[len("BENCH_JSON ") :])
+            logs = Path(os.environ.get("BENCH_OUT_DIR", ROOT / "target" / "bench")) / "logs"
+            with open(logs / f"wrk-{t.label.replace('@', '-').replace(' ', '-')}.txt", "a") as f:
+                f.write(" ".join(cmd) + "\n" + out + "\n")
+            return result
+    sys.exit(f"wrk printed no result for {t.label}:\n{out}")
+
+
+def load(t: Target, args: argparse.Namespace) -> None:
+    port = free_port()
+    proc = spawn(t.binary, server_env(port), t.label.replace("@", "-").replace(" ", "-"))
+    try:
+        until_200(proc, port, t, time.perf_counter())
+        time.sleep(1.0)
+        t.idle_rss_kib = status_kib(proc.pid, "VmRSS")
+        if args.no_load:
+            return
+        if args.warmup not in ("", "0", "0s"):
+            wrk(t, port, args.warmup, args)
+        peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                try:
+                    peak[0] = max(peak[0], status_kib(proc.pid, "VmRSS"))
+                except OSError:
+                    return
+                done.wait(0.05)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        cpu0 = cpu_seconds(proc.pid)
+        sampler.start()
+        result = wrk(t, port, args.wrk_duration, args)
+        done.set()
+        sampler.join()
+        cpu = cpu_seconds(proc.pid) - cpu0
+        t.load_rss_kib = max(peak[0], t.load_rss_kib)
+        t.cpu_us_per_req = cpu * 1e6 / max(result["requests"], 1)
+        bad = result["status"] + result["connect"] + result["read"] + result["write"] + result["timeout"]
+        status, _ = request(port, t)
+        if status != 200:
+            sys.exit(f"{t.label} answers {status} after the load run")
+        t.wrk_rounds.append(result)
+        log(
+            f"load {t.label}: {result['rps']:.0f} req/s, p99 {result['p99_us'] / 1000:.2f} ms"
+            + (f", {bad} errors or non-2xx" if bad else "")
+        )
+    finally:
+        stop(proc)
+
+
+def merge_rounds(t: Target) -> None:
+    """The baseline runs before and after the functions: use the mean."""
+    rounds = t.wrk_rounds
+    if not rounds:
+        t.wrk = {}
+        return
+    t.wrk = {
+        "rps": statistics.fmean(r["rps"] for r in rounds),
+        "p99_us": statistics.fmean(r["p99_us"] for r in rounds),
+        "requests": sum(r["requests"] for r in rounds),
+        "bad": sum(r["status"] + r["connect"] + r["read"] + r["write"] + r["timeout"] for r in rounds),
+    }
+
+
+# ---------------------------------------------------------------- Lambda mode
+
+
+def lambda_mode(function: str, bin_dir: Path, runs: int, cargo_lambda: str) -> dict:
+    """Start to the first invocation response under a Lambda runtime API:
+    cargo-lambda's when `cargo_lambda` is its path, else bench/lambda_emulator.py."""
+    binary = bin_dir / function
+    method, path, body = REQUESTS.get(function, ("GET", manifest(function)["routes"][0].split(" ", 1)[1], None))
+    port = free_port()
+    invoke_path = f"/lambda-url/_{path}"
+    if cargo_lambda:
+        version = subprocess.run([cargo_lambda, "lambda", "--version"], capture_output=True, text=True).stdout
+        how = f"cargo-lambda {version.split()[1]} (`cargo lambda watch --only-lambda-apis`)"
+        emulator = subprocess.Popen(
+            [
+                cargo_lambda,
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                str(port),
+                "--manifest-path",
+                str(ROOT / "functions" / function / "Cargo.toml"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        runtime_api = f"http://127.0.0.1:{port}/.rt"
+    else:
+        how = "bench/lambda_emulator.py"
+        emulator = subprocess.Popen(
+            [sys.executable, str(BENCH / "lambda_emulator.py"), str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        runtime_api = f"127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if emulator.poll() is not None or time.time() > deadline:
+                    sys.exit(f"the Lambda runtime emulator did not start ({how})")
+                time.sleep(0.05)
+        times = []
+        for i in range(runs):
+            env = server_env(
+                free_port(),
+                {
+                    "AWS_LAMBDA_RUNTIME_API": runtime_api,
+                    "AWS_LAMBDA_FUNCTION_NAME": "_",
+                    "AWS_LAMBDA_FUNCTION_VERSION": "1",
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+                },
+            )
+            start = time.perf_counter()
+            proc = spawn(binary, env, f"lambda-{function}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                headers = {"Content-Type": "application/json"} if body is not None else {}
+                conn.request(method, invoke_path, body=json.dumps(body) if body is not None else None, headers=headers)
+                r = conn.getresponse()
+                answer = r.read()
+                elapsed = time.perf_counter() - start
+                conn.close()
+                if r.status != 200:
+                    sys.exit(f"Lambda mode: {function} answered {r.status}: {answer[:300]!r}")
+                times.append(elapsed)
+            finally:
+                stop(proc)
+        log(f"Lambda mode {function}: median {statistics.median(times) * 1000:.1f} ms")
+        return {"function": function, "route": f"{method} {path}", "times": times, "how": how}
+    finally:
+        stop(emulator)
+
+
+# ---------------------------------------------------------------- report
+
+
+def p95(xs: list[float]) -> float:
+    s = sorted(xs)
+    return s[max(0, math.ceil(0.95 * len(s)) - 1)]
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:.1f}"
+
+
+def table(headers: list[str], rows: list[list[str]], text: int = 2) -> str:
+    """A Markdown table, plain enough to read in a terminal; the first `text`
+    columns are left-aligned, the figures right-aligned."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    fmt = lambda cells: "| " + " | ".join(  # noqa: E731
+        c.ljust(w) if i < text else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+    ) + " |"
+    sep = "|" + "|".join("-" * (w + 2) if i < text else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
+    return "\n".join([fmt(headers), sep, *(fmt(r) for r in rows)])
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin-dir", type=Path, required=True)
+    ap.add_argument("--baseline", type=Path, required=True)
+    ap.add_argument("--musl-dir", type=Path)
+    ap.add_argument("--musl-note", default="")
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--wrk-threads", type=int, default=2)
+    ap.add_argument("--wrk-connections", type=int, default=50)
+    ap.add_argument("--wrk-duration", default="10s")
+    ap.add_argument("--warmup", default="2s")
+    ap.add_argument("--no-load", action="store_true", help="cold start, size and idle RSS only")
+    ap.add_argument("--lambda-function", default="")
+    ap.add_argument("--cargo-lambda", default="")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--command", default="")
+    ap.add_argument("--notes", action="append", default=[])
+    ap.add_argument("functions", nargs="+")
+    args = ap.parse_args()
+    began = time.perf_counter()
+
+    departure = departure_id()
+    targets = [function_target(f, args.bin_dir, departure) for f in args.functions]
+    base = {
+        "baseline cities": Target("baseline cities", args.baseline, "GET", "/api/cities", None, None),
+        "baseline travels": Target("baseline travels", args.baseline, "GET", "/api/travels", None, None),
+    }
+    for t in base.values():
+        t.baseline_label = t.label
+    needed = [b for b in base.values() if any(t.baseline_label == b.label for t in targets)] or [
+        base["baseline cities"]
+    ]
+    musl: list[Target] = []
+    if args.musl_dir:
+        for t in targets:
+            if "@" in t.label:
+                continue
+            m = Target(**{**t.__dict__, "cold": [], "wrk_rounds": []})
+            m.label = f"{t.label} (musl)"
+            m.binary = args.musl_dir / t.binary.name
+            musl.append(m)
+
+    log(f"cold start: {args.runs} runs of {len(needed) + len(targets) + len(musl)} binaries, round-robin")
+    cold_starts(needed + targets + musl, args.runs)
+    for m in musl:
+        port = free_port()
+        proc = spawn(m.binary, server_env(port), m.label.replace(" ", "-"))
+        try:
+            until_200(proc, port, m, time.perf_counter())
+            time.sleep(1.0)
+            m.idle_rss_kib = status_kib(proc.pid, "VmRSS")
+        finally:
+            stop(proc)
+
+    if args.no_load:
+        log("idle RSS (no load run: --no-load)")
+    else:
+        log(f"load: wrk -t{args.wrk_threads} -c{args.wrk_connections} -d{args.wrk_duration} --latency "
+            f"(after a {args.warmup} warm-up), the baseline before and after the functions")
+    for b in needed:
+        load(b, args)
+    for t in targets:
+        load(t, args)
+    if not args.no_load:
+        for b in needed:
+            load(b, args)
+    for t in needed + targets:
+        merge_rounds(t)
+
+    # Lambda mode: through cargo-lambda's emulator when installed, and always
+    # through the minimal one too, which shows what the emulator itself adds.
+    lams = []
+    if args.lambda_function:
+        if args.cargo_lambda:
+            lams.append(lambda_mode(args.lambda_function, args.bin_dir, args.runs, args.cargo_lambda))
+        lams.append(lambda_mode(args.lambda_function, args.bin_dir, args.runs, ""))
+
+    # --------------------------------------------------------- tables
+    rows, ratios = [], []
+    for t in needed + targets:
+        b = base[t.baseline_label]
+        size = t.binary.stat().st_size
+        med, p = statistics.median(t.cold), p95(t.cold)
+        w = t.wrk
+        rows.append(
+            [
+                t.label,
+                t.route if len(t.route) <= 40 else t.route[:37] + "...",
+                f"{size / 1048576:.2f}",
+                f"{med * 1000:.1f}",
+                f"{p * 1000:.1f}",
+                mib(t.idle_rss_kib),
+                mib(t.load_rss_kib) if w else "-",
+                f"{w['rps']:.0f}" if w else "-",
+                f"{w['p99_us'] / 1000:.2f}" if w else "-",
+                f"{t.cpu_us_per_req:.0f}" if w else "-",
+                str(w["bad"]) if w else "-",
+            ]
+        )
+        if t.label.startswith("baseline"):
+            continue
+        bw = b.wrk
+        ratios.append(
+            [
+                t.label,
+                b.label,
+                ratio(size, b.binary.stat().st_size),
+                ratio(med, statistics.median(b.cold)),
+                ratio(p, p95(b.cold)),
+                ratio(t.idle_rss_kib, b.idle_rss_kib),
+                ratio(t.load_rss_kib, b.load_rss_kib) if w else "-",
+                ratio(w["rps"], bw["rps"]) if w else "-",
+                ratio(w["p99_us"], bw["p99_us"]) if w else "-",
+                ratio(t.cpu_us_per_req, b.cpu_us_per_req) if w else "-",
+            ]
+        )
+    main_table = table(
+        [
+            "binary",
+            "route",
+            "size MiB",
+            "cold median ms",
+            "cold p95 ms",
+            "idle RSS MiB",
+            "load RSS MiB",
+            "req/s",
+            "p99 ms",
+            "CPU us/req",
+            "errors",
+        ],
+        rows,
+    )
+    ratio_table = table(
+        [
+            "function",
+            "vs",
+            "size",
+            "cold median",
+            "cold p95",
+            "idle RSS",
+            "load RSS",
+            "req/s",
+            "p99",
+            "CPU/req",
+        ],
+        ratios,
+    )
+    drift = []
+    for b in needed:
+        r = b.wrk_rounds
+        if len(r) == 2:
+            drift.append(
+                f"{b.label}: {r[0]['rps']:.0f} req/s before the functions, {r[1]['rps']:.0f} after"
+                f" (p99 {r[0]['p99_us'] / 1000:.2f} / {r[1]['p99_us'] / 1000:.2f} ms)"
+            )
+    sections = [
+        "## glibc release build (fat LTO), loopback, one instance each",
+        main_table,
+        "",
+        "## Ratios to the bare axum + sqlx baseline serving the same query, same run "
+        "(1.00 = the same; req/s: above 1 is more; everything else: above 1 is bigger or slower)",
+        ratio_table,
+    ]
+    if drift:
+        sections += ["", "Baseline drift on this machine (its two load rounds, averaged above): " + "; ".join(drift)]
+    if musl:
+        mrows = []
+        for m in musl:
+            g = next(t for t in targets if t.label == m.label.removesuffix(" (musl)"))
+            size = m.binary.stat().st_size
+            mrows.append(
+                [
+                    m.label,
+                    m.route if len(m.route) <= 40 else m.route[:37] + "...",
+                    f"{size / 1048576:.2f}",
+                    f"{statistics.median(m.cold) * 1000:.1f}",
+                    f"{p95(m.cold) * 1000:.1f}",
+                    mib(m.idle_rss_kib),
+                    ratio(size, g.binary.stat().st_size),
+                    ratio(statistics.median(m.cold), statistics.median(g.cold)),
+                    ratio(m.idle_rss_kib, g.idle_rss_kib),
+                ]
+            )
+        sections += [
+            "",
+            "## musl build (static, as shipped), ratios to the same function's glibc build",
+            table(
+                ["binary", "route", "size MiB", "cold median ms", "cold p95 ms", "idle RSS MiB", "size x", "cold x", "idle RSS x"],
+                mrows,
+            ),
+        ]
+    else:
+        sections += ["", f"musl: {args.musl_note or 'not built'}"]
+    if lams:
+        lrows = []
+        for lam in lams:
+            g = next((t for t in targets if t.label == lam["function"]), None)
+            lrows.append(
+                [
+                    lam["how"],
+                    lam["function"],
+                    lam["route"],
+                    f"{statistics.median(lam['times']) * 1000:.1f}",
+                    f"{p95(lam['times']) * 1000:.1f}",
+                    f"{statistics.median(g.cold) * 1000:.1f}" if g else "-",
+                ]
+            )
+        sections += [
+            "",
+            "## Lambda mode: process start to the first invocation response (AWS_LAMBDA_RUNTIME_API set, "
+            "the request sent as a function-URL event), same runs as above",
+            table(["runtime API emulator", "function", "route", "median ms", "p95 ms", "HTTP mode median ms"], lrows, 3),
+        ]
+    elapsed = time.perf_counter() - began
+    sections += [
+        "",
+        f"- Cold start: process start to the first 200 on the route, {args.runs} runs each (round-robin "
+        "over the binaries), p95 by nearest rank (with 10 runs: the slowest).",
+        "- Idle RSS: 1 s after the first 200. Load RSS: the highest VmRSS sampled every 50 ms during the "
+        "wrk run. CPU us/req: the server's user + system time during the wrk run over the requests answered.",
+        f"- Load: wrk -t{args.wrk_threads} -c{args.wrk_connections} -d{args.wrk_duration} --latency after a "
+        f"{args.warmup} warm-up, a fresh process each; errors: non-2xx/3xx answers and socket errors. "
+        "wrk, the server and Postgres share the machine's cores.",
+        *(f"- {n}" for n in args.notes),
+        f"- Measuring took {elapsed:.0f} s.",
+    ]
+    report = "\n".join(sections)
+    print("\n" + report)
+
+    machine = (
+        f"{platform.node()}: {os.cpu_count()} cores, "
+        + next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+        + f", Linux {platform.release()}"
+    )
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        "# scripts/bench results\n\n"
+        f"Command: `{args.command}`\n\n"
+        f"Date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}; commit {commit}"
+        + (" with uncommitted changes" if dirty else "")
+        + f"; {machine}.\n\n"
+        + report
+        + "\n"
+    )
+    log(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
