@@ -1,3 +1,7 @@
+//! Caching. [`Memo`]: answers of hot public reads kept in memory for a moment
+//! (`READ_CACHE_MS`, 1000), so a burst of identical list requests costs one
+//! query per instance per moment instead of one each.
+//!
 //! Redis as every function uses it: a soft dependency (rate limits, session
 //! throttles, pub/sub), so each command has a deadline, failures are counted
 //! and traced, and a circuit breaker stops waiting on a Redis that is down or
@@ -153,5 +157,43 @@ mod tests {
         b.record(true);
         assert!(!b.is_open());
         assert!(b.allow());
+    }
+}
+
+/// Short-lived answers of public reads, per instance: `(key, body)` for
+/// `READ_CACHE_MS`. Bookings stay exact (they never read through it); a list
+/// may show a seat count up to that old.
+#[derive(Default)]
+pub struct Memo {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Instant, axum::body::Bytes)>>,
+}
+
+/// Beyond this many keys the memo starts over.
+const MEMO_CAPACITY: usize = 1024;
+
+impl Memo {
+    /// The body cached under `key` within `ttl`, else `fill`'s (then cached).
+    pub async fn get_or_fill<E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        fill: impl AsyncFnOnce() -> Result<axum::body::Bytes, E>,
+    ) -> Result<axum::body::Bytes, E> {
+        if ttl.is_zero() {
+            return fill().await;
+        }
+        let now = Instant::now();
+        if let Some((at, body)) = self.entries.lock().expect("not poisoned").get(key)
+            && now.duration_since(*at) < ttl
+        {
+            return Ok(body.clone());
+        }
+        let body = fill().await?;
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if entries.len() >= MEMO_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(key.to_owned(), (now, body.clone()));
+        Ok(body)
     }
 }

@@ -58,6 +58,8 @@ pub struct Config {
     /// Deadline of one Redis command (`REDIS_TIMEOUT_MS`, 200): a Redis that
     /// accepts but never answers costs at most this, then the breaker opens.
     pub redis_timeout: Duration,
+    /// How long a hot public list answer is reused (`READ_CACHE_MS`, 1000; 0 = never).
+    pub read_cache: Duration,
     pub firebase_project_id: String,
     /// Set in emulator mode only; unsigned emulator tokens are accepted then.
     pub firebase_auth_emulator_host: Option<String>,
@@ -203,6 +205,7 @@ impl Config {
             redis_url,
             redis_max_connections: parse(&get, "REDIS_MAX_CONNECTIONS", 8usize)?,
             redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "imutis".into()),
+            read_cache: Duration::from_millis(parse(&get, "READ_CACHE_MS", 1000u64)?),
             redis_timeout: Duration::from_millis(parse(&get, "REDIS_TIMEOUT_MS", 200u64)?.max(1)),
             firebase_project_id: project_id,
             firebase_auth_emulator_host: get("FIREBASE_AUTH_EMULATOR_HOST"),

@@ -215,6 +215,27 @@ fn missing_field(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// A JSON answer already serialized (e.g. from [`crate::cache::Memo`]).
+#[derive(Debug, Clone)]
+pub struct RawJson(pub Bytes);
+
+impl IntoResponse for RawJson {
+    fn into_response(self) -> Response {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
+/// Serializes `value` for a [`RawJson`] answer.
+pub fn to_json_bytes<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 /// The `{message, success: true}` answer of every acknowledging endpoint
 /// (contract E: `{message}` answers also carry `success`).
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]

@@ -36,7 +36,9 @@ pub mod prelude {
         ApiError, ApiResult, ConstraintExt, ErrorBody, FieldError, bad_request, conflict,
         forbidden, invalid, not_found,
     };
-    pub use crate::extract::{Acknowledged, Json, Path, Query, Validate, Validator};
+    pub use crate::extract::{
+        Acknowledged, Json, Path, Query, RawJson, Validate, Validator, to_json_bytes,
+    };
     pub use crate::function::Function;
     pub use crate::state::AppState;
     pub use axum::extract::State;
@@ -44,6 +46,12 @@ pub mod prelude {
     pub use utoipa::{IntoParams, ToSchema};
     pub use utoipa_axum::{router::OpenApiRouter, routes};
 }
+
+/// Every function's allocator (feature `mimalloc`, on by default; see the
+/// README's benchmark figures for why).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use sqlx;
 pub use utoipa;

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::auth::FirebaseVerifier;
-use crate::cache::Breaker;
+use crate::cache::{Breaker, Memo};
 use crate::config::Config;
 use crate::local_limit::LocalLimiter;
 use crate::metrics::Metrics;
@@ -27,6 +27,8 @@ pub struct AppState {
     pub redis_breaker: Arc<Breaker>,
     /// Per-instance rate-limit counts, synced to Redis in batches.
     pub limiter: Arc<LocalLimiter>,
+    /// Hot public reads kept for `READ_CACHE_MS`.
+    pub memo: Arc<Memo>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new(&config.function)),
             redis_breaker: Arc::default(),
             limiter: Arc::default(),
+            memo: Arc::default(),
             known_users: Arc::default(),
             config: Arc::new(config),
             db,

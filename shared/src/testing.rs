@@ -359,6 +359,8 @@ pub fn config(jwks_url: &str, overrides: &[(&str, &str)]) -> Config {
         ("REDIS_URL".into(), redis_url()),
         ("FIREBASE_PROJECT_ID".into(), PROJECT_ID.into()),
         ("FIREBASE_JWKS_URL".into(), jwks_url.into()),
+        // Tests read what they just wrote; the memo has its own test.
+        ("READ_CACHE_MS".into(), "0".into()),
         (
             "TICKET_SIGNING_KEY".into(),
             "test-ticket-key-0123456789abcdef0123456789".into(),

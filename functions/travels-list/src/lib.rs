@@ -17,18 +17,27 @@ const LIST: &str = concat!(
 );
 
 /// Departures still to leave, soonest first (`limit` default 50, at most 100).
+/// The app's busiest read: each page is reused for `READ_CACHE_MS` (seat
+/// counts may lag that long; booking itself is exact).
 #[utoipa::path(get, path = "/api/travels", tag = "Travel", params(Page),
     responses((status = 200, body = [TravelSummary]), (status = 422, body = ErrorBody)))]
 async fn list_travels(
     State(state): State<AppState>,
     Query(page): Query<Page>,
-) -> ApiResult<Json<Vec<TravelSummary>>> {
-    let travels = sqlx::query_as(LIST)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(&state.db)
+) -> ApiResult<RawJson> {
+    let key = format!("travels:{}:{}", page.limit, page.offset);
+    let body = state
+        .memo
+        .get_or_fill(&key, state.config.read_cache, async || {
+            let travels: Vec<TravelSummary> = sqlx::query_as(LIST)
+                .bind(page.limit)
+                .bind(page.offset)
+                .fetch_all(&state.db)
+                .await?;
+            to_json_bytes(&travels)
+        })
         .await?;
-    Ok(Json(travels))
+    Ok(RawJson(body))
 }
 
 #[cfg(test)]
@@ -114,5 +123,24 @@ mod tests {
     #[tokio::test]
     async fn serves_its_manifest() {
         shared::testing::assert_serves_its_manifest(super::function()).await;
+    }
+
+    #[tokio::test]
+    async fn a_page_is_reused_for_the_read_cache_period_then_refreshed() {
+        let app = TestApp::spawn_with(vec![super::function()], &[("READ_CACHE_MS", "400")]).await;
+        let (_, before) = send(app.get("/api/travels?limit=1")).await;
+        let first = before[0]["id"].as_str().unwrap().to_owned();
+        sqlx::query("UPDATE travel_routes SET available_seats = 0 WHERE id = $1")
+            .bind(&first)
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let (_, cached) = send(app.get("/api/travels?limit=1")).await;
+        assert_eq!(cached, before, "within the period the page is reused");
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+        let (_, fresh) = send(app.get("/api/travels?limit=1")).await;
+        assert_eq!(fresh[0]["available_seats"], 0, "then read again");
+        let (_, other) = send(app.get("/api/travels?limit=2")).await;
+        assert_eq!(other.as_array().unwrap().len(), 2, "pages are cached apart");
     }
 }
