@@ -430,13 +430,12 @@ def merge_rounds(t: Target) -> None:
 # ---------------------------------------------------------------- Lambda mode
 
 
-def lambda_mode(function: str, bin_dir: Path, runs: int, cargo_lambda: str) -> dict:
+def lambda_mode(t: Target, runs: int, cargo_lambda: str) -> dict:
     """Start to the first invocation response under a Lambda runtime API:
     cargo-lambda's when `cargo_lambda` is its path, else bench/lambda_emulator.py."""
-    binary = bin_dir / function
-    method, path, body = REQUESTS.get(function, ("GET", manifest(function)["routes"][0].split(" ", 1)[1], None))
+    function = t.binary.name
     port = free_port()
-    invoke_path = f"/lambda-url/_{path}"
+    invoke_path = f"/lambda-url/_{t.path}"
     if cargo_lambda:
         version = subprocess.run([cargo_lambda, "lambda", "--version"], capture_output=True, text=True).stdout
         how = f"cargo-lambda {version.split()[1]} (`cargo lambda watch --only-lambda-apis`)"
@@ -488,11 +487,10 @@ def lambda_mode(function: str, bin_dir: Path, runs: int, cargo_lambda: str) -> d
                 },
             )
             start = time.perf_counter()
-            proc = spawn(binary, env, f"lambda-{function}")
+            proc = spawn(t.binary, env, f"lambda-{function}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                headers = {"Content-Type": "application/json"} if body is not None else {}
-                conn.request(method, invoke_path, body=json.dumps(body) if body is not None else None, headers=headers)
+                conn.request(t.method, invoke_path, body=t.body, headers=t.headers())
                 r = conn.getresponse()
                 answer = r.read()
                 elapsed = time.perf_counter() - start
@@ -503,7 +501,7 @@ def lambda_mode(function: str, bin_dir: Path, runs: int, cargo_lambda: str) -> d
             finally:
                 stop(proc)
         log(f"Lambda mode {function}: median {statistics.median(times) * 1000:.1f} ms")
-        return {"function": function, "route": f"{method} {path}", "times": times, "how": how}
+        return {"function": t.label, "route": t.route, "times": times, "how": how}
     finally:
         stop(emulator)
 
@@ -608,9 +606,10 @@ def main() -> None:
     # through the minimal one too, which shows what the emulator itself adds.
     lams = []
     if args.lambda_function:
+        lt = function_target(args.lambda_function, args.bin_dir, departure)
         if args.cargo_lambda:
-            lams.append(lambda_mode(args.lambda_function, args.bin_dir, args.runs, args.cargo_lambda))
-        lams.append(lambda_mode(args.lambda_function, args.bin_dir, args.runs, ""))
+            lams.append(lambda_mode(lt, args.runs, args.cargo_lambda))
+        lams.append(lambda_mode(lt, args.runs, ""))
 
     # --------------------------------------------------------- tables
     rows, ratios = [], []
@@ -784,5 +783,22 @@ def main() -> None:
     log(f"written to {args.out}")
 
 
+def forget_redis_keys() -> None:
+    """Drops this run's keys (REDIS_KEY_PREFIX bench:<pid>:*), best effort."""
+    url = os.environ.get("REDIS_URL")
+    if not url or not shutil.which("redis-cli"):
+        return
+    keys = subprocess.run(
+        ["redis-cli", "-u", url, "--scan", "--pattern", f"bench:{os.getpid()}:*"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    for i in range(0, len(keys), 500):
+        subprocess.run(["redis-cli", "-u", url, "del", *keys[i : i + 500]], capture_output=True)
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        forget_redis_keys()
