@@ -31,6 +31,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -225,6 +226,11 @@ def function_target(spec: str, bin_dir: Path, departure: str) -> Target:
 _instance = 0
 
 
+def slug(label: str) -> str:
+    """A file name for a label: `cities-list@auth` -> `cities-list-auth`."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -327,7 +333,7 @@ def cold_start_once(t: Target) -> float:
     port = free_port()
     env = server_env(port)
     start = time.perf_counter()
-    proc = spawn(t.binary, env, t.label.replace("@", "-").replace(" ", "-"))
+    proc = spawn(t.binary, env, slug(t.label))
     try:
         return until_200(proc, port, t, start)
     finally:
@@ -363,7 +369,7 @@ def wrk(t: Target, port: int, duration: str, args: argparse.Namespace) -> dict:
         if line.startswith("BENCH_JSON "):
             result = json.loads(line[len("BENCH_JSON ") :])
             logs = Path(os.environ.get("BENCH_OUT_DIR", ROOT / "target" / "bench")) / "logs"
-            with open(logs / f"wrk-{t.label.replace('@', '-').replace(' ', '-')}.txt", "a") as f:
+            with open(logs / f"wrk-{slug(t.label)}.txt", "a") as f:
                 f.write(" ".join(cmd) + "\n" + out + "\n")
             return result
     sys.exit(f"wrk printed no result for {t.label}:\n{out}")
@@ -371,7 +377,7 @@ def wrk(t: Target, port: int, duration: str, args: argparse.Namespace) -> dict:
 
 def load(t: Target, args: argparse.Namespace) -> None:
     port = free_port()
-    proc = spawn(t.binary, server_env(port), t.label.replace("@", "-").replace(" ", "-"))
+    proc = spawn(t.binary, server_env(port), slug(t.label))
     try:
         until_200(proc, port, t, time.perf_counter())
         time.sleep(1.0)
@@ -579,7 +585,7 @@ def main() -> None:
     cold_starts(needed + targets + musl, args.runs)
     for m in musl:
         port = free_port()
-        proc = spawn(m.binary, server_env(port), m.label.replace(" ", "-"))
+        proc = spawn(m.binary, server_env(port), slug(m.label))
         try:
             until_200(proc, port, m, time.perf_counter())
             time.sleep(1.0)
@@ -751,10 +757,12 @@ def main() -> None:
     sections += [
         "",
         f"- Cold start: process start to the first 200 on the route, {args.runs} runs each (round-robin "
-        "over the binaries), p95 by nearest rank (with 10 runs: the slowest).",
+        "over the binaries), p95 by nearest rank (with fewer than 20 runs: the slowest).",
         "- Idle RSS: 1 s after the first 200. Load RSS: the highest VmRSS sampled every 50 ms during the "
         "wrk run. CPU us/req: the server's user + system time during the wrk run over the requests answered.",
-        f"- Load: wrk -t{args.wrk_threads} -c{args.wrk_connections} -d{args.wrk_duration} --latency after a "
+        "- Load: none (--no-load)."
+        if args.no_load
+        else f"- Load: wrk -t{args.wrk_threads} -c{args.wrk_connections} -d{args.wrk_duration} --latency after a "
         f"{args.warmup} warm-up, a fresh process each; errors: non-2xx/3xx answers and socket errors. "
         "wrk, the server and Postgres share the machine's cores.",
         *(f"- {n}" for n in args.notes),
