@@ -99,7 +99,9 @@ async fn sigterm_under_load_lets_every_in_flight_request_finish() {
             client.get(url).send().await.map(|r| r.status().as_u16())
         });
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Time for every request to be accepted and read: then it is in flight
+    // (held by the lock, or waiting for a pooled connection behind it).
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let term = Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
         .status()
