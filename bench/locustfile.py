@@ -15,10 +15,11 @@ Cold-start mode (`--cold-start`, or LOCUST_COLD_START=1): each user waits
 `--idle-seconds` (default 90, past Knative's scale-to-zero) before each
 burst; a burst requests each of `--cold-paths` once, recording the time to
 first byte of that first request as "COLD <path>", then sends
-`--burst-requests` warm requests to each. Run it with one user, for at least
-bursts x (idle + a few seconds), for a clean figure:
+`--burst-requests` warm requests to each; `--cold-bursts N` stops after N
+bursts (else it runs until --run-time). Run it with one user for a clean
+figure:
 
-    locust -f bench/locustfile.py --headless -u 1 -r 1 -t 300s --cold-start --host https://api.example
+    locust -f bench/locustfile.py --headless -u 1 -r 1 -t 600s --cold-start --cold-bursts 3 --host https://api.example
 
 Options: --firebase-project (default demo-ai-imutis, LOCUST_FIREBASE_PROJECT),
 --no-writes (no bookings; LOCUST_NO_WRITES=1).
@@ -66,6 +67,8 @@ def _(parser):
                         help="cold-start mode: idle time between bursts (default 90)")
     parser.add_argument("--burst-requests", type=int, env_var="LOCUST_BURST_REQUESTS", default=5,
                         help="cold-start mode: warm requests per path after the first (default 5)")
+    parser.add_argument("--cold-bursts", type=int, env_var="LOCUST_COLD_BURSTS", default=0,
+                        help="cold-start mode: stop after this many bursts (default 0: until --run-time)")
     parser.add_argument("--cold-paths", env_var="LOCUST_COLD_PATHS",
                         default="/api/health,/api/cities,/api/travels",
                         help="cold-start mode: comma-separated GET paths, one function each")
@@ -118,6 +121,7 @@ class ImutisUser(HttpUser):
             self.idle = opts.idle_seconds
             self.burst = opts.burst_requests
             self.cold_paths = [p.strip() for p in opts.cold_paths.split(",") if p.strip()]
+            self.bursts_left = opts.cold_bursts
 
     def wait_time(self):
         # Cold-start mode waits inside its task (idle, then the burst).
@@ -267,6 +271,11 @@ class ImutisUser(HttpUser):
             print(f"cold burst: {path} first byte after {ttfb:.0f} ms", flush=True)
             for _ in range(self.burst):
                 self.get(path, name=f"WARM {path}")
+        if self.bursts_left:
+            self.bursts_left -= 1
+            if not self.bursts_left:
+                print("cold-start mode: the last burst is done", flush=True)
+                self.environment.runner.quit()
 
 
 @events.quitting.add_listener
