@@ -17,6 +17,7 @@ const LIST: &str = concat!(
 );
 
 /// Departures still to leave, soonest first (`limit` default 50, at most 100).
+///
 /// The app's busiest read: each page is reused for `READ_CACHE_MS` (seat
 /// counts may lag that long; booking itself is exact).
 #[utoipa::path(get, path = "/api/travels", tag = "Travel", params(Page),
