@@ -262,6 +262,8 @@ def server_env(port: int, extra: dict | None = None) -> dict[str, str]:
         REDIS_KEY_PREFIX=f"bench:{os.getpid()}:{_instance}",
         TICKET_SIGNING_KEY="bench-only-ticket-key-0123456789abcdef0123",
     )
+    # As the shipped image runs them (Dockerfile ENV), unless set here.
+    env.setdefault("MIMALLOC_ARENA_EAGER_COMMIT", "0")
     env.update(extra or {})
     return env
 
@@ -759,7 +761,8 @@ def main() -> None:
         f"- Cold start: process start to the first 200 on the route, {args.runs} runs each (round-robin "
         "over the binaries), p95 by nearest rank (with fewer than 20 runs: the slowest).",
         "- Idle RSS: 1 s after the first 200. Load RSS: the highest VmRSS sampled every 50 ms during the "
-        "wrk run. CPU us/req: the server's user + system time during the wrk run over the requests answered.",
+        "wrk run. CPU us/req: the server's user + system time during the wrk run over the requests answered. "
+        f"MIMALLOC_ARENA_EAGER_COMMIT={os.environ.get('MIMALLOC_ARENA_EAGER_COMMIT', '0')} as in the Dockerfile.",
         "- Load: none (--no-load)."
         if args.no_load
         else f"- Load: wrk -t{args.wrk_threads} -c{args.wrk_connections} -d{args.wrk_duration} --latency after a "
