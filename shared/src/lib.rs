@@ -27,6 +27,8 @@ pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "ws")]
+pub mod ws;
 pub mod users;
 
 /// What a function crate needs, in one `use shared::prelude::*;`.

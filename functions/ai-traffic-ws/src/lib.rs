@@ -7,17 +7,16 @@
 //! instance. An unknown route closes with 4404; when the instance drains
 //! (SIGTERM) the socket closes with 1001 so the client reconnects elsewhere.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::StreamExt;
 use shared::domain::ai::traffic::{self, Traffic};
-use shared::metrics::Metrics;
 use shared::prelude::*;
-use shared::runtime::{LongLived, draining};
+use shared::runtime::draining;
+use shared::ws::{self, Close};
 
 /// How often the estimate is sent without news.
 pub const EVERY: Duration = Duration::from_secs(10);
@@ -39,9 +38,6 @@ pub fn with_interval(every: Duration) -> Function {
 #[derive(Clone, Copy)]
 struct Interval(Duration);
 
-/// A close code and its reason.
-type Close = (u16, &'static str);
-
 /// Opens a route's traffic stream.
 #[utoipa::path(get, path = "/api/ws/route/{route_id}/traffic", tag = "AI",
     params(("route_id" = String, Path, example = "route-yaounde-douala-morning")),
@@ -58,24 +54,9 @@ async fn traffic_ws(
 
 /// One connection, from upgrade to close.
 async fn serve(mut socket: WebSocket, state: AppState, route_id: String, every: Duration) {
-    let _held = LongLived::hold();
-    let _open = Open::new(state.metrics.clone());
-    if let Some((code, reason)) = stream(&mut socket, &state, &route_id, every).await {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        if socket.send(Message::Close(Some(frame))).await.is_ok() {
-            // Give the client a moment to answer the close handshake.
-            let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                while let Some(Ok(msg)) = socket.recv().await {
-                    if matches!(msg, Message::Close(_)) {
-                        break;
-                    }
-                }
-            })
-            .await;
-        }
+    let _open = ws::Connection::open(&state);
+    if let Some(close) = stream(&mut socket, &state, &route_id, every).await {
+        ws::close(&mut socket, close).await;
     }
 }
 
@@ -95,7 +76,7 @@ async fn stream(
             return Some(unavailable);
         }
     };
-    let mut news = match subscribe(state, &last.corridor).await {
+    let mut news = match ws::subscribe(state, traffic::channel(state, &last.corridor)).await {
         Ok(stream) => stream,
         Err(e) => {
             tracing::warn!(error = %e, "could not subscribe to traffic news");
@@ -116,15 +97,13 @@ async fn stream(
                 false
             }
             _ = tick.tick() => true,
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
-                    state.metrics.websocket_messages.with_label_values(&["in"]).inc();
+            incoming = socket.recv() => {
+                if ws::received(state, incoming) {
                     continue;
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
-            },
-            () = shutdown(&mut draining) => return Some((1001, "Server going away")),
+                return None;
+            }
+            () = ws::drained(&mut draining) => return Some(ws::GOING_AWAY),
         };
         let now = match traffic::estimate(&state.db, route_id).await {
             Ok(Some(t)) => t,
@@ -148,53 +127,11 @@ fn changed(before: &Traffic, now: &Traffic) -> bool {
         || before.source != now.source
 }
 
-/// Resolves once the instance drains (never, if it cannot tell).
-async fn shutdown(draining: &mut tokio::sync::watch::Receiver<bool>) {
-    if draining.wait_for(|d| *d).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// A dedicated pub/sub connection on the corridor's channel.
-async fn subscribe(
-    state: &AppState,
-    corridor: &str,
-) -> redis::RedisResult<redis::aio::PubSubStream> {
-    let client = redis::Client::open(state.config.redis_url.as_str())?;
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(traffic::channel(state, corridor)).await?;
-    Ok(pubsub.into_on_message())
-}
-
 /// Sends one update; `false` when the client is gone.
 async fn send(socket: &mut WebSocket, state: &AppState, t: &Traffic) -> bool {
-    let Ok(text) = serde_json::to_string(t) else {
-        return true;
-    };
-    let sent = socket.send(Message::Text(text.into())).await.is_ok();
-    if sent {
-        state
-            .metrics
-            .websocket_messages
-            .with_label_values(&["out"])
-            .inc();
-    }
-    sent
-}
-
-/// Counts an open connection in `websocket_connections` while it lives.
-struct Open(Arc<Metrics>);
-
-impl Open {
-    fn new(metrics: Arc<Metrics>) -> Self {
-        metrics.websocket_connections.inc();
-        Self(metrics)
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.websocket_connections.dec();
+    match serde_json::to_string(t) {
+        Ok(text) => ws::send_text(socket, state, text).await,
+        Err(_) => true,
     }
 }
 

@@ -11,12 +11,11 @@
 //! every 15 s. When the instance drains (SIGTERM) it closes with 1001 so the
 //! client reconnects elsewhere.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -24,9 +23,9 @@ use futures_util::StreamExt;
 use serde_json::json;
 use shared::auth::{AuthError, bearer_token};
 use shared::domain::notifications::channel;
-use shared::metrics::Metrics;
 use shared::prelude::*;
-use shared::runtime::{LongLived, draining};
+use shared::runtime::draining;
+use shared::ws::{self, Close};
 
 /// How often an idle socket hears from us, so proxies keep it open.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -57,9 +56,6 @@ pub struct Credentials {
 }
 
 impl Validate for Credentials {}
-
-/// A close code and its reason.
-type Close = (u16, &'static str);
 
 /// Opens the user's notification stream.
 #[utoipa::path(get, path = "/api/ws/user/{user_id}/notifications", tag = "Notifications",
@@ -99,28 +95,13 @@ async fn serve(
     token: Option<String>,
     every: Duration,
 ) {
-    let _held = LongLived::hold();
-    let _open = Open::new(state.metrics.clone());
+    let _open = ws::Connection::open(&state);
     let close = match authorize(&state, token.as_deref(), &user_id).await {
         Err(close) => Some(close),
         Ok(()) => stream(&mut socket, &state, &user_id, every).await,
     };
-    if let Some((code, reason)) = close {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        if socket.send(Message::Close(Some(frame))).await.is_ok() {
-            // Give the client a moment to answer the close handshake.
-            let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                while let Some(Ok(msg)) = socket.recv().await {
-                    if matches!(msg, Message::Close(_)) {
-                        break;
-                    }
-                }
-            })
-            .await;
-        }
+    if let Some(close) = close {
+        ws::close(&mut socket, close).await;
     }
 }
 
@@ -150,7 +131,7 @@ async fn stream(
     user_id: &str,
     every: Duration,
 ) -> Option<Close> {
-    let mut published = match subscribe(state, user_id).await {
+    let mut published = match ws::subscribe(state, channel(state, user_id)).await {
         Ok(stream) => stream,
         Err(e) => {
             tracing::warn!(error = %e, "could not subscribe to notifications");
@@ -158,7 +139,7 @@ async fn stream(
         }
     };
     let hello = json!({"message": "connected", "user_id": user_id, "at": Utc::now()});
-    if !send(socket, state, hello.to_string()).await {
+    if !ws::send_text(socket, state, hello.to_string()).await {
         return None;
     }
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -166,7 +147,7 @@ async fn stream(
     loop {
         tokio::select! {
             msg = published.next() => match msg.map(|m| m.get_payload::<String>()) {
-                Some(Ok(notification)) => if !send(socket, state, notification).await {
+                Some(Ok(notification)) => if !ws::send_text(socket, state, notification).await {
                     return None;
                 },
                 Some(Err(e)) => tracing::warn!(error = %e, "unreadable notification skipped"),
@@ -174,66 +155,15 @@ async fn stream(
             },
             _ = keepalive.tick() => {
                 let ping = json!({"type": "keepalive", "at": Utc::now()});
-                if !send(socket, state, ping.to_string()).await {
+                if !ws::send_text(socket, state, ping.to_string()).await {
                     return None;
                 }
             }
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
-                    state.metrics.websocket_messages.with_label_values(&["in"]).inc();
-                }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
+            incoming = socket.recv() => if !ws::received(state, incoming) {
+                return None;
             },
-            () = shutdown(&mut draining) => return Some((1001, "Server going away")),
+            () = ws::drained(&mut draining) => return Some(ws::GOING_AWAY),
         }
-    }
-}
-
-/// Resolves once the instance drains (never, if it cannot tell).
-async fn shutdown(draining: &mut tokio::sync::watch::Receiver<bool>) {
-    if draining.wait_for(|d| *d).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-/// A dedicated pub/sub connection listening on the user's channel.
-async fn subscribe(
-    state: &AppState,
-    user_id: &str,
-) -> redis::RedisResult<redis::aio::PubSubStream> {
-    let client = redis::Client::open(state.config.redis_url.as_str())?;
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(channel(state, user_id)).await?;
-    Ok(pubsub.into_on_message())
-}
-
-/// Sends one text frame; `false` when the client is gone.
-async fn send(socket: &mut WebSocket, state: &AppState, text: String) -> bool {
-    let sent = socket.send(Message::Text(text.into())).await.is_ok();
-    if sent {
-        state
-            .metrics
-            .websocket_messages
-            .with_label_values(&["out"])
-            .inc();
-    }
-    sent
-}
-
-/// Counts an open connection in `websocket_connections` while it lives.
-struct Open(Arc<Metrics>);
-
-impl Open {
-    fn new(metrics: Arc<Metrics>) -> Self {
-        metrics.websocket_connections.inc();
-        Self(metrics)
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.websocket_connections.dec();
     }
 }
 
