@@ -215,6 +215,45 @@ fn missing_field(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// `?page=1&pageSize=N` of the paged lists (`page_size` accepted too):
+/// `page` from 1, `pageSize` from 1 to `MAX`, `SIZE` when absent.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery<const SIZE: u32, const MAX: u32> {
+    /// From 1 (default 1).
+    page: Option<u32>,
+    /// Items per page, from 1 (each list states its default and maximum).
+    #[serde(rename = "pageSize", alias = "page_size")]
+    #[param(rename = "pageSize")]
+    page_size: Option<u32>,
+}
+
+impl<const SIZE: u32, const MAX: u32> PageQuery<SIZE, MAX> {
+    /// The page, from 1.
+    pub fn page(&self) -> i64 {
+        i64::from(self.page.unwrap_or(1))
+    }
+
+    /// Items per page.
+    pub fn size(&self) -> i64 {
+        i64::from(self.page_size.unwrap_or(SIZE))
+    }
+
+    /// Rows to skip before this page.
+    pub fn offset(&self) -> i64 {
+        (self.page() - 1) * self.size()
+    }
+}
+
+impl<const SIZE: u32, const MAX: u32> Validate for PageQuery<SIZE, MAX> {
+    fn validate(&self) -> Vec<FieldError> {
+        Validator::query()
+            .range("page", self.page(), 1, i64::from(u32::MAX))
+            .range("pageSize", self.size(), 1, i64::from(MAX))
+            .finish()
+    }
+}
+
 /// A JSON answer already serialized (e.g. from [`crate::cache::Memo`]).
 #[derive(Debug, Clone)]
 pub struct RawJson(pub Bytes);

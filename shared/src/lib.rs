@@ -27,9 +27,9 @@ pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod users;
 #[cfg(feature = "ws")]
 pub mod ws;
-pub mod users;
 
 /// What a function crate needs, in one `use shared::prelude::*;`.
 pub mod prelude {
@@ -39,7 +39,7 @@ pub mod prelude {
         forbidden, invalid, not_found,
     };
     pub use crate::extract::{
-        Acknowledged, Json, Path, Query, RawJson, Validate, Validator, to_json_bytes,
+        Acknowledged, Json, PageQuery, Path, Query, RawJson, Validate, Validator, to_json_bytes,
     };
     pub use crate::function::Function;
     pub use crate::state::AppState;

@@ -12,35 +12,8 @@ pub fn function() -> Function {
     shared::function!(OpenApiRouter::new().routes(routes!(history)))
 }
 
-/// Which page of the history.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Page {
-    /// From 1.
-    #[serde(default = "first")]
-    pub page: i64,
-    /// 1 to 100, default 20.
-    #[serde(default = "twenty", rename = "pageSize", alias = "page_size")]
-    #[param(rename = "pageSize")]
-    pub page_size: i64,
-}
-
-fn first() -> i64 {
-    1
-}
-
-fn twenty() -> i64 {
-    20
-}
-
-impl Validate for Page {
-    fn validate(&self) -> Vec<FieldError> {
-        Validator::query()
-            .range("page", self.page, 1, 100_000)
-            .range("pageSize", self.page_size, 1, 100)
-            .finish()
-    }
-}
+/// Which page: `?page=1&pageSize=20`, at most 100.
+pub type Page = PageQuery<20, 100>;
 
 /// One page of the caller's bookings.
 #[derive(Debug, Serialize, ToSchema)]
@@ -122,7 +95,7 @@ pub struct BookedRoute {
     pub route_geometry: Option<String>,
 }
 
-/// The caller's bookings, newest first.
+/// The caller's bookings, newest first (`pageSize` 20 by default, at most 100).
 #[utoipa::path(get, path = "/api/bookings/history", tag = "Travel",
     security(("FirebaseAuth" = [])), params(Page),
     responses((status = 200, body = BookingHistory), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -136,17 +109,17 @@ async fn history(
     );
     let mut rows: Vec<BookingRecord> = sqlx::query_as(&sql)
         .bind(&user.uid)
-        .bind(page.page_size + 1)
-        .bind((page.page - 1) * page.page_size)
+        .bind(page.size() + 1)
+        .bind(page.offset())
         .fetch_all(&state.db)
         .await?;
-    let has_more = rows.len() as i64 > page.page_size;
-    rows.truncate(page.page_size as usize);
+    let has_more = rows.len() as i64 > page.size();
+    rows.truncate(page.size() as usize);
     let bookings = rows.into_iter().map(|r| shape(&state, r)).collect();
     Ok(Json(BookingHistory {
         bookings,
-        page: page.page,
-        page_size: page.page_size,
+        page: page.page(),
+        page_size: page.size(),
         has_more,
     }))
 }

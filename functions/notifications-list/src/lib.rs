@@ -9,35 +9,8 @@ pub fn function() -> Function {
     shared::function!(OpenApiRouter::new().routes(routes!(list_notifications)))
 }
 
-/// Which page of the list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Page {
-    /// From 1.
-    #[serde(default = "first")]
-    pub page: i64,
-    /// 1 to 100, default 20.
-    #[serde(default = "twenty", rename = "pageSize", alias = "page_size")]
-    #[param(rename = "pageSize")]
-    pub page_size: i64,
-}
-
-fn first() -> i64 {
-    1
-}
-
-fn twenty() -> i64 {
-    20
-}
-
-impl Validate for Page {
-    fn validate(&self) -> Vec<FieldError> {
-        Validator::query()
-            .range("page", self.page, 1, 100_000)
-            .range("pageSize", self.page_size, 1, 100)
-            .finish()
-    }
-}
+/// Which page: `?page=1&pageSize=20`, at most 100.
+pub type Page = PageQuery<20, 100>;
 
 /// One page of the caller's notifications.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,7 +24,7 @@ pub struct NotificationPage {
     pub has_more: bool,
 }
 
-/// The caller's notifications, newest first.
+/// The caller's notifications, newest first (`pageSize` 20 by default, at most 100).
 #[utoipa::path(get, path = "/api/notifications", tag = "Notifications",
     security(("FirebaseAuth" = [])), params(Page),
     responses((status = 200, body = NotificationPage), (status = 401, body = ErrorBody),
@@ -66,16 +39,16 @@ async fn list_notifications(
     );
     let mut rows: Vec<NotificationRow> = sqlx::query_as(&sql)
         .bind(&user.uid)
-        .bind(page.page_size + 1)
-        .bind((page.page - 1) * page.page_size)
+        .bind(page.size() + 1)
+        .bind(page.offset())
         .fetch_all(&state.db)
         .await?;
-    let has_more = rows.len() as i64 > page.page_size;
-    rows.truncate(page.page_size as usize);
+    let has_more = rows.len() as i64 > page.size();
+    rows.truncate(page.size() as usize);
     Ok(Json(NotificationPage {
         notifications: rows.into_iter().map(Notification::from).collect(),
-        page: page.page,
-        page_size: page.page_size,
+        page: page.page(),
+        page_size: page.size(),
         has_more,
     }))
 }

@@ -9,38 +9,8 @@ pub fn function() -> Function {
     shared::function!(OpenApiRouter::new().routes(routes!(list_reviews)))
 }
 
-/// Which page.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct Page {
-    /// From 1 (default 1).
-    #[serde(default = "first_page")]
-    page: u32,
-    /// 1 to 50 (default 10).
-    #[serde(
-        default = "default_page_size",
-        rename = "pageSize",
-        alias = "page_size"
-    )]
-    page_size: u32,
-}
-
-fn first_page() -> u32 {
-    1
-}
-
-fn default_page_size() -> u32 {
-    10
-}
-
-impl Validate for Page {
-    fn validate(&self) -> Vec<FieldError> {
-        Validator::query()
-            .range("page", self.page, 1, u32::MAX)
-            .range("pageSize", self.page_size, 1, 50)
-            .finish()
-    }
-}
+/// Which page: `?page=1&pageSize=10`, at most 50.
+type Page = PageQuery<10, 50>;
 
 /// One page of reviews.
 #[derive(Serialize, ToSchema)]
@@ -49,8 +19,8 @@ struct ReviewPage {
     items: Vec<Review>,
     /// Reviews of the attraction, on all pages.
     total: i64,
-    page: u32,
-    page_size: u32,
+    page: i64,
+    page_size: i64,
     /// Whether a later page has more.
     has_more: bool,
 }
@@ -62,7 +32,8 @@ struct Reviews {
     data: ReviewPage,
 }
 
-/// The attraction's reviews, newest first; 404 when the attraction is unknown.
+/// The attraction's reviews, newest first (`pageSize` 10 by default, at most 50);
+/// 404 when the attraction is unknown.
 #[utoipa::path(get, path = "/api/tourism/attractions/{attraction_id}/reviews", tag = "Tourism",
     params(("attraction_id" = String, Path, example = "douala-waterfront"), Page),
     responses((status = 200, body = Reviews), (status = 404, body = ErrorBody),
@@ -70,13 +41,13 @@ struct Reviews {
 async fn list_reviews(
     State(state): State<AppState>,
     Path(attraction_id): Path<String>,
-    Query(Page { page, page_size }): Query<Page>,
+    Query(paging): Query<Page>,
 ) -> ApiResult<Json<Reviews>> {
     if !attraction_exists(&state.db, &attraction_id).await? {
         return Err(not_found("Attraction"));
     }
-    let offset = i64::from(page - 1) * i64::from(page_size);
-    let items = reviews_of(&state.db, &attraction_id, page_size.into(), offset).await?;
+    let (page, page_size, offset) = (paging.page(), paging.size(), paging.offset());
+    let items = reviews_of(&state.db, &attraction_id, page_size, offset).await?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM reviews WHERE attraction_id = $1")
         .bind(&attraction_id)
         .fetch_one(&state.db)

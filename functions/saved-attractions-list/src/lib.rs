@@ -9,38 +9,8 @@ pub fn function() -> Function {
     shared::function!(OpenApiRouter::new().routes(routes!(list_saved)))
 }
 
-/// Which page.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct Page {
-    /// From 1 (default 1).
-    #[serde(default = "first_page")]
-    page: u32,
-    /// 1 to 100 (default 50).
-    #[serde(
-        default = "default_page_size",
-        rename = "pageSize",
-        alias = "page_size"
-    )]
-    page_size: u32,
-}
-
-fn first_page() -> u32 {
-    1
-}
-
-fn default_page_size() -> u32 {
-    50
-}
-
-impl Validate for Page {
-    fn validate(&self) -> Vec<FieldError> {
-        Validator::query()
-            .range("page", self.page, 1, u32::MAX)
-            .range("pageSize", self.page_size, 1, 100)
-            .finish()
-    }
-}
+/// Which page: `?page=1&pageSize=50`, at most 100.
+type Page = PageQuery<50, 100>;
 
 /// The caller's saved attractions.
 #[derive(Serialize, ToSchema)]
@@ -49,7 +19,8 @@ struct SavedList {
     data: Vec<SavedAttraction>,
 }
 
-/// The caller's saved attractions, most recently saved first.
+/// The caller's saved attractions, most recently saved first (`pageSize` 50 by
+/// default, at most 100).
 #[utoipa::path(get, path = "/api/tourism/saved-attractions", tag = "Tourism", params(Page),
     security(("FirebaseAuth" = [])),
     responses((status = 200, body = SavedList), (status = 401, body = ErrorBody),
@@ -65,8 +36,8 @@ async fn list_saved(
     );
     let data = sqlx::query_as(&sql)
         .bind(&user.uid)
-        .bind(i64::from(page.page_size))
-        .bind(i64::from(page.page - 1) * i64::from(page.page_size))
+        .bind(page.size())
+        .bind(page.offset())
         .fetch_all(&state.db)
         .await?;
     Ok(Json(SavedList {
