@@ -537,6 +537,27 @@ pub fn probe_function(
     Function::new(&manifest, router)
 }
 
+/// A minibus of `capacity` seats owned by `owner` (created if needed), active
+/// or not, with a unique plate: for tests of the functions that publish rides.
+pub async fn insert_vehicle(db: &PgPool, owner: &str, capacity: i32, active: bool) -> uuid::Uuid {
+    sqlx::query("INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(owner)
+        .execute(db)
+        .await
+        .unwrap();
+    sqlx::query_scalar(
+        "INSERT INTO vehicles (owner_id, vehicle_type, license_plate, capacity, is_active)
+         VALUES ($1, 'minibus', $2, $3, $4) RETURNING id",
+    )
+    .bind(owner)
+    .bind(format!("T {}", uuid::Uuid::new_v4().simple()))
+    .bind(capacity)
+    .bind(active)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
 /// The string `field` of every object in the JSON array `list`.
 pub fn pluck<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
     list.as_array()

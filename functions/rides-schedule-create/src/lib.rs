@@ -125,22 +125,7 @@ mod tests {
     use uuid::Uuid;
 
     async fn vehicle(app: &TestApp, owner: &str, capacity: i32, active: bool) -> Uuid {
-        sqlx::query("INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(owner)
-            .execute(&app.state.db)
-            .await
-            .unwrap();
-        sqlx::query_scalar(
-            "INSERT INTO vehicles (owner_id, vehicle_type, license_plate, capacity, is_active)
-             VALUES ($1, 'minibus', $2, $3, $4) RETURNING id",
-        )
-        .bind(owner)
-        .bind(format!("CE {}", Uuid::new_v4().simple()))
-        .bind(capacity)
-        .bind(active)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+        shared::testing::insert_vehicle(&app.state.db, owner, capacity, active).await
     }
 
     /// A departure `days` ahead at 04:10 UTC (05:10 in Douala).
