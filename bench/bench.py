@@ -258,7 +258,9 @@ def server_env(port: int, extra: dict | None = None) -> dict[str, str]:
         RATE_LIMIT_BOOKING=HIGH,
         FLOOD_LIMIT=HIGH,
         AUTH_FAILURE_LIMIT=HIGH,
-        RUST_LOG="warn",
+        # warn: no access log line per request (the image's default is info;
+        # BENCH_RUST_LOG=info measures that).
+        RUST_LOG=os.environ.get("BENCH_RUST_LOG") or "warn",
         REDIS_KEY_PREFIX=f"bench:{os.getpid()}:{_instance}",
         TICKET_SIGNING_KEY="bench-only-ticket-key-0123456789abcdef0123",
     )

@@ -1,10 +1,12 @@
 //! Assembles served routers: one function (the runtime) or all of them (the
 //! dev server), each behind its own guard, plus the operational endpoints.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Serialize;
@@ -24,20 +26,29 @@ pub const OPERATIONAL_ROUTES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 /// The whole application for `functions` over `state`.
 pub fn build(functions: Vec<Function>, state: AppState) -> Router {
-    let mut app = Router::new();
+    let operational = OPERATIONAL_ROUTES.map(|path| ("GET", path));
+    let declared = functions
+        .iter()
+        .flat_map(|f| &f.manifest.routes)
+        .map(|r| (r.method.as_str(), r.path.as_str()));
+    let routes = Arc::new(state.metrics.route_table(declared.chain(operational)));
+    // One route layer per route (each is a boxed service axum clones per
+    // request): the guard labels its routes' responses itself.
+    let mut app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route_layer(from_fn_with_state(routes.clone(), label_route));
     for function in functions {
         let g = Guard {
             state: state.clone(),
             auth: function.manifest.auth,
             tier: function.manifest.rate_limit,
+            routes: routes.clone(),
         };
         app = app.merge(function.router.route_layer(from_fn_with_state(g, guard)));
     }
-    app.route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route_layer(from_fn(label_route))
-        .fallback(fallback)
+    app.fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panicked))

@@ -60,6 +60,10 @@ pub struct Config {
     pub redis_timeout: Duration,
     /// How long a hot public list answer is reused (`READ_CACHE_MS`, 1000; 0 = never).
     pub read_cache: Duration,
+    /// How long an instance trusts a device session Redis found in good
+    /// standing (`SESSION_CHECK_MS`, 1000; 0 = ask Redis on every request).
+    /// A revocation made elsewhere reaches this instance within it.
+    pub session_check: Duration,
     pub firebase_project_id: String,
     /// Set in emulator mode only; unsigned emulator tokens are accepted then.
     pub firebase_auth_emulator_host: Option<String>,
@@ -206,6 +210,7 @@ impl Config {
             redis_max_connections: parse(&get, "REDIS_MAX_CONNECTIONS", 8usize)?,
             redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "imutis".into()),
             read_cache: Duration::from_millis(parse(&get, "READ_CACHE_MS", 1000u64)?),
+            session_check: Duration::from_millis(parse(&get, "SESSION_CHECK_MS", 1000u64)?),
             redis_timeout: Duration::from_millis(parse(&get, "REDIS_TIMEOUT_MS", 200u64)?.max(1)),
             firebase_project_id: project_id,
             firebase_auth_emulator_host: get("FIREBASE_AUTH_EMULATOR_HOST"),

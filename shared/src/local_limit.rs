@@ -6,10 +6,12 @@
 //! anonymous IP its lockout and flood block) steers the next decisions.
 //!
 //! The bound: an instance admits at most `SYNC_BATCH` requests of one caller
-//! beyond what it has heard back from Redis, so across `n` instances a limit
-//! `L` admits at most `L + n * SYNC_BATCH` requests in a window, and a lockout
-//! set elsewhere reaches an instance within `SYNC_INTERVAL` or `SYNC_BATCH`
-//! requests. One instance alone counts exactly. Where exactness matters (the
+//! beyond what it has heard back from Redis (or a twentieth of what was left
+//! of the limit at the last sync, when that is more: only limits in the
+//! hundreds reach it; for anonymous callers, never more than a twentieth of
+//! the flood limit), so across `n` instances a limit `L` admits at most
+//! `L + n * max(SYNC_BATCH, L / 20)` requests in a window, and a lockout set
+//! elsewhere reaches an instance within `SYNC_INTERVAL` or one batch. One instance alone counts exactly. Where exactness matters (the
 //! booking tier) the guard keeps the per-request script of [`crate::rate_limit`].
 //! Redis down: syncs fail and each instance keeps limiting on its own counts.
 
@@ -46,7 +48,8 @@ struct Counter {
 /// One instance's counts.
 #[derive(Default)]
 pub struct LocalLimiter {
-    counters: Mutex<HashMap<(String, String), Counter>>,
+    /// Keyed by [`counter_key`].
+    counters: Mutex<HashMap<String, Counter>>,
     /// Addresses this instance saw a bad token from, since their last success.
     bad_token_ips: Mutex<std::collections::HashSet<String>>,
 }
@@ -57,9 +60,17 @@ fn epoch_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// `tier NUL uid:<uid>` or `tier NUL ip:<address>`.
+fn counter_key(bucket: &str, caller: &Caller<'_>) -> String {
+    match caller.uid {
+        Some(uid) => format!("{bucket}\0uid:{uid}"),
+        None => format!("{bucket}\0ip:{}", caller.ip),
+    }
+}
+
 /// What to send to Redis after a decision.
 struct Sync {
-    key: (String, String),
+    key: String,
     window: u64,
     delta: u32,
     flood_delta: u32,
@@ -105,21 +116,21 @@ impl LocalLimiter {
         caller: &Caller<'_>,
     ) -> Decision {
         let window_ms = state.config.rate_limits.window.as_millis().max(1) as u64;
+        let flood_limit = state.config.abuse.flood_limit;
         let now_ms = epoch_ms();
         let window = now_ms / window_ms;
         let window_left = Duration::from_millis((window + 1) * window_ms - now_ms);
-        let identity = match caller.uid {
-            Some(uid) => format!("uid:{uid}"),
-            None => format!("ip:{}", caller.ip),
-        };
         let now = Instant::now();
-        let key = (bucket.to_owned(), identity);
+        let key = counter_key(bucket, caller);
         let (decision, sync) = {
             let mut counters = self.counters.lock().expect("not poisoned");
-            if counters.len() >= CAPACITY && !counters.contains_key(&key) {
-                counters.retain(|_, c| c.window == window);
+            if !counters.contains_key(&key) {
+                if counters.len() >= CAPACITY {
+                    counters.retain(|_, c| c.window == window);
+                }
+                counters.insert(key.clone(), Counter::default());
             }
-            let c = counters.entry(key.clone()).or_default();
+            let c = counters.get_mut(&key).expect("inserted above");
             if c.window != window {
                 *c = Counter {
                     window,
@@ -147,8 +158,11 @@ impl LocalLimiter {
                     Decision::Allowed
                 }
             };
-            let due =
-                c.last_sync.is_none_or(|t| now - t >= SYNC_INTERVAL) || c.unsynced >= SYNC_BATCH;
+            let mut batch = SYNC_BATCH.max(limit.saturating_sub(c.global) / 20);
+            if anonymous {
+                batch = batch.min(SYNC_BATCH.max(flood_limit / 20));
+            }
+            let due = c.last_sync.is_none_or(|t| now - t >= SYNC_INTERVAL) || c.unsynced >= batch;
             let sync =
                 (!c.syncing && due && (c.unsynced > 0 || c.last_sync.is_none())).then(|| {
                     c.syncing = true;
@@ -156,7 +170,7 @@ impl LocalLimiter {
                     c.in_flight = c.unsynced;
                     c.unsynced = 0;
                     Sync {
-                        key: key.clone(),
+                        key,
                         window,
                         delta: c.in_flight,
                         flood_delta: std::mem::take(&mut c.flood_unsynced),
@@ -172,7 +186,7 @@ impl LocalLimiter {
     }
 
     async fn sync(&self, state: &AppState, sync: Sync, window_ms: u64) {
-        let (bucket, identity) = &sync.key;
+        let (bucket, identity) = sync.key.split_once('\0').expect("a counter key");
         let ip = identity.strip_prefix("ip:");
         let abuse = &state.config.abuse;
         let mut invocation = SYNC.prepare_invoke();
@@ -238,7 +252,7 @@ impl LocalLimiter {
     pub fn lock_out(&self, bucket: &str, ip: &str, lockout: Duration) {
         let mut counters = self.counters.lock().expect("not poisoned");
         let c = counters
-            .entry((bucket.to_owned(), format!("ip:{ip}")))
+            .entry(counter_key(bucket, &Caller { uid: None, ip }))
             .or_default();
         c.locked_until = Some(Instant::now() + lockout);
     }

@@ -3,14 +3,15 @@
 //! values from a fixed set (methods, route templates, outcomes), so callers
 //! cannot grow the series.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::{Duration, Instant};
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -65,6 +66,50 @@ pub fn method_label(method: &http::Method) -> &'static str {
         http::Method::HEAD => "HEAD",
         http::Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
+    }
+}
+
+/// The statuses whose request counters a route keeps resolved; others are
+/// looked up by label each time.
+const STATUSES: [u16; 16] = [
+    200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 502, 503,
+];
+
+/// One route's request metrics, resolved when the router is built, so
+/// recording a request is a few atomic adds: no label hashing, no lock.
+pub struct RouteMetrics {
+    method: &'static str,
+    endpoint: String,
+    duration: Histogram,
+    requests: IntCounterVec,
+    /// `http_requests_total` per [`STATUSES`] entry, resolved on first use
+    /// (so a route shows only the statuses it answered).
+    by_status: [OnceLock<IntCounter>; STATUSES.len()],
+}
+
+impl RouteMetrics {
+    /// Counts one answer with `status`, taking `elapsed`.
+    pub fn record(&self, status: http::StatusCode, elapsed: Duration) {
+        self.duration.observe(elapsed.as_secs_f64());
+        let labels = [self.method, self.endpoint.as_str(), status.as_str()];
+        match STATUSES.iter().position(|&s| s == status.as_u16()) {
+            Some(i) => self.by_status[i]
+                .get_or_init(|| self.requests.with_label_values(&labels))
+                .inc(),
+            None => self.requests.with_label_values(&labels).inc(),
+        }
+    }
+}
+
+/// Every route's [`RouteMetrics`], by route template then method; built once.
+#[derive(Default)]
+pub struct RouteTable(HashMap<String, Vec<Arc<RouteMetrics>>>);
+
+impl RouteTable {
+    /// The metrics of `method` on the route template `endpoint`.
+    pub fn get(&self, method: &http::Method, endpoint: &str) -> Option<&Arc<RouteMetrics>> {
+        let method = method_label(method);
+        self.0.get(endpoint)?.iter().find(|r| r.method == method)
     }
 }
 
@@ -224,6 +269,45 @@ impl Metrics {
             m.registry.register(c).expect("unique metric names");
         }
         m
+    }
+
+    /// Resolves the request metrics of `routes` (`(method, route template)`).
+    pub fn route_table<'a>(
+        &self,
+        routes: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> RouteTable {
+        let mut table: HashMap<String, Vec<Arc<RouteMetrics>>> = HashMap::new();
+        for (method, endpoint) in routes {
+            let method = method_label(&method.parse().unwrap_or(http::Method::GET));
+            let entry = table.entry(endpoint.to_owned()).or_default();
+            if entry.iter().any(|r| r.method == method) {
+                continue;
+            }
+            entry.push(Arc::new(RouteMetrics {
+                method,
+                endpoint: endpoint.to_owned(),
+                duration: self.duration.with_label_values(&[method, endpoint]),
+                requests: self.requests.clone(),
+                by_status: Default::default(),
+            }));
+        }
+        RouteTable(table)
+    }
+
+    /// Counts an answer of no known route (a 404, a 405, a preflight).
+    pub fn record(
+        &self,
+        method: &'static str,
+        endpoint: &str,
+        status: http::StatusCode,
+        elapsed: Duration,
+    ) {
+        self.requests
+            .with_label_values(&[method, endpoint, status.as_str()])
+            .inc();
+        self.duration
+            .with_label_values(&[method, endpoint])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Records the cold start once, when the first request has been served.

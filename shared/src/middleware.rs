@@ -3,6 +3,7 @@
 //! authentication, the declared rate-limit tier and the auth policy.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -16,6 +17,7 @@ use crate::auth::{AuthError, AuthUser, Authentication, bearer_token};
 use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::function::AuthPolicy;
+use crate::metrics::{RouteMetrics, RouteTable};
 use crate::rate_limit::{self, Decision, RateTier};
 use crate::sessions::{self, Device};
 use crate::state::AppState;
@@ -30,7 +32,7 @@ pub struct ClientIp(pub String);
 
 /// The route template that answered, carried out on the response for metrics.
 #[derive(Debug, Clone)]
-pub struct RouteLabel(pub String);
+pub struct RouteLabel(pub MatchedPath);
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time-ms");
@@ -77,10 +79,34 @@ fn incoming_request_id(req: &Request) -> Option<String> {
     sane.then(|| id.to_owned())
 }
 
+/// A random (v4) UUID from a per-thread generator seeded once from the OS:
+/// request ids must be unique, not secret, and a `getrandom` call per request
+/// showed in the profile.
+fn new_request_id() -> String {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(uuid::Uuid::new_v4().as_u64_pair().0);
+    }
+    // SplitMix64.
+    let next = || {
+        STATE.with(|s| {
+            let mut z = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+            s.set(z);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        })
+    };
+    let bits = (u128::from(next()) << 64) | u128::from(next());
+    uuid::Builder::from_random_bytes(bits.to_le_bytes())
+        .into_uuid()
+        .to_string()
+}
+
 /// Outermost layer: ids, timing, headers, metrics and one log line per request.
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = incoming_request_id(&req).unwrap_or_else(new_request_id);
     let ip = client_ip(&req, &state.config.trusted_proxies);
     let device_ip = req.headers().get(&X_DEVICE_IP).cloned();
     let method = req.method().clone();
@@ -109,23 +135,18 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
 
     let elapsed = started.elapsed();
     state.metrics.first_request_served();
-    let method = crate::metrics::method_label(&method);
-    let endpoint = response
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or("unmatched", |l| l.0.as_str())
-        .to_owned();
     let status = response.status();
-    state
-        .metrics
-        .requests
-        .with_label_values(&[method, &endpoint, status.as_str()])
-        .inc();
-    state
-        .metrics
-        .duration
-        .with_label_values(&[method, &endpoint])
-        .observe(elapsed.as_secs_f64());
+    let route = response.extensions().get::<RouteLabel>().cloned();
+    let endpoint = route.as_ref().map_or("unmatched", |l| l.0.as_str());
+    match response.extensions().get::<Arc<RouteMetrics>>() {
+        Some(handles) => handles.record(status, elapsed),
+        None => state.metrics.record(
+            crate::metrics::method_label(&method),
+            endpoint,
+            status,
+            elapsed,
+        ),
+    }
 
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -157,17 +178,39 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     response
 }
 
-/// Marks responses with the route template that served them (for metrics).
-pub async fn label_route(req: Request, next: Next) -> Response {
-    let label = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| RouteLabel(m.as_str().to_owned()));
-    let mut response = next.run(req).await;
-    if let Some(label) = label {
-        response.extensions_mut().insert(label);
+/// Marks responses with the route template that served them and that
+/// route's metrics, resolved when the router was built.
+pub async fn label_route(
+    State(routes): State<Arc<RouteTable>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let label = Label::of(&req, &routes);
+    label.mark(next.run(req).await)
+}
+
+/// What [`label_route`] (or the guard, on function routes) puts on a response.
+struct Label(Option<MatchedPath>, Option<Arc<RouteMetrics>>);
+
+impl Label {
+    fn of(req: &Request, routes: &RouteTable) -> Self {
+        let matched = req.extensions().get::<MatchedPath>().cloned();
+        let handles = matched
+            .as_ref()
+            .and_then(|m| routes.get(req.method(), m.as_str()))
+            .cloned();
+        Self(matched, handles)
     }
-    response
+
+    fn mark(self, mut response: Response) -> Response {
+        if let Some(matched) = self.0 {
+            response.extensions_mut().insert(RouteLabel(matched));
+        }
+        if let Some(handles) = self.1 {
+            response.extensions_mut().insert(handles);
+        }
+        response
+    }
 }
 
 /// The per-function guard's settings, from the function's manifest.
@@ -176,12 +219,20 @@ pub struct Guard {
     pub state: AppState,
     pub auth: AuthPolicy,
     pub tier: RateTier,
+    /// Every route's metrics, to label this function's responses.
+    pub routes: Arc<RouteTable>,
 }
 
 /// Per function: verify any bearer token, refuse locked-out or flooding IPs,
 /// count the request against the declared tier (per uid, else per client IP),
-/// record the user, then apply the auth policy.
-pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> Response {
+/// record the user, then apply the auth policy; and label the response for
+/// metrics, as [`label_route`] does for the other routes.
+pub async fn guard(State(guard): State<Guard>, req: Request, next: Next) -> Response {
+    let label = Label::of(&req, &guard.routes);
+    label.mark(admit(&guard, req, next).await)
+}
+
+async fn admit(guard: &Guard, mut req: Request, next: Next) -> Response {
     let state = &guard.state;
     let ip = req
         .extensions()

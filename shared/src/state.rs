@@ -14,9 +14,14 @@ use crate::local_limit::LocalLimiter;
 use crate::metrics::Metrics;
 use crate::users::KnownUsers;
 
-/// Shared by every request of one instance; cheap to clone.
+/// Shared by every request of one instance. One `Arc`, so the clones axum
+/// makes per request (extractors, layers, each route's service) cost one
+/// atomic increment, not one per pool and registry.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<App>);
+
+/// What [`AppState`] shares; reached through `Deref` (`state.db`).
+pub struct App {
     pub config: Arc<Config>,
     pub db: PgPool,
     pub redis: deadpool_redis::Pool,
@@ -29,6 +34,8 @@ pub struct AppState {
     pub limiter: Arc<LocalLimiter>,
     /// Hot public reads kept for `READ_CACHE_MS`.
     pub memo: Arc<Memo>,
+    /// Device sessions Redis vouched for, kept for `SESSION_CHECK_MS`.
+    pub sessions: crate::sessions::Memo,
 }
 
 impl AppState {
@@ -58,19 +65,30 @@ impl AppState {
         let redis = redis_cfg
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
             .map_err(|e| format!("REDIS_URL: {e}"))?;
-        Ok(Self {
+        Ok(Self(Arc::new(App {
             auth: FirebaseVerifier::new(&config),
             metrics: Arc::new(Metrics::new(&config.function)),
             redis_breaker: Arc::default(),
             limiter: Arc::default(),
             memo: Arc::default(),
+            sessions: Default::default(),
             known_users: Arc::default(),
             config: Arc::new(config),
             db,
             redis,
-        })
+        })))
     }
+}
 
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
     /// A Redis key under this deployment's prefix.
     pub fn redis_key(&self, parts: &[&str]) -> String {
         let mut key = self.config.redis_prefix.clone();

@@ -107,16 +107,19 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
             .with_tracer(p.tracer(service.to_owned()))
             .with_filter(env_filter(&config.log_filter))
     });
+    let sql_events = Targets::new().with_target("sqlx::query", Level::DEBUG);
+    // With traces on, the request spans must be visible to this layer too, to
+    // parent the SQL spans; without, asking for them would build a span per
+    // request that nothing reads.
+    let sql_filter = match &tracer {
+        Some(_) => sql_events.with_target("shared", Level::INFO),
+        None => sql_events,
+    };
     let sql = SqlObserver {
         tracer: tracer.as_ref().map(|p| p.tracer(service.to_owned())),
         dispatch: OnceLock::new(),
     }
-    // The request spans must be visible to this layer too, to parent the SQL spans.
-    .with_filter(
-        Targets::new()
-            .with_target("sqlx::query", Level::DEBUG)
-            .with_target("shared", Level::INFO),
-    );
+    .with_filter(sql_filter);
 
     let _ = tracing_subscriber::registry()
         .with(logs.with_filter(filter))

@@ -361,6 +361,7 @@ pub fn config(jwks_url: &str, overrides: &[(&str, &str)]) -> Config {
         ("FIREBASE_JWKS_URL".into(), jwks_url.into()),
         // Tests read what they just wrote; the memo has its own test.
         ("READ_CACHE_MS".into(), "0".into()),
+        ("SESSION_CHECK_MS".into(), "0".into()),
         (
             "TICKET_SIGNING_KEY".into(),
             "test-ticket-key-0123456789abcdef0123456789".into(),
@@ -509,7 +510,7 @@ pub async fn assert_serves_its_manifest(function: Function) {
         let label = response
             .extensions()
             .get::<crate::middleware::RouteLabel>()
-            .map(|l| l.0.clone());
+            .map(|l| l.0.as_str().to_owned());
         assert_eq!(
             label.as_deref(),
             Some(route.path.as_str()),

@@ -209,3 +209,74 @@ async fn a_deleted_user_is_recorded_again_and_changed_claims_are_stored() {
         "and its session too"
     );
 }
+
+/// `redis_commands_total` for the session script on `app`, ok outcomes.
+async fn session_checks(app: &TestApp) -> u64 {
+    let metrics = app.text("/metrics").await;
+    metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("redis_commands_total{")
+                && l.contains(r#"command="session_check""#)
+                && l.contains(r#"outcome="ok""#)
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn instances_trust_a_checked_session_briefly_and_learn_of_a_revocation_within_that_time() {
+    let trust = std::time::Duration::from_millis(1500);
+    let prefix = format!("test:{}", uuid::Uuid::new_v4().simple());
+    let overrides = [
+        ("RATE_LIMIT_AUTHENTICATED", "1000"),
+        ("SESSION_CHECK_MS", "1500"),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+    ];
+    let probe = || {
+        probe_function(
+            "private",
+            &["GET /whoami"],
+            "required",
+            "default",
+            OpenApiRouter::new().route("/whoami", get(whoami)),
+        )
+    };
+    let a = TestApp::spawn_with(vec![probe()], &overrides).await;
+    let b = TestApp::spawn_on(vec![probe()], &a.state.config.database_url, &overrides).await;
+    let token = a.token("ada");
+
+    let checked = std::time::Instant::now();
+    assert_eq!(call(&b, &token, "phone-1", "203.0.113.5").await, 200);
+    for _ in 0..10 {
+        assert_eq!(call(&b, &token, "phone-1", "203.0.113.5").await, 200);
+    }
+    assert_eq!(
+        session_checks(&b).await,
+        1,
+        "one Redis check for 11 requests"
+    );
+    assert_eq!(
+        call(&b, &token, "phone-1", "198.51.100.77").await,
+        200,
+        "a new address is checked afresh"
+    );
+    assert_eq!(session_checks(&b).await, 2);
+
+    assert_eq!(call(&a, &token, "phone-1", "203.0.113.5").await, 200);
+    let (id, ..) = session(&a.state, "ada", "phone-1").await.unwrap();
+    assert!(shared::sessions::revoke(&a.state, "ada", id).await.unwrap());
+    assert_eq!(
+        call(&a, &token, "phone-1", "203.0.113.5").await,
+        401,
+        "the revoking instance refuses at once"
+    );
+    // The trust runs from the check's answer, a little after `checked`.
+    let margin = std::time::Duration::from_millis(200);
+    tokio::time::sleep((trust + margin).saturating_sub(checked.elapsed())).await;
+    assert_eq!(
+        call(&b, &token, "phone-1", "203.0.113.5").await,
+        401,
+        "the other instance refuses once its trust has run out"
+    );
+}
