@@ -587,15 +587,6 @@ def main() -> None:
 
     log(f"cold start: {args.runs} runs of {len(needed) + len(targets) + len(musl)} binaries, round-robin")
     cold_starts(needed + targets + musl, args.runs)
-    for m in musl:
-        port = free_port()
-        proc = spawn(m.binary, server_env(port), slug(m.label))
-        try:
-            until_200(proc, port, m, time.perf_counter())
-            time.sleep(1.0)
-            m.idle_rss_kib = status_kib(proc.pid, "VmRSS")
-        finally:
-            stop(proc)
 
     if args.no_load:
         log("idle RSS (no load run: --no-load)")
@@ -604,12 +595,13 @@ def main() -> None:
             f"(after a {args.warmup} warm-up), the baseline before and after the functions")
     for b in needed:
         load(b, args)
-    for t in targets:
+    # The shipped (musl) build is loaded too: it is the one users run.
+    for t in targets + musl:
         load(t, args)
     if not args.no_load:
         for b in needed:
             load(b, args)
-    for t in needed + targets:
+    for t in needed + targets + musl:
         merge_rounds(t)
 
     # Lambda mode: through cargo-lambda's emulator when installed, and always
@@ -713,6 +705,8 @@ def main() -> None:
         mrows = []
         for m in musl:
             g = next(t for t in targets if t.label == m.label.removesuffix(" (musl)"))
+            b = base[m.baseline_label]
+            w, bw = m.wrk, b.wrk
             size = m.binary.stat().st_size
             mrows.append(
                 [
@@ -722,16 +716,25 @@ def main() -> None:
                     f"{statistics.median(m.cold) * 1000:.1f}",
                     f"{p95(m.cold) * 1000:.1f}",
                     mib(m.idle_rss_kib),
+                    f"{w['rps']:.0f}" if w else "-",
+                    f"{w['p99_us'] / 1000:.2f}" if w else "-",
                     ratio(size, g.binary.stat().st_size),
                     ratio(statistics.median(m.cold), statistics.median(g.cold)),
                     ratio(m.idle_rss_kib, g.idle_rss_kib),
+                    ratio(statistics.median(m.cold), statistics.median(b.cold)),
+                    ratio(w["rps"], bw["rps"]) if w else "-",
+                    ratio(w["p99_us"], bw["p99_us"]) if w else "-",
                 ]
             )
         sections += [
             "",
-            "## musl build (static, as shipped), ratios to the same function's glibc build",
+            "## musl build (static, as shipped): figures, ratios to the same function's glibc build "
+            "(x glibc), and to the bare baseline (x base)",
             table(
-                ["binary", "route", "size MiB", "cold median ms", "cold p95 ms", "idle RSS MiB", "size x", "cold x", "idle RSS x"],
+                [
+                    "binary", "route", "size MiB", "cold median ms", "cold p95 ms", "idle RSS MiB", "req/s", "p99 ms",
+                    "size x glibc", "cold x glibc", "idle RSS x glibc", "cold x base", "req/s x base", "p99 x base",
+                ],
                 mrows,
             ),
         ]
