@@ -189,7 +189,11 @@ where
         crate::metrics::DB_QUERY_DURATION
             .with_label_values(&[operation])
             .observe(fields.elapsed_secs);
-        let (Some(tracer), Some(current)) = (&self.tracer, ctx.lookup_current()) else {
+        // The tracer first: looking up the current span costs a registry read.
+        let Some(tracer) = &self.tracer else {
+            return;
+        };
+        let Some(current) = ctx.lookup_current() else {
             return;
         };
         let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else {
