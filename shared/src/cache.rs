@@ -134,6 +134,78 @@ impl AppState {
     }
 }
 
+/// Short-lived values per instance: `key` to a value and when it was
+/// stored, trusted for a caller-given time. Public reads keep response bodies
+/// for `READ_CACHE_MS` (bookings stay exact: they never read through it; a
+/// list may show a seat count up to that old); device sessions keep the
+/// account generation Redis vouched for, for `SESSION_CHECK_MS`.
+pub struct Memo<V = axum::body::Bytes> {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Instant, V)>>,
+    /// Beyond this many keys the memo starts over.
+    capacity: usize,
+}
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Self::with_capacity(1024)
+    }
+}
+
+impl<V> Memo<V> {
+    /// An empty memo that starts over beyond `capacity` keys.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: std::sync::Mutex::default(),
+            capacity,
+        }
+    }
+}
+
+impl<V: Clone> Memo<V> {
+    /// The value under `key` if it was stored within `ttl`.
+    pub fn fresh(&self, key: &str, ttl: Duration) -> Option<V> {
+        let entries = self.entries.lock().expect("not poisoned");
+        let (at, value) = entries.get(key)?;
+        (at.elapsed() < ttl).then(|| value.clone())
+    }
+
+    /// Stores `value` under `key`, as of `at`.
+    pub fn insert(&self, key: String, at: Instant, value: V) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(key, (at, value));
+    }
+
+    /// Forgets every key starting with `prefix`.
+    pub fn forget_prefix(&self, prefix: &str) {
+        self.entries
+            .lock()
+            .expect("not poisoned")
+            .retain(|k, _| !k.starts_with(prefix));
+    }
+
+    /// The value cached under `key` within `ttl`, else `fill`'s (then cached).
+    pub async fn get_or_fill<E>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        fill: impl AsyncFnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        if ttl.is_zero() {
+            return fill().await;
+        }
+        let now = Instant::now();
+        if let Some(value) = self.fresh(key, ttl) {
+            return Ok(value);
+        }
+        let value = fill().await?;
+        self.insert(key.to_owned(), now, value.clone());
+        Ok(value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,43 +229,5 @@ mod tests {
         b.record(true);
         assert!(!b.is_open());
         assert!(b.allow());
-    }
-}
-
-/// Short-lived answers of public reads, per instance: `(key, body)` for
-/// `READ_CACHE_MS`. Bookings stay exact (they never read through it); a list
-/// may show a seat count up to that old.
-#[derive(Default)]
-pub struct Memo {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (Instant, axum::body::Bytes)>>,
-}
-
-/// Beyond this many keys the memo starts over.
-const MEMO_CAPACITY: usize = 1024;
-
-impl Memo {
-    /// The body cached under `key` within `ttl`, else `fill`'s (then cached).
-    pub async fn get_or_fill<E>(
-        &self,
-        key: &str,
-        ttl: Duration,
-        fill: impl AsyncFnOnce() -> Result<axum::body::Bytes, E>,
-    ) -> Result<axum::body::Bytes, E> {
-        if ttl.is_zero() {
-            return fill().await;
-        }
-        let now = Instant::now();
-        if let Some((at, body)) = self.entries.lock().expect("not poisoned").get(key)
-            && now.duration_since(*at) < ttl
-        {
-            return Ok(body.clone());
-        }
-        let body = fill().await?;
-        let mut entries = self.entries.lock().expect("not poisoned");
-        if entries.len() >= MEMO_CAPACITY {
-            entries.clear();
-        }
-        entries.insert(key.to_owned(), (now, body.clone()));
-        Ok(body)
     }
 }

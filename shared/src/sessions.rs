@@ -6,12 +6,11 @@
 //! row due a write (at most once a minute, or at once when the IP changed or
 //! the account was deleted and recreated).
 //! So most requests cost no database write. An instance then trusts that
-//! answer for `SESSION_CHECK_MS` per (user, device, IP) ([`Memo`]), so a busy
+//! answer for `SESSION_CHECK_MS` per (user, device, IP), so a busy
 //! device costs about one script a second, not one per request; a revocation
 //! made on another instance reaches this one within that time.
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -97,41 +96,18 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Beyond this many remembered sessions an instance starts over.
-const MEMO_CAPACITY: usize = 50_000;
+pub const MEMO_CAPACITY: usize = 50_000;
 
-/// Sessions this instance found in good standing, and when: `(uid, device
-/// id, client IP)` to the check's time and the account generation it saw.
-/// A changed IP misses, so IP rotation is still noticed on its first request.
-#[derive(Default)]
-pub struct Memo(Mutex<HashMap<String, (Instant, i64)>>);
+/// The key of a session in [`AppState::sessions`]: `(uid, device id, client
+/// IP)`. A changed IP misses, so IP rotation is still noticed on its first
+/// request.
+fn memo_key(uid: &str, device: &Device, ip: &str) -> String {
+    format!("{uid}\0{}\0{ip}", device.id)
+}
 
-impl Memo {
-    fn key(uid: &str, device: &Device, ip: &str) -> String {
-        format!("{uid}\0{}\0{ip}", device.id)
-    }
-
-    fn fresh(&self, key: &str, ttl: Duration) -> Option<i64> {
-        let memo = self.0.lock().expect("not poisoned");
-        let &(at, generation) = memo.get(key)?;
-        (at.elapsed() < ttl).then_some(generation)
-    }
-
-    fn remember(&self, key: String, generation: i64) {
-        let mut memo = self.0.lock().expect("not poisoned");
-        if memo.len() >= MEMO_CAPACITY {
-            memo.clear();
-        }
-        memo.insert(key, (Instant::now(), generation));
-    }
-
-    /// Forgets every session of `uid` here (revoked or deleted on this instance).
-    fn forget(&self, uid: &str) {
-        let prefix = format!("{uid}\0");
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .retain(|k, _| !k.starts_with(&prefix));
-    }
+/// Forgets every remembered session of `uid` on this instance.
+fn forget_sessions(state: &AppState, uid: &str) {
+    state.sessions.forget_prefix(&format!("{uid}\0"));
 }
 
 /// KEYS: revoked marker, user generation, write throttle. ARGV: client IP,
@@ -172,8 +148,8 @@ fn generation_key(state: &AppState, uid: &str) -> String {
 /// The Redis half of a request's session: `Err(401)` when this device's
 /// session was revoked after the token's sign-in. A Redis outage skips the
 /// check (and the write), logged: sessions are not worth failing requests for.
-/// Answered from this instance's [`Memo`] when Redis vouched for the same
-/// session within `SESSION_CHECK_MS`.
+/// Answered from this instance's memo ([`AppState::sessions`]) when Redis
+/// vouched for the same session within `SESSION_CHECK_MS`.
 pub async fn check(
     state: &AppState,
     user: &AuthUser,
@@ -181,7 +157,7 @@ pub async fn check(
     client_ip: &str,
 ) -> Result<Option<Check>, ApiError> {
     let ttl = state.config.session_check;
-    let memo_key = (!ttl.is_zero()).then(|| Memo::key(&user.uid, device, client_ip));
+    let memo_key = (!ttl.is_zero()).then(|| memo_key(&user.uid, device, client_ip));
     if let Some(generation) = memo_key.as_ref().and_then(|k| state.sessions.fresh(k, ttl)) {
         return Ok(Some(Check {
             generation,
@@ -207,7 +183,7 @@ pub async fn check(
                 return Err(session_revoked());
             }
             if let Some(key) = memo_key {
-                state.sessions.remember(key, generation);
+                state.sessions.insert(key, Instant::now(), generation);
             }
             Ok(Some(Check {
                 generation,
@@ -341,7 +317,7 @@ pub async fn revoke(state: &AppState, uid: &str, session_id: Uuid) -> Result<boo
     let Some((device_id, at)) = revoked else {
         return Ok(false);
     };
-    state.sessions.forget(uid);
+    forget_sessions(state, uid);
     let device = Device {
         id: device_id,
         device_type: None,
@@ -370,7 +346,7 @@ pub async fn revoke(state: &AppState, uid: &str, session_id: Uuid) -> Result<boo
 /// afresh instead of trusting an instance's memory of the old row.
 pub async fn forget_user(state: &AppState, uid: &str) -> Result<(), ApiError> {
     state.known_users.forget(uid);
-    state.sessions.forget(uid);
+    forget_sessions(state, uid);
     let key = generation_key(state, uid);
     state
         .with_redis("INCR", async |conn| {

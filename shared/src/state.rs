@@ -34,8 +34,9 @@ pub struct App {
     pub limiter: Arc<LocalLimiter>,
     /// Hot public reads kept for `READ_CACHE_MS`.
     pub memo: Arc<Memo>,
-    /// Device sessions Redis vouched for, kept for `SESSION_CHECK_MS`.
-    pub sessions: crate::sessions::Memo,
+    /// Device sessions Redis vouched for (account generation), kept for
+    /// `SESSION_CHECK_MS`.
+    pub sessions: Memo<i64>,
 }
 
 impl AppState {
@@ -71,7 +72,7 @@ impl AppState {
             redis_breaker: Arc::default(),
             limiter: Arc::default(),
             memo: Arc::default(),
-            sessions: Default::default(),
+            sessions: Memo::with_capacity(crate::sessions::MEMO_CAPACITY),
             known_users: Arc::default(),
             config: Arc::new(config),
             db,

@@ -459,6 +459,18 @@ impl TestApp {
         response.text().await.expect("a text body")
     }
 
+    /// The sum of the samples of the metric family `name` in `/metrics`
+    /// whose labels include every one of `labels` (e.g. `status="200"`).
+    pub async fn metric(&self, name: &str, labels: &[&str]) -> f64 {
+        let prefix = format!("{name}{{");
+        self.text("/metrics")
+            .await
+            .lines()
+            .filter(|l| l.starts_with(&prefix) && labels.iter().all(|want| l.contains(want)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     /// A valid token for `uid`.
     pub fn token(&self, uid: &str) -> String {
         TestKeys::get().sign(&claims(uid))

@@ -571,16 +571,6 @@ async fn concurrent_clients_cannot_together_exceed_the_limit() {
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 30);
 }
 
-/// `redis_commands_total{command="rate_limit_sync"}` on `app`, all outcomes.
-async fn limiter_syncs(app: &TestApp) -> u64 {
-    app.text("/metrics")
-        .await
-        .lines()
-        .filter(|l| l.starts_with("redis_commands_total{") && l.contains("rate_limit_sync"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 #[tokio::test]
 async fn a_caller_far_from_a_large_limit_is_synced_in_larger_batches() {
     let app = TestApp::spawn_with(
@@ -597,8 +587,13 @@ async fn a_caller_far_from_a_large_limit_is_synced_in_larger_batches() {
     }
     // Batches of SYNC_BATCH would take 20 syncs; a twentieth of the 100,000
     // left leaves only the first request's and one per SYNC_INTERVAL.
-    let syncs = limiter_syncs(&app).await;
-    assert!((1..20).contains(&syncs), "{syncs} syncs for 100 requests");
+    let syncs = app
+        .metric("redis_commands_total", &[r#"command="rate_limit_sync""#])
+        .await;
+    assert!(
+        (1.0..20.0).contains(&syncs),
+        "{syncs} syncs for 100 requests"
+    );
 }
 
 async fn futures_join_all<F: std::future::Future<Output = (u16, Value)> + Send + 'static>(

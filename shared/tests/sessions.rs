@@ -12,15 +12,19 @@ async fn whoami(user: AuthUser) -> Json<Value> {
     Json(json!({ "uid": user.uid }))
 }
 
-async fn spawn() -> TestApp {
-    let probe = probe_function(
+/// `GET /whoami`, signed-in users only.
+fn probe() -> Function {
+    probe_function(
         "private",
         &["GET /whoami"],
         "required",
         "default",
         OpenApiRouter::new().route("/whoami", get(whoami)),
-    );
-    TestApp::spawn_with(vec![probe], &[("RATE_LIMIT_AUTHENTICATED", "1000")]).await
+    )
+}
+
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(vec![probe()], &[("RATE_LIMIT_AUTHENTICATED", "1000")]).await
 }
 
 /// A request from `device` at client address `ip` with `token`.
@@ -210,18 +214,13 @@ async fn a_deleted_user_is_recorded_again_and_changed_claims_are_stored() {
     );
 }
 
-/// `redis_commands_total` for the session script on `app`, ok outcomes.
-async fn session_checks(app: &TestApp) -> u64 {
-    let metrics = app.text("/metrics").await;
-    metrics
-        .lines()
-        .find(|l| {
-            l.starts_with("redis_commands_total{")
-                && l.contains(r#"command="session_check""#)
-                && l.contains(r#"outcome="ok""#)
-        })
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0)
+/// Session scripts `app` sent to Redis and got answered.
+async fn session_checks(app: &TestApp) -> f64 {
+    app.metric(
+        "redis_commands_total",
+        &[r#"command="session_check""#, r#"outcome="ok""#],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -233,15 +232,6 @@ async fn instances_trust_a_checked_session_briefly_and_learn_of_a_revocation_wit
         ("SESSION_CHECK_MS", "1500"),
         ("REDIS_KEY_PREFIX", prefix.as_str()),
     ];
-    let probe = || {
-        probe_function(
-            "private",
-            &["GET /whoami"],
-            "required",
-            "default",
-            OpenApiRouter::new().route("/whoami", get(whoami)),
-        )
-    };
     let a = TestApp::spawn_with(vec![probe()], &overrides).await;
     let b = TestApp::spawn_on(vec![probe()], &a.state.config.database_url, &overrides).await;
     let token = a.token("ada");
@@ -253,7 +243,7 @@ async fn instances_trust_a_checked_session_briefly_and_learn_of_a_revocation_wit
     }
     assert_eq!(
         session_checks(&b).await,
-        1,
+        1.0,
         "one Redis check for 11 requests"
     );
     assert_eq!(
@@ -261,7 +251,7 @@ async fn instances_trust_a_checked_session_briefly_and_learn_of_a_revocation_wit
         200,
         "a new address is checked afresh"
     );
-    assert_eq!(session_checks(&b).await, 2);
+    assert_eq!(session_checks(&b).await, 2.0);
 
     assert_eq!(call(&a, &token, "phone-1", "203.0.113.5").await, 200);
     let (id, ..) = session(&a.state, "ada", "phone-1").await.unwrap();
