@@ -27,6 +27,7 @@ pub mod state;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod time;
 pub mod users;
 #[cfg(feature = "ws")]
 pub mod ws;
@@ -43,6 +44,7 @@ pub mod prelude {
     };
     pub use crate::function::Function;
     pub use crate::state::AppState;
+    pub use crate::time::{DepartureDate, Timestamp};
     pub use axum::extract::State;
     pub use serde::{Deserialize, Serialize};
     pub use utoipa::{IntoParams, ToSchema};
