@@ -25,8 +25,27 @@ pg_major() {
   echo "${v:-}"
 }
 
+# The toolchain rust-toolchain.toml pins, installed by rustup when missing.
+# Where rustup cannot reach its distribution server (an offline machine), the
+# default toolchain runs instead, with a warning: the build still checks the
+# code, and CI's workflow jobs hold the pinned version.
+ensure_toolchain() {
+  command -v rustup >/dev/null || return 0
+  local pinned
+  pinned=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$ROOT/rust-toolchain.toml" 2>/dev/null)
+  [ -n "$pinned" ] || return 0
+  rustup toolchain list | grep -q "^$pinned" && return 0
+  log "installing Rust $pinned (rust-toolchain.toml)"
+  if ! (cd "$ROOT" && timeout 300 rustup toolchain install >/dev/null 2>&1); then
+    RUSTUP_TOOLCHAIN=$(rustup default 2>/dev/null | cut -d' ' -f1)
+    log "warning: cannot install Rust $pinned; using the default toolchain ($RUSTUP_TOOLCHAIN)"
+    export RUSTUP_TOOLCHAIN
+  fi
+}
+
 ensure_tools() {
   command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
+  ensure_toolchain
   # .cargo/config.toml links with mold: much faster relinks of dozens of binaries.
   command -v mold >/dev/null || { log "installing mold"; apt_install mold || die "mold is required (apt-get install mold)"; }
   command -v psql >/dev/null || { log "installing postgresql client"; apt_install postgresql-client || true; }
