@@ -4,8 +4,14 @@
 //! the right, skipping trusted proxies, and the first untrusted entry wins.
 //! Envoy, Kourier and Istio append what they saw, so entries left of that are
 //! whatever the caller wrote and never count.
+//!
+//! Limits and lockouts count an IPv6 client by its network
+//! ([`limit_key`], `RATE_LIMIT_IPV6_PREFIX`, /64 by default): one subscriber
+//! line gets a whole /64, so keying by the full address would let a caller
+//! rotate through 2^64 fresh budgets.
 
-use std::net::{IpAddr, SocketAddr};
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 /// An address block such as `10.0.0.0/8` or `::1/128`.
@@ -123,6 +129,22 @@ impl TrustedProxies {
     }
 }
 
+/// What limits and lockouts count `ip` (a resolved client IP) under: an
+/// IPv4 address as it is, an IPv6 address as its network of `v6_prefix`
+/// bits (`2001:db8:1:2::/64`); anything else unchanged.
+pub fn limit_key(ip: &str, v6_prefix: u8) -> Cow<'_, str> {
+    match ip.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V6(v6)) if v6_prefix < 128 => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(v6_prefix))
+                .unwrap_or(0);
+            let network = Ipv6Addr::from(u128::from(v6) & mask);
+            Cow::Owned(format!("{network}/{v6_prefix}"))
+        }
+        _ => Cow::Borrowed(ip),
+    }
+}
+
 /// `1.2.3.4`, `1.2.3.4:567`, `::1` or `[::1]:567`.
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim();
@@ -180,6 +202,21 @@ mod tests {
             "all trusted: the farthest hop"
         );
         assert_eq!(resolve(d, "127.0.0.1", &["garbage, 10.0.0.9"]), "10.0.0.9");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_network() {
+        assert_eq!(limit_key("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(
+            limit_key("2001:db8:1:2:ffff:ffff:ffff:fffe", 64),
+            "2001:db8:1:2::/64",
+            "every address of one /64 shares a key"
+        );
+        assert_eq!(limit_key("2001:db8:1:3::1", 64), "2001:db8:1:3::/64");
+        assert_eq!(limit_key("2001:db8:1:2:aaaa::1", 48), "2001:db8:1::/48");
+        assert_eq!(limit_key("2001:db8::1", 128), "2001:db8::1");
+        assert_eq!(limit_key("203.0.113.9", 64), "203.0.113.9");
+        assert_eq!(limit_key("unknown", 64), "unknown");
     }
 
     #[test]

@@ -71,6 +71,14 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` entries are believed (`TRUSTED_PROXIES`).
     pub trusted_proxies: TrustedProxies,
+    /// IPv6 clients are counted per network of this many bits in every limit,
+    /// lockout and socket cap (`RATE_LIMIT_IPV6_PREFIX`, 64).
+    pub ipv6_prefix: u8,
+    /// Open WebSockets one user may hold on an instance (`WS_MAX_PER_USER`, 5).
+    pub ws_max_per_user: u32,
+    /// Open WebSockets one client address may hold on an instance
+    /// (`WS_MAX_PER_ADDRESS`, 200; IPv6 per `RATE_LIMIT_IPV6_PREFIX`).
+    pub ws_max_per_address: u32,
     pub rate_limits: RateLimits,
     pub abuse: AbuseLimits,
     /// `RUST_LOG` syntax; from `RUST_LOG`, else `LOG_LEVEL`, else `info`.
@@ -228,6 +236,17 @@ impl Config {
                 })?,
                 None => TrustedProxies::default(),
             },
+            ipv6_prefix: match parse(&get, "RATE_LIMIT_IPV6_PREFIX", 64u8)? {
+                p @ 1..=128 => p,
+                _ => {
+                    return Err(ConfigError {
+                        variable: "RATE_LIMIT_IPV6_PREFIX",
+                        problem: "must be between 1 and 128".into(),
+                    });
+                }
+            },
+            ws_max_per_user: parse(&get, "WS_MAX_PER_USER", 5)?,
+            ws_max_per_address: parse(&get, "WS_MAX_PER_ADDRESS", 200)?,
             rate_limits: RateLimits {
                 anonymous: parse(&get, "RATE_LIMIT_ANONYMOUS", 10)?,
                 authenticated: parse(&get, "RATE_LIMIT_AUTHENTICATED", 100)?,
@@ -382,6 +401,8 @@ mod tests {
             ["http://localhost:3000", "http://localhost:19006"]
         );
         assert!(!c.emulator_mode());
+        assert_eq!(c.ipv6_prefix, 64);
+        assert_eq!((c.ws_max_per_user, c.ws_max_per_address), (5, 200));
     }
 
     #[test]
@@ -410,6 +431,12 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "TRUSTED_PROXIES"
+        );
+        assert_eq!(
+            config(&[("RATE_LIMIT_IPV6_PREFIX", "129")])
+                .unwrap_err()
+                .variable,
+            "RATE_LIMIT_IPV6_PREFIX"
         );
         assert_eq!(
             config(&[("TICKET_SIGNING_KEY", "short")])

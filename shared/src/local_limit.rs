@@ -14,11 +14,20 @@
 //! elsewhere reaches an instance within `SYNC_INTERVAL` or one batch. One instance alone counts exactly. Where exactness matters (the
 //! booking tier) the guard keeps the per-request script of [`crate::rate_limit`].
 //! Redis down: syncs fail and each instance keeps limiting on its own counts.
+//!
+//! Memory is bounded whoever calls: the counters (and the addresses seen
+//! sending bad tokens) live in least-recently-used maps of [`CAPACITY`]
+//! entries, so a new caller past capacity evicts the one idle longest in
+//! constant time; nothing ever scans the map. An evicted caller starts afresh
+//! here, and its first sync brings back its count, lockout and block from
+//! Redis.
 
-use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use hashlink::LruCache;
+
+use crate::client_ip::limit_key;
 use crate::rate_limit::{Caller, Decision};
 use crate::state::AppState;
 
@@ -26,8 +35,8 @@ use crate::state::AppState;
 pub const SYNC_BATCH: u32 = 5;
 /// The longest a busy caller's count goes unsynced.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
-/// Beyond this many tracked callers an instance forgets the idle ones.
-const CAPACITY: usize = 50_000;
+/// Callers an instance tracks; beyond it the one idle longest is forgotten.
+pub const CAPACITY: usize = 50_000;
 
 #[derive(Default)]
 struct Counter {
@@ -46,12 +55,32 @@ struct Counter {
 }
 
 /// One instance's counts.
-#[derive(Default)]
 pub struct LocalLimiter {
-    /// Keyed by [`counter_key`].
-    counters: Mutex<HashMap<String, Counter>>,
+    /// Keyed by [`counter_key`], least recently used first.
+    counters: Mutex<LruCache<String, Counter>>,
     /// Addresses this instance saw a bad token from, since their last success.
-    bad_token_ips: Mutex<std::collections::HashSet<String>>,
+    bad_token_ips: Mutex<LruCache<String, ()>>,
+}
+
+impl Default for LocalLimiter {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
+
+impl LocalLimiter {
+    /// A limiter tracking at most `capacity` callers (and as many addresses).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            counters: Mutex::new(LruCache::new(capacity.max(1))),
+            bad_token_ips: Mutex::new(LruCache::new(capacity.max(1))),
+        }
+    }
+
+    /// How many callers are tracked now.
+    pub fn tracked(&self) -> usize {
+        self.counters.lock().expect("not poisoned").len()
+    }
 }
 
 fn epoch_ms() -> u64 {
@@ -60,11 +89,11 @@ fn epoch_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// `tier NUL uid:<uid>` or `tier NUL ip:<address>`.
-fn counter_key(bucket: &str, caller: &Caller<'_>) -> String {
+/// `tier NUL uid:<uid>` or `tier NUL ip:<address or IPv6 network>`.
+fn counter_key(bucket: &str, caller: &Caller<'_>, v6_prefix: u8) -> String {
     match caller.uid {
         Some(uid) => format!("{bucket}\0uid:{uid}"),
-        None => format!("{bucket}\0ip:{}", caller.ip),
+        None => format!("{bucket}\0ip:{}", limit_key(caller.ip, v6_prefix)),
     }
 }
 
@@ -121,13 +150,11 @@ impl LocalLimiter {
         let window = now_ms / window_ms;
         let window_left = Duration::from_millis((window + 1) * window_ms - now_ms);
         let now = Instant::now();
-        let key = counter_key(bucket, caller);
+        let key = counter_key(bucket, caller, state.config.ipv6_prefix);
         let (decision, sync) = {
             let mut counters = self.counters.lock().expect("not poisoned");
-            if !counters.contains_key(&key) {
-                if counters.len() >= CAPACITY {
-                    counters.retain(|_, c| c.window == window);
-                }
+            if counters.get_mut(&key).is_none() {
+                // Evicts the least recently used caller when full: O(1).
                 counters.insert(key.clone(), Counter::default());
             }
             let c = counters.get_mut(&key).expect("inserted above");
@@ -209,7 +236,7 @@ impl LocalLimiter {
             .await;
         let now = Instant::now();
         let mut counters = self.counters.lock().expect("not poisoned");
-        let Some(c) = counters.get_mut(&sync.key) else {
+        let Some(c) = counters.peek_mut(&sync.key) else {
             return;
         };
         c.syncing = false;
@@ -233,28 +260,29 @@ impl LocalLimiter {
         }
     }
 
-    /// Remembers that `ip` sent a bad token.
+    /// Remembers that `ip` (a [`limit_key`]) sent a bad token.
     pub fn saw_bad_token(&self, ip: &str) {
         let mut ips = self.bad_token_ips.lock().expect("not poisoned");
-        if ips.len() >= CAPACITY {
-            ips.clear();
-        }
-        ips.insert(ip.to_owned());
+        ips.insert(ip.to_owned(), ());
     }
 
     /// Forgets `ip`'s bad tokens; whether there were any.
     pub fn forget_bad_token(&self, ip: &str) -> bool {
         let mut ips = self.bad_token_ips.lock().expect("not poisoned");
-        !ips.is_empty() && ips.remove(ip)
+        !ips.is_empty() && ips.remove(ip).is_some()
     }
 
-    /// This instance locked `ip` out (its bad-token streak reached the limit).
+    /// This instance locked `ip` (a [`limit_key`]) out: its bad-token streak
+    /// reached the limit.
     pub fn lock_out(&self, bucket: &str, ip: &str, lockout: Duration) {
+        let key = counter_key(bucket, &Caller { uid: None, ip }, 128);
         let mut counters = self.counters.lock().expect("not poisoned");
-        let c = counters
-            .entry(counter_key(bucket, &Caller { uid: None, ip }))
-            .or_default();
-        c.locked_until = Some(Instant::now() + lockout);
+        if counters.get_mut(&key).is_none() {
+            counters.insert(key.clone(), Counter::default());
+        }
+        if let Some(c) = counters.get_mut(&key) {
+            c.locked_until = Some(Instant::now() + lockout);
+        }
     }
 }
 

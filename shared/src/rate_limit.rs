@@ -5,12 +5,15 @@
 //! person's bad tokens must not lock the others out. For the booking tier, where
 //! exactness matters, one Lua script per request checks and
 //! counts atomically, so concurrent requests can never together exceed a limit.
+//! An IPv6 client is counted, locked out and blocked by its network
+//! (`RATE_LIMIT_IPV6_PREFIX`, /64), not by the address it picked in it.
 
 use std::sync::LazyLock;
 
 use serde::Deserialize;
 
 use crate::auth::{AuthUser, Role};
+use crate::client_ip::limit_key;
 use crate::config::RateLimits;
 use crate::state::AppState;
 
@@ -139,6 +142,8 @@ return n
 /// Who is asking: a verified uid, or else only the client IP.
 pub struct Caller<'a> {
     pub uid: Option<&'a str>,
+    /// The client IP; limits count an IPv6 one by its network
+    /// ([`crate::client_ip::limit_key`]).
     pub ip: &'a str,
 }
 
@@ -152,11 +157,11 @@ pub async fn check(
 ) -> Result<Decision, String> {
     let limits = &state.config.rate_limits;
     let abuse = &state.config.abuse;
+    let ip = &*limit_key(caller.ip, state.config.ipv6_prefix);
     let identity = match caller.uid {
         Some(uid) => format!("uid:{uid}"),
-        None => format!("ip:{}", caller.ip),
+        None => format!("ip:{ip}"),
     };
-    let ip = caller.ip;
     let mut invocation = CHECK.prepare_invoke();
     invocation
         .key(state.redis_key(&["rl", bucket, &identity]))
@@ -188,6 +193,7 @@ pub async fn check(
 /// Records a refused token from `ip`; the configured streak locks the IP out
 /// (in Redis for every instance, and at once on this one for `bucket`).
 pub async fn record_bad_token(state: &AppState, bucket: &str, ip: &str) -> Result<(), String> {
+    let ip = &*limit_key(ip, state.config.ipv6_prefix);
     let abuse = &state.config.abuse;
     state.limiter.saw_bad_token(ip);
     let mut invocation = BAD_TOKEN.prepare_invoke();
@@ -211,6 +217,7 @@ pub async fn record_bad_token(state: &AppState, bucket: &str, ip: &str) -> Resul
 /// A valid token from `ip` ends its bad-token streak ("in a row"). Only an
 /// address this instance saw a bad token from costs a Redis command.
 pub async fn end_bad_streak(state: &AppState, ip: &str) {
+    let ip = &*limit_key(ip, state.config.ipv6_prefix);
     if !state.limiter.forget_bad_token(ip) {
         return;
     }
