@@ -49,17 +49,20 @@ fi
 
 if [[ "${SKIP_PLATFORM:-0}" != 1 ]]; then
   echo "==> platform"
-  # The migration Job is immutable: applied separately below.
+  # The role and migration Jobs are immutable: applied separately below.
   kubectl kustomize "$here/platform" | image_sed \
-    | kubectl apply -f - -l 'app.kubernetes.io/name!=migrate'
+    | kubectl apply -f - -l 'ai-imutis.dev/run-once!=true'
   kubectl -n "$ns" rollout status statefulset/postgres --timeout=300s
   kubectl -n "$ns" rollout status deployment/pgbouncer --timeout=300s
   kubectl -n "$ns" rollout status statefulset/redis --timeout=300s
 fi
 
 if [[ "${SKIP_MIGRATE:-0}" != 1 ]]; then
-  echo "==> migrations"
-  kubectl -n "$ns" delete job ai-imutis-migrate --ignore-not-found --wait=true
+  echo "==> database roles, then migrations (as the owner role)"
+  kubectl -n "$ns" delete job ai-imutis-db-roles ai-imutis-migrate --ignore-not-found --wait=true
+  kubectl kustomize "$here/platform" | image_sed \
+    | kubectl apply -f - -l app.kubernetes.io/name=db-roles
+  kubectl -n "$ns" wait --for=condition=complete job/ai-imutis-db-roles --timeout=300s
   kubectl kustomize "$here/platform" | image_sed \
     | kubectl apply -f - -l app.kubernetes.io/name=migrate
   kubectl -n "$ns" wait --for=condition=complete job/ai-imutis-migrate \
@@ -76,9 +79,12 @@ if [[ $# -eq 0 ]]; then
   set -- "${all[@]}"
 fi
 
+# A changed Secret rolls out new revisions: its hash goes on every template
+# (the ConfigMap's hash is already there, from xtask).
+secrets_sum="$(kubectl -n "$ns" get secret ai-imutis-function-secrets -o jsonpath='{.data}' 2>/dev/null | sha256sum | cut -c1-64)"
 echo "==> functions: $*"
 for f in "$@"; do
-  image_sed <"$here/functions/$f.yaml" | kubectl apply -f -
+  image_sed <"$here/functions/$f.yaml" | sed "s#\"set-by-deploy.sh\"#\"${secrets_sum}\"#" | kubectl apply -f -
 done
 for f in "$@"; do
   kubectl -n "$ns" wait --for=condition=Ready "ksvc/$f" --timeout=300s

@@ -13,6 +13,18 @@ Subcommands (each exits 1 and prints the problems when a check fails):
                             Fields documented as "accessible behind a feature
                             flag" (Knative) are rejected: the manifests must
                             work on a default Knative install.
+  admission [--max-revision-timeout N] FILE...
+                            Knative Serving v1.23's admission webhook, offline:
+                            the defaulting and validation rules of its source
+                            (pkg/apis/serving/k8s_validation.go,
+                            pkg/apis/serving/v1/revision_defaults.go,
+                            revision_validation.go, route_validation.go,
+                            pkg/apis/autoscaling/annotation_validation.go,
+                            pkg/apis/config/defaults.go) for every field the
+                            Services use, against a stock config-defaults
+                            (max-revision-timeout-seconds N, default 600) and
+                            config-autoscaler (KPA, allow-zero-initial-scale
+                            false, max-scale-limit 0). See ADMISSION_RULES.
   split OUTDIR FILE...      write core objects one per file into OUTDIR (for
                             kubernetes-validate), skip CRD kinds, print counts.
   refgrant FILE...          every ReferenceGrant has exactly the fields of
@@ -430,6 +442,20 @@ def _index(objs, kind, group):
     return {o["metadata"]["name"]: o for o in objs if o.get("kind") == kind and group_of(o) == group}
 
 
+CHECKSUMS = ("ai-imutis.dev/config-checksum", "ai-imutis.dev/secrets-checksum")
+
+
+def _without_checksums(ksvc, problems):
+    """A copy of the Knative Service without the checksum annotations, which
+    it must carry (a changed ConfigMap or Secret rolls out a new revision)."""
+    out = json.loads(json.dumps(ksvc))
+    ann = out["spec"]["template"]["metadata"].get("annotations", {})
+    for key in CHECKSUMS:
+        if not ann.pop(key, None):
+            problems.append(f"Service {ksvc['metadata']['name']}: no {key} on the revision template")
+    return out
+
+
 def cmd_compare(knative, helm):
     k, h = load_docs([knative]), load_docs([helm])
     problems = []
@@ -439,6 +465,11 @@ def cmd_compare(knative, helm):
         if set(ki) != set(hi):
             problems.append(f"{kind}: knative {sorted(set(ki) - set(hi))} vs helm {sorted(set(hi) - set(ki))}")
         for name in sorted(set(ki) & set(hi)):
+            if kind == "Service":
+                # The checksums are computed differently (xtask: the ConfigMap
+                # file, deploy.sh: the live Secret; Helm: the rendering); both
+                # renderings must carry them.
+                ki[name], hi[name] = _without_checksums(ki[name], problems), _without_checksums(hi[name], problems)
             if ki[name]["spec"] != hi[name]["spec"]:
                 problems.append(f"{kind} {name}: spec differs:\n    knative {json.dumps(ki[name]['spec'], sort_keys=True)}\n    helm    {json.dumps(hi[name]['spec'], sort_keys=True)}")
             for field in ("annotations",):
@@ -488,8 +519,10 @@ def cmd_expect_websocket(file, name):
     spec = ksvc["spec"]["template"]["spec"]
     ann = ksvc["spec"]["template"]["metadata"]["annotations"]
     problems = []
-    if spec.get("timeoutSeconds", 0) < 3600 or spec.get("idleTimeoutSeconds", 0) < 3600:
-        problems.append(f"timeouts {spec.get('timeoutSeconds')}/{spec.get('idleTimeoutSeconds')} < 3600")
+    t, start, idle = (spec.get(k) for k in ("timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds"))
+    if not (t and start and idle and start <= 30 and idle <= t and t >= 600):
+        problems.append(f"timeouts {t}/{start}/{idle}: want timeoutSeconds >= 600 (the stock maximum), "
+                        "responseStartTimeoutSeconds set (<= 30: Knative would default it to 300) and idleTimeoutSeconds <= timeoutSeconds")
     if ann.get("autoscaling.knative.dev/metric") != "concurrency":
         problems.append("metric is not concurrency")
     if ann.get("autoscaling.knative.dev/target") != str(spec.get("containerConcurrency")):
@@ -845,7 +878,227 @@ def cmd_expect_dashboard(file, dashboard_json, *opts):
     return 1 if problems else 0
 
 
+# --- Knative's admission webhook, offline ----------------------------------------
+
+# Each rule as Knative v1.23 applies it; the ids appear in the messages and in
+# scripts/validate-deploy's negative cases.
+ADMISSION_RULES = {
+    "timeout": "timeoutSeconds in [0, max-revision-timeout-seconds] (revision_validation.go validateTimeoutSeconds)",
+    "timeout-order": "responseStartTimeoutSeconds and idleTimeoutSeconds within timeoutSeconds (queue-proxy: a longer one never fires; ours)",
+    "response-start-default": "timeoutSeconds > 300 without responseStartTimeoutSeconds: Knative defaults it to 300 (revision_defaults.go)",
+    "concurrency": "containerConcurrency in [0, 1000] (container-concurrency-max-limit)",
+    "readiness-zero-period": "readinessProbe with periodSeconds 0 (Knative's aggressive probing) may not set timeoutSeconds or failureThreshold (k8s_validation.go validateReadinessProbe)",
+    "readiness-bounds": "readinessProbe periodSeconds >= 0, initialDelaySeconds >= 0, successThreshold >= 1, and with periodSeconds > 0 timeoutSeconds >= 1, failureThreshold >= 1 (after defaulting)",
+    "probe-handler": "every probe has exactly one of httpGet, tcpSocket, exec, grpc; a named probe port must be the container port's name",
+    "containers": "one serving container, not named queue-proxy, with at most one port, named '', http1 or h2c, TCP, not a reserved port (8008, 8012, 8013, 8022, 9090, 9091)",
+    "env": "no reserved variable (PORT, K_SERVICE, K_CONFIGURATION, K_REVISION); valueFrom only secretKeyRef or configMapKeyRef (fieldRef needs kubernetes.podspec-fieldref); envFrom names configMapRef or secretRef",
+    "mounts": "no volume mounted at /, /dev or /dev/log",
+    "scale-bounds": "min-scale, max-scale integers >= 0, max-scale >= min-scale unless 0; activation-scale >= 2 within [min-scale, max-scale]",
+    "scale-floats": "target >= 0.01, target-utilization-percentage in [1, 100], panic-window-percentage in [1, 100], panic-threshold-percentage in [110, 1000], target-burst-capacity >= 0 or -1",
+    "scale-durations": "window in [6s, 1h] at second precision; scale-down-delay in [0, 1h] at second precision; scale-to-zero-pod-retention-period in [0, 1h]",
+    "metric": "metric concurrency or rps under the KPA class (the default); class *.knative.dev only kpa or hpa",
+    "initial-scale": "initial-scale an integer >= 1 (allow-zero-initial-scale is false by default)",
+    "traffic": "traffic percents in [0, 100] summing to 100; latestRevision true without revisionName, else revisionName; tags unique",
+}
+
+_DUR = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def go_duration(v):
+    """Seconds of a Go time.ParseDuration string, or None when it does not parse."""
+    if not isinstance(v, str):
+        return None
+    text = v[1:] if v[:1] in "+-" else v
+    if text == "0":
+        return 0.0
+    pos, total = 0, 0.0
+    for m in _DUR.finditer(text):
+        if m.start() != pos:
+            return None
+        total += float(m.group(1)) * _UNIT[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or pos == 0:
+        return None
+    return -total if v.startswith("-") else total
+
+
+def _int(v):
+    try:
+        return int(str(v), 10)
+    except ValueError:
+        return None
+
+
+def _float(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+RESERVED_PORTS = {8008, 8012, 8013, 8022, 9090, 9091}
+RESERVED_ENV = {"PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"}
+AS = "autoscaling.knative.dev/"
+
+
+def admission_problems(svc, max_timeout=600):
+    """(rule, message) for everything Knative's webhook would refuse in one Service."""
+    out = []
+    def bad(rule, msg):
+        out.append((rule, msg))
+    tmpl = (svc.get("spec") or {}).get("template") or {}
+    spec = tmpl.get("spec") or {}
+    ann = (tmpl.get("metadata") or {}).get("annotations") or {}
+    t = spec.get("timeoutSeconds")
+    if t is not None and (t < 0 or t > max_timeout):
+        bad("timeout", f"timeoutSeconds {t} outside [0, {max_timeout}] (max-revision-timeout-seconds)")
+    for k in ("responseStartTimeoutSeconds", "idleTimeoutSeconds"):
+        v = spec.get(k)
+        if v is not None and (v < 0 or (t and v > t)):
+            bad("timeout-order", f"{k} {v} outside [0, timeoutSeconds {t}]")
+    if (t or 300) > 300 and spec.get("responseStartTimeoutSeconds") is None:
+        bad("response-start-default", f"timeoutSeconds {t} and no responseStartTimeoutSeconds: Knative sets 300")
+    cc = spec.get("containerConcurrency")
+    if cc is not None and not 0 <= cc <= 1000:
+        bad("concurrency", f"containerConcurrency {cc} outside [0, 1000]")
+    containers = spec.get("containers") or []
+    if len(containers) != 1:
+        bad("containers", f"{len(containers)} containers (one serving container expected)")
+    nports = sum(len(c.get("ports") or []) for c in containers)
+    if nports > 1:
+        bad("containers", "more than one container port is set")
+    for c in containers:
+        ports = c.get("ports") or []
+        port = ports[0] if ports else {}
+        if c.get("name") == "queue-proxy":
+            bad("containers", "container name queue-proxy is reserved")
+        if port:
+            if port.get("name", "") not in ("", "http1", "h2c"):
+                bad("containers", f"port name {port.get('name')!r} not '', http1 or h2c")
+            if port.get("containerPort") in RESERVED_PORTS:
+                bad("containers", f"containerPort {port.get('containerPort')} is reserved")
+            if port.get("protocol", "TCP") != "TCP":
+                bad("containers", f"protocol {port.get('protocol')} (TCP only)")
+        port_name = port.get("name") or "http"
+        for e in c.get("env") or []:
+            if e.get("name") in RESERVED_ENV:
+                bad("env", f"{e.get('name')} is a reserved environment variable")
+            vf = e.get("valueFrom") or {}
+            if set(vf) - {"secretKeyRef", "configMapKeyRef"}:
+                bad("env", f"env {e.get('name')}: valueFrom {sorted(vf)} (only secretKeyRef, configMapKeyRef without feature flags)")
+        for ef in c.get("envFrom") or []:
+            if not ({"configMapRef", "secretRef"} & set(ef)):
+                bad("env", "envFrom without configMapRef or secretRef")
+        for vm in c.get("volumeMounts") or []:
+            if vm.get("mountPath", "").rstrip("/") in ("", "/dev", "/dev/log"):
+                bad("mounts", f"mountPath {vm.get('mountPath')} is reserved")
+        for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
+            p = c.get(kind)
+            if p is None:
+                continue
+            handlers = [h for h in ("httpGet", "tcpSocket", "exec", "grpc") if h in p]
+            if len(handlers) != 1:
+                bad("probe-handler", f"{kind}: handlers {handlers} (exactly one)")
+            for h in ("httpGet", "tcpSocket"):
+                pp = (p.get(h) or {}).get("port")
+                if isinstance(pp, str) and pp != port_name:
+                    bad("probe-handler", f"{kind}.{h}.port {pp!r} must match the container port {port_name!r}")
+        rp = c.get("readinessProbe")
+        if rp is not None:
+            period = rp.get("periodSeconds", 0)
+            if period < 0 or rp.get("initialDelaySeconds", 0) < 0 or rp.get("successThreshold", 0) < 0:
+                bad("readiness-bounds", f"readinessProbe {rp}")
+            if period == 0:
+                for k in ("timeoutSeconds", "failureThreshold"):
+                    if rp.get(k, 0) != 0:
+                        bad("readiness-zero-period", f"readinessProbe.{k} is disallowed when periodSeconds is zero")
+            else:
+                if rp.get("timeoutSeconds", 1) < 1 or rp.get("failureThreshold", 3) < 1:
+                    bad("readiness-bounds", f"readinessProbe timeoutSeconds/failureThreshold < 1: {rp}")
+    # Autoscaling annotations (KPA unless the class says otherwise).
+    cls = ann.get(AS + "class", "kpa.autoscaling.knative.dev")
+    if cls.endswith(".knative.dev") and cls not in ("kpa.autoscaling.knative.dev", "hpa.autoscaling.knative.dev"):
+        bad("metric", f"class {cls}")
+    mn = _int(ann.get(AS + "min-scale", "0"))
+    mx = _int(ann.get(AS + "max-scale", "0"))
+    if mn is None or mn < 0 or mn > 2**31 - 1:
+        bad("scale-bounds", f"min-scale {ann.get(AS + 'min-scale')!r}")
+    if mx is None or mx < 0 or mx > 2**31 - 1:
+        bad("scale-bounds", f"max-scale {ann.get(AS + 'max-scale')!r}")
+    if mn is not None and mx and mx < mn:
+        bad("scale-bounds", f"max-scale={mx} is less than min-scale={mn}")
+    if AS + "activation-scale" in ann:
+        act = _int(ann[AS + "activation-scale"])
+        if act is None or act < 2 or (mn is not None and act < mn) or (mx and act > mx):
+            bad("scale-bounds", f"activation-scale {ann[AS + 'activation-scale']!r} (>= 2, within min/max-scale)")
+    for key, lo, hi in (("target", 0.01, None), ("target-utilization-percentage", 1, 100),
+                        ("panic-window-percentage", 1, 100), ("panic-threshold-percentage", 110, 1000)):
+        if AS + key in ann:
+            v = _float(ann[AS + key])
+            if v is None or v < lo or (hi is not None and v > hi):
+                bad("scale-floats", f"{key} {ann[AS + key]!r} outside [{lo}, {hi if hi is not None else 'inf'}]")
+    if AS + "target-burst-capacity" in ann:
+        v = _float(ann[AS + "target-burst-capacity"])
+        if v is None or (v < 0 and v != -1):
+            bad("scale-floats", f"target-burst-capacity {ann[AS + 'target-burst-capacity']!r}")
+    for key, lo, whole in (("window", 6, True), ("scale-down-delay", 0, True), ("scale-to-zero-pod-retention-period", 0, False)):
+        if AS + key in ann:
+            d = go_duration(ann[AS + key])
+            if d is None or d < lo or d > 3600 or (whole and abs(d - round(d)) > 1e-9):
+                bad("scale-durations", f"{key} {ann[AS + key]!r} (in [{lo}s, 1h]{', whole seconds' if whole else ''})")
+    metric = ann.get(AS + "metric")
+    if metric is not None and cls == "kpa.autoscaling.knative.dev" and metric not in ("concurrency", "rps"):
+        bad("metric", f"metric {metric!r} under KPA (concurrency or rps)")
+    if AS + "initial-scale" in ann:
+        v = _int(ann[AS + "initial-scale"])
+        if v is None or v < 1:
+            bad("initial-scale", f"initial-scale {ann[AS + 'initial-scale']!r} (>= 1; 0 needs allow-zero-initial-scale)")
+    traffic = (svc.get("spec") or {}).get("traffic")
+    if traffic is not None:
+        total, tags = 0, []
+        for tt in traffic:
+            pc = tt.get("percent", 0)
+            if not 0 <= pc <= 100:
+                bad("traffic", f"percent {pc} outside [0, 100]")
+            total += pc
+            if tt.get("latestRevision") is True and tt.get("revisionName"):
+                bad("traffic", "latestRevision true with a revisionName")
+            if tt.get("latestRevision") is not True and not tt.get("revisionName"):
+                bad("traffic", "a target needs revisionName or latestRevision: true")
+            if tt.get("tag"):
+                tags.append(tt["tag"])
+        if total != 100:
+            bad("traffic", f"traffic targets sum to {total}, want 100")
+        if len(tags) != len(set(tags)):
+            bad("traffic", f"tags repeated: {tags}")
+    return out
+
+
+def cmd_admission(*args):
+    args = list(args)
+    max_timeout = 600
+    if args[:1] == ["--max-revision-timeout"]:
+        max_timeout = int(args[1])
+        args = args[2:]
+    n, problems = 0, []
+    for obj in load_docs(args):
+        if group_of(obj) != "serving.knative.dev" or obj.get("kind") != "Service":
+            continue
+        n += 1
+        for rule, msg in admission_problems(obj, max_timeout):
+            problems.append(f"{obj['metadata']['name']}: [{rule}] {msg}")
+    if n == 0:
+        problems.append("no Knative Service found")
+    for p in problems:
+        print(f"  {p}")
+    print(f"admission (Knative v1.23, max-revision-timeout-seconds {max_timeout}): {n} Service(s), "
+          f"{len(ADMISSION_RULES)} rules; {len(problems)} refused")
+    return 1 if problems else 0
+
+
 COMMANDS = {
+    "admission": cmd_admission,
     "refgrant": cmd_refgrant,
     "database": cmd_database,
     "expect-websocket": cmd_expect_websocket,

@@ -67,7 +67,21 @@ pub struct Manifest {
     /// Kubernetes quantity, e.g. `"100m"`.
     pub cpu: String,
     pub timeout_seconds: u32,
+    /// The optional secrets the function reads besides the database and
+    /// Redis URLs (e.g. `"TICKET_SIGNING_KEY"`): the deployment gives each
+    /// function only these keys of the Secret.
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
+
+/// Keys of the functions' Secret that a manifest may ask for under `secrets`.
+pub const OPTIONAL_SECRETS: [&str; 5] = [
+    "TICKET_SIGNING_KEY",
+    "FCM_PROJECT_ID",
+    "FCM_CLIENT_EMAIL",
+    "FCM_PRIVATE_KEY",
+    "GEMINI_API_KEY",
+];
 
 #[derive(Deserialize)]
 struct CargoToml {
@@ -117,6 +131,15 @@ impl Manifest {
         }
         if manifest.min_scale > manifest.max_scale || manifest.max_scale == 0 {
             return Err(format!("{name}: min_scale must not exceed max_scale >= 1"));
+        }
+        if let Some(s) = manifest
+            .secrets
+            .iter()
+            .find(|s| !OPTIONAL_SECRETS.contains(&s.as_str()))
+        {
+            return Err(format!(
+                "{name}: unknown secret {s:?} (known: {OPTIONAL_SECRETS:?})"
+            ));
         }
         if manifest.concurrency == 0 || manifest.timeout_seconds == 0 {
             return Err(format!(
@@ -225,6 +248,7 @@ timeout_seconds = 30
             GOOD.replace("\"GET /api/x/{id}\"", ""),
             GOOD.replace("min_scale = 0", "min_scale = 11"),
             GOOD.replace("cpu = \"100m\"", "cpu = \"100m\"\ncpus = 2"),
+            GOOD.replace("timeout_seconds = 30", "timeout_seconds = 30\nsecrets = [\"DATABASE_DIRECT_URL\"]"),
         ] {
             assert!(Manifest::from_cargo_toml(&bad).is_err(), "{bad}");
         }

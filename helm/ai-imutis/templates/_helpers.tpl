@@ -11,7 +11,26 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- $img := .fn.image | default dict -}}
 {{- $repo := $img.repository | default (printf "%s/%s%s" .root.Values.image.registry .root.Values.image.prefix .name) -}}
 {{- $tag := $img.tag | default .root.Values.image.tag -}}
+{{- with $img.digest -}}
+{{- printf "%s@%s" $repo . -}}
+{{- else -}}
 {{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+{{- end }}
+
+{{/* Hash of the functions' ConfigMap: a change rolls out a new revision. */}}
+{{- define "ai-imutis.configChecksum" -}}
+{{- include (print .Template.BasePath "/configmap.yaml") . | sha256sum -}}
+{{- end }}
+
+{{/* Hash of the functions' Secret: the live Secret's data where Helm can read
+     it (install/upgrade), the values when the chart creates it, and
+     secrets.version, which an operator bumps after rotating a Secret kept
+     outside the chart when lookup is unavailable (helm template, Argo CD). */}}
+{{- define "ai-imutis.secretsChecksum" -}}
+{{- $live := (lookup "v1" "Secret" .Release.Namespace .Values.secrets.name).data | default dict -}}
+{{- $created := ternary (omit .Values.secrets "name" "create" "version") (dict) (eq .Values.secrets.create true) -}}
+{{- list (toJson $live) (toJson $created) (toString .Values.secrets.version) | join "/" | sha256sum -}}
 {{- end }}
 
 {{/* Container securityContext of our own (distroless, non-root) images. */}}

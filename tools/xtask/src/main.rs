@@ -120,11 +120,21 @@ fn generate(root: &Path) -> Result<Generated, String> {
     if !problems.is_empty() {
         return Err(format!("{}\n{}", problems.join("\n"), budget.summary()));
     }
+    let admission: Vec<String> = manifests
+        .iter()
+        .flat_map(|m| render::admission_problems(m))
+        .collect();
+    if !admission.is_empty() {
+        return Err(admission.join("\n"));
+    }
+    let config = std::fs::read_to_string(root.join(render::CONFIG_MAP))
+        .map_err(|e| format!("{}: {e}", render::CONFIG_MAP))?;
+    let config_checksum = render::sha256_hex(&config);
     let mut files = BTreeMap::new();
     for (m, _) in &functions {
         files.insert(
             PathBuf::from(format!("knative/functions/{}.yaml", m.name)),
-            render::knative_service(m),
+            render::knative_service(m, &config_checksum),
         );
     }
     files.insert(
@@ -325,6 +335,7 @@ fn list(root: &Path, json: bool) -> Result<(), String> {
                 "memory": m.memory,
                 "cpu": m.cpu,
                 "timeoutSeconds": render::timeout_seconds(m),
+                "secrets": m.secrets,
                 "routes": matches.iter().map(|e| serde_json::json!({
                     "method": e.method,
                     "path": e.path,

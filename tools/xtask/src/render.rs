@@ -27,8 +27,23 @@ pub const GATEWAY: &str = "ai-imutis";
 pub const SERVICE_ACCOUNT: &str = "ai-imutis-function";
 /// Gateway API v1.6.1: `spec.rules` has `maxItems: 16`.
 pub const MAX_RULES_PER_ROUTE: usize = 16;
-/// The minimum request timeout of a WebSocket function (one connection is one request).
-pub const WEBSOCKET_MIN_TIMEOUT: u32 = 3600;
+/// `max-revision-timeout-seconds` of a stock Knative (`config-defaults`): the
+/// admission webhook refuses a `timeoutSeconds` above it.
+pub const MAX_REVISION_TIMEOUT_SECONDS: u32 = 600;
+/// Knative's `container-concurrency-max-limit` default.
+pub const CONTAINER_CONCURRENCY_MAX: u32 = 1000;
+/// How long a WebSocket function may take to answer the upgrade (the 101
+/// comes at once); without it Knative applies its 300 s default.
+pub const WEBSOCKET_RESPONSE_START_TIMEOUT: u32 = 10;
+/// A socket with no byte from the function for this long is closed by the
+/// queue-proxy; the WebSocket functions send every 10-15 s.
+pub const WEBSOCKET_IDLE_TIMEOUT: u32 = 120;
+/// The ConfigMap every function reads, hashed into each Service's template.
+pub const CONFIG_MAP: &str = "knative/platform/configmap.yaml";
+/// The Secret every function reads its keys from.
+pub const FUNCTION_SECRET: &str = "ai-imutis-function-secrets";
+/// Placeholder of the secrets' checksum: `deploy.sh` puts the live Secret's hash there.
+pub const SECRETS_CHECKSUM_PLACEHOLDER: &str = "set-by-deploy.sh";
 /// The hand-written settings of the generated routes.
 pub const EDGE_SETTINGS: &str = "knative/edge.toml";
 /// The ReferenceGrant's name (in the local gateway's namespace).
@@ -97,11 +112,43 @@ pub fn image(name: &str) -> String {
 
 /// The request timeout Knative enforces for a function.
 pub fn timeout_seconds(m: &Manifest) -> u32 {
-    if m.websocket {
-        m.timeout_seconds.max(WEBSOCKET_MIN_TIMEOUT)
-    } else {
-        m.timeout_seconds
+    m.timeout_seconds
+}
+
+/// What Knative's admission webhook (v1.23, stock `config-defaults`) would
+/// refuse in a manifest.
+pub fn admission_problems(m: &Manifest) -> Vec<String> {
+    let mut p = Vec::new();
+    if m.timeout_seconds > MAX_REVISION_TIMEOUT_SECONDS {
+        p.push(format!(
+            "{}: timeout_seconds {} > max-revision-timeout-seconds {MAX_REVISION_TIMEOUT_SECONDS} of a stock Knative",
+            m.name, m.timeout_seconds
+        ));
     }
+    if m.concurrency > CONTAINER_CONCURRENCY_MAX {
+        p.push(format!(
+            "{}: concurrency {} > container-concurrency-max-limit {CONTAINER_CONCURRENCY_MAX}",
+            m.name, m.concurrency
+        ));
+    }
+    p
+}
+
+/// The secret keys a function gets: the database and Redis URLs, Sentry's DSN
+/// (optional), and what its manifest asks for.
+pub fn secret_keys(m: &Manifest) -> Vec<(&str, bool)> {
+    let mut keys = vec![("DATABASE_URL", false), ("REDIS_URL", false), ("SENTRY_DSN", true)];
+    keys.extend(m.secrets.iter().map(|s| (s.as_str(), true)));
+    keys
+}
+
+/// Hex SHA-256 of `text`.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The revision template annotations (autoscaling and scraping), sorted.
@@ -139,7 +186,7 @@ fn labels(out: &mut String, indent: &str, name: &str) {
 }
 
 /// One Knative Service for a function.
-pub fn knative_service(m: &Manifest) -> String {
+pub fn knative_service(m: &Manifest, config_checksum: &str) -> String {
     let mut o = String::from(HEADER);
     let name = &m.name;
     let _ = write!(
@@ -164,6 +211,12 @@ pub fn knative_service(m: &Manifest) -> String {
     o.push_str("        ai-imutis.dev/database-client: \"true\"\n");
     o.push_str("        ai-imutis.dev/redis-client: \"true\"\n");
     o.push_str("      annotations:\n");
+    let _ = writeln!(o, "        ai-imutis.dev/config-checksum: {}", q(config_checksum));
+    let _ = writeln!(
+        o,
+        "        ai-imutis.dev/secrets-checksum: {}",
+        q(SECRETS_CHECKSUM_PLACEHOLDER)
+    );
     for (k, v) in revision_annotations(m) {
         let _ = writeln!(o, "        {k}: {}", q(&v));
     }
@@ -175,7 +228,10 @@ pub fn knative_service(m: &Manifest) -> String {
         t = timeout_seconds(m),
     );
     if m.websocket {
-        let _ = writeln!(o, "      idleTimeoutSeconds: {}", timeout_seconds(m));
+        let _ = writeln!(
+            o,
+            "      responseStartTimeoutSeconds: {WEBSOCKET_RESPONSE_START_TIMEOUT}\n      idleTimeoutSeconds: {WEBSOCKET_IDLE_TIMEOUT}"
+        );
     }
     let _ = write!(
         o,
@@ -188,9 +244,8 @@ pub fn knative_service(m: &Manifest) -> String {
           envFrom:
             - configMapRef:
                 name: "ai-imutis-config"
-            - secretRef:
-                name: "ai-imutis-function-secrets"
-          resources:
+          env:
+{env}          resources:
             requests:
               cpu: {cpu}
               memory: {mem}
@@ -199,8 +254,6 @@ pub fn knative_service(m: &Manifest) -> String {
           readinessProbe:
             httpGet:
               path: "/readyz"
-            timeoutSeconds: 3
-            failureThreshold: 3
           livenessProbe:
             httpGet:
               path: "/healthz"
@@ -220,9 +273,27 @@ pub fn knative_service(m: &Manifest) -> String {
               type: "RuntimeDefault"
 "#,
         image = q(&image(name)),
+        env = secret_env(m),
         cpu = q(&m.cpu),
         mem = q(&m.memory),
     );
+    o
+}
+
+/// `env:` entries, one `secretKeyRef` per secret key the function gets.
+fn secret_env(m: &Manifest) -> String {
+    let mut o = String::new();
+    for (key, optional) in secret_keys(m) {
+        let _ = write!(
+            o,
+            "            - name: {k}\n              valueFrom:\n                secretKeyRef:\n                  name: {s}\n                  key: {k}\n",
+            k = q(key),
+            s = q(FUNCTION_SECRET),
+        );
+        if optional {
+            o.push_str("                  optional: true\n");
+        }
+    }
     o
 }
 
@@ -335,7 +406,7 @@ pub fn helm_functions(functions: &[(Manifest, Vec<EdgeMatch>)]) -> String {
     for (m, matches) in functions {
         let _ = write!(
             o,
-            "  {name}:\n    description: {desc}\n    image: {{}}\n    auth: {auth}\n    rateLimit: {rl}\n    websocket: {ws}\n    concurrency: {cc}\n    minScale: {min}\n    maxScale: {max}\n    memory: {mem}\n    cpu: {cpu}\n    timeoutSeconds: {t}\n    routes:\n",
+            "  {name}:\n    description: {desc}\n    image: {{}}\n    auth: {auth}\n    rateLimit: {rl}\n    websocket: {ws}\n    concurrency: {cc}\n    minScale: {min}\n    maxScale: {max}\n    memory: {mem}\n    cpu: {cpu}\n    timeoutSeconds: {t}\n    secrets: [{secrets}]\n    routes:\n",
             name = m.name,
             desc = q(&m.description),
             auth = q(&format!("{:?}", m.auth).to_lowercase()),
@@ -347,6 +418,7 @@ pub fn helm_functions(functions: &[(Manifest, Vec<EdgeMatch>)]) -> String {
             mem = q(&m.memory),
             cpu = q(&m.cpu),
             t = m.timeout_seconds,
+            secrets = m.secrets.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "),
         );
         for e in matches {
             let _ = write!(
