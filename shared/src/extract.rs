@@ -190,7 +190,7 @@ fn field_error<E: std::fmt::Display>(
     err: &serde_path_to_error::Error<E>,
     kind: &str,
 ) -> FieldError {
-    let inner = err.inner().to_string();
+    let inner = without_position(err.inner().to_string());
     let mut loc = vec![root.to_owned()];
     loc.extend(
         err.path()
@@ -208,6 +208,22 @@ fn field_error<E: std::fmt::Display>(
     };
     let loc: Vec<&str> = loc.iter().map(String::as_str).collect();
     FieldError::new(&loc, msg, kind)
+}
+
+/// serde_json's message without its ` at line 1 column 57` suffix, which
+/// says nothing to a client the field's `loc` does not.
+fn without_position(mut message: String) -> String {
+    if let Some(at) = message.rfind(" at line ") {
+        let tail = &message[at + " at line ".len()..];
+        let mut parts = tail.split(" column ");
+        let numeric = |p: Option<&str>| {
+            p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        };
+        if numeric(parts.next()) && numeric(parts.next()) && parts.next().is_none() {
+            message.truncate(at);
+        }
+    }
+    message
 }
 
 fn missing_field(message: &str) -> Option<&str> {
@@ -365,6 +381,16 @@ mod tests {
         assert!(!has_nul_escape(br#"{"query":"u0000"}"#));
         assert!(has_encoded_nul("/api/attractions/%00"));
         assert!(!has_encoded_nul("/api/attractions/a%20b"));
+    }
+
+    #[test]
+    fn field_messages_leave_out_the_parser_position() {
+        assert_eq!(without_position("bad at line 1 column 21".into()), "bad");
+        assert_eq!(
+            without_position("at line 1 column x".into()),
+            "at line 1 column x"
+        );
+        assert_eq!(without_position("no position".into()), "no position");
     }
 
     #[test]

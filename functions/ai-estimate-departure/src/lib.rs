@@ -4,9 +4,9 @@
 //! `notes` where data is thin. A route's id means its next departure after
 //! `current_time`; every answer is logged and carries its `prediction_id`.
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared::domain::ai::departure::{self, DepartureEstimate, Target};
+use shared::domain::ai::preferences::TravelPreferences;
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -20,19 +20,10 @@ struct DepartureEstimateRequest {
     /// A departure id, or a route's id (then its next departure after `current_time`).
     #[schema(example = "route-yaounde-douala-morning")]
     route_id: String,
-    /// An ISO 8601 instant with its offset; default now.
-    #[schema(example = "2026-11-27T05:00:00Z")]
-    current_time: Option<String>,
-    /// Accepted for the app's sake; the windows do not depend on it.
-    #[schema(value_type = Option<Object>)]
-    user_preferences: Option<serde_json::Value>,
-}
-
-impl DepartureEstimateRequest {
-    fn instant(&self) -> Option<DateTime<Utc>> {
-        let t = self.current_time.as_deref()?;
-        DateTime::parse_from_rfc3339(t).ok().map(|t| t.to_utc())
-    }
+    /// Default now.
+    current_time: Option<Timestamp>,
+    /// Logged with the estimate; the windows do not depend on it.
+    user_preferences: Option<TravelPreferences>,
 }
 
 impl Validate for DepartureEstimateRequest {
@@ -44,12 +35,14 @@ impl Validate for DepartureEstimateRequest {
                 "must not be empty",
             )
             .max_len("route_id", Some(&self.route_id), 200)
-            .check(
-                self.current_time.is_none() || self.instant().is_some(),
-                "current_time",
-                "must be an ISO 8601 instant with its offset",
-            )
             .finish()
+            .into_iter()
+            .chain(
+                self.user_preferences
+                    .iter()
+                    .flat_map(|p| p.validate("user_preferences")),
+            )
+            .collect()
     }
 }
 
@@ -65,7 +58,7 @@ async fn estimate_departure(
 ) -> ApiResult<Json<DepartureEstimate>> {
     let target = Target {
         route_id: &req.route_id,
-        after: req.instant(),
+        after: req.current_time.map(|t| t.0),
         day: None,
     };
     let uid = user.as_ref().map(|u| u.uid.as_str());
@@ -162,7 +155,7 @@ mod tests {
         let (status, body) = estimate(
             &app,
             json!({"route_id": "route-yaounde-douala-morning",
-                   "current_time": "2001-01-01T00:00:00Z", "user_preferences": {"early": true}}),
+                   "current_time": "2001-01-01T00:00:00Z", "user_preferences": {"comfort": "high"}}),
         )
         .await;
         assert_eq!(status, 200, "{body}");
@@ -238,6 +231,74 @@ mod tests {
             0,
             "nothing logged for refused requests"
         );
+    }
+
+    /// The original backend's own clients: `utcnow().isoformat()` has no offset.
+    #[tokio::test]
+    async fn takes_the_original_clients_times_without_offset_as_utc() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let now = Utc::now().naive_utc();
+        let (status, body) = estimate(
+            &app,
+            json!({"route_id": "route-yaounde-douala-morning",
+                   "current_time": now.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+                   "user_preferences": {"comfort": "high"}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (input, departure): (Value, DateTime<Utc>) = sqlx::query_as(
+            "SELECT p.input, t.departure_time FROM ai_predictions p
+             JOIN travel_routes t ON t.id = p.route_id WHERE p.id = $1::text::uuid",
+        )
+        .bind(body["prediction_id"].as_str().unwrap())
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        assert!(departure > now.and_utc(), "the next departure after it");
+        assert_eq!(input["user_preferences"], json!({"comfort": "high"}));
+        assert!(input["current_time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[tokio::test]
+    async fn out_of_range_times_and_unbounded_preferences_are_422s_naming_the_field() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let route = "route-buea-yaounde";
+        for (body, field) in [
+            (
+                json!({"route_id": route, "current_time": "0000-01-01T00:00:00"}),
+                "current_time",
+            ),
+            (
+                json!({"route_id": route, "current_time": "0000-01-01T00:00:00Z"}),
+                "current_time",
+            ),
+            (
+                json!({"route_id": route, "current_time": "99999-01-01T00:00:00"}),
+                "current_time",
+            ),
+            (
+                json!({"route_id": route, "user_preferences": {"comfort": "high", "x": 1}}),
+                "user_preferences",
+            ),
+            (
+                json!({"route_id": route, "user_preferences": {"amenities": vec!["wifi"; 11]}}),
+                "user_preferences.amenities",
+            ),
+            (
+                json!({"route_id": route, "user_preferences": {"amenities": ["x".repeat(100_000)]}}),
+                "user_preferences.amenities",
+            ),
+            (
+                json!({"route_id": route, "user_preferences": {"comfort": "x".repeat(1000)}}),
+                "user_preferences",
+            ),
+        ] {
+            let (status, answer) = estimate(&app, body.clone()).await;
+            assert_eq!(status, 422, "{body}");
+            let loc = answer["detail"][0]["loc"].to_string();
+            assert!(loc.contains(field), "{loc} for {body}");
+        }
+        assert_eq!(predictions(&app).await, 0);
     }
 
     #[tokio::test]

@@ -1,8 +1,10 @@
-//! `POST /api/ai/feedback`: what really happened after a prediction. The
-//! outcome is kept on the prediction (`actual_outcome`, `feedback_at`); a
-//! departure window's actual departure (and arrival) also becomes a trip
-//! observation with source `feedback`, which the next refit learns from.
-//! Feedback on the same prediction again replaces the first. One transaction.
+//! `POST /api/ai/feedback`: what really happened after a prediction, from
+//! the signed-in traveller it was made for. A traveller rates only their own
+//! predictions (another's, or an anonymous one, is a 404), once each (a
+//! second is a 409); the actual departure and arrival, which become a trip
+//! observation (source `feedback`) the next refit learns from, only for a
+//! departure they booked or drive (403 otherwise). The outcome is also kept
+//! on the prediction (`actual_outcome`, `feedback_at`). One transaction.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -19,48 +21,33 @@ pub fn function() -> Function {
 struct AiFeedback {
     /// The `prediction_id` an AI answer carried.
     prediction_id: String,
-    /// When the departure really left (ISO 8601 with offset).
-    actual_departure_time: Option<String>,
+    /// When the departure really left.
+    actual_departure_time: Option<Timestamp>,
     /// When it really arrived; after the departure.
-    actual_arrival_time: Option<String>,
+    actual_arrival_time: Option<Timestamp>,
     /// 1 to 5: how useful the prediction was.
     rating: Option<i32>,
     /// At most 1000 characters.
     comment: Option<String>,
 }
 
-fn instant(s: Option<&str>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s?).ok().map(|t| t.to_utc())
-}
-
 impl AiFeedback {
     fn departed(&self) -> Option<DateTime<Utc>> {
-        instant(self.actual_departure_time.as_deref())
+        self.actual_departure_time.map(|t| t.0)
     }
 
     fn arrived(&self) -> Option<DateTime<Utc>> {
-        instant(self.actual_arrival_time.as_deref())
+        self.actual_arrival_time.map(|t| t.0)
     }
 }
 
 impl Validate for AiFeedback {
     fn validate(&self) -> Vec<FieldError> {
-        let times_ok = |s: &Option<String>, t: Option<DateTime<Utc>>| s.is_none() || t.is_some();
         let mut v = Validator::body()
             .check(
                 Uuid::parse_str(&self.prediction_id).is_ok(),
                 "prediction_id",
                 "must be a prediction id (UUID)",
-            )
-            .check(
-                times_ok(&self.actual_departure_time, self.departed()),
-                "actual_departure_time",
-                "must be an ISO 8601 instant with its offset",
-            )
-            .check(
-                times_ok(&self.actual_arrival_time, self.arrived()),
-                "actual_arrival_time",
-                "must be an ISO 8601 instant with its offset",
             )
             .check(
                 self.arrived().is_none() || self.departed().is_some(),
@@ -109,7 +96,19 @@ struct AiFeedbackRecorded {
     message: &'static str,
 }
 
-/// $1 prediction, $2 departed, $3 arrived?, $4 caller?: the departure's
+/// $1 prediction, $2 caller: the prediction's departure time, and whether
+/// the caller holds a live booking on that departure or drives it. Locks
+/// the prediction, so its feedback is written once.
+const FIND: &str = "
+    SELECT t.departure_time,
+           COALESCE(t.owner_id = $2 OR EXISTS (
+               SELECT 1 FROM bookings b WHERE b.route_id = t.id AND b.user_id = $2
+                   AND b.status IN ('confirmed', 'completed')), FALSE) AS travelled
+    FROM ai_predictions p LEFT JOIN travel_routes t ON t.id = p.route_id
+    WHERE p.id = $1 AND p.user_id = $2
+    FOR UPDATE OF p";
+
+/// $1 prediction, $2 departed, $3 arrived?, $4 caller: the departure's
 /// observation, its arrival the actual one or after the timetable duration.
 const OBSERVE: &str = "
     INSERT INTO trip_observations (route_id, schedule_id, origin, destination, scheduled_departure,
@@ -121,47 +120,61 @@ const OBSERVE: &str = "
            'feedback', $4, p.id
     FROM ai_predictions p JOIN travel_routes t ON t.id = p.route_id
     WHERE p.id = $1 AND p.kind = 'departure_window'
-    ON CONFLICT (prediction_id) WHERE prediction_id IS NOT NULL DO UPDATE SET
-        departed_at = EXCLUDED.departed_at, arrived_at = EXCLUDED.arrived_at,
-        average_speed_kmh = EXCLUDED.average_speed_kmh, recorded_by = EXCLUDED.recorded_by
     RETURNING id";
 
-/// Records an outcome; 404 for an unknown prediction.
+/// Records an outcome once; 404 unless the prediction was made for the caller.
 #[utoipa::path(post, path = "/api/ai/feedback", tag = "AI", request_body = AiFeedback,
-    responses((status = 200, body = AiFeedbackRecorded), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = AiFeedbackRecorded), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody)),
+    security(("FirebaseAuth" = [])))]
 async fn record_feedback(
     State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
+    user: AuthUser,
     Json(body): Json<AiFeedback>,
 ) -> ApiResult<Json<AiFeedbackRecorded>> {
     let id = Uuid::parse_str(&body.prediction_id).map_err(|_| not_found("Prediction"))?;
-    let uid = user.as_ref().map(|u| u.uid.as_str());
     let mut tx = state.db.begin().await?;
-    let found: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-        "UPDATE ai_predictions p SET actual_outcome = $2, feedback_at = now()
-         WHERE p.id = $1
-         RETURNING (SELECT t.departure_time FROM travel_routes t WHERE t.id = p.route_id)",
+    let (scheduled, travelled): (Option<DateTime<Utc>>, bool) = sqlx::query_as(FIND)
+        .bind(id)
+        .bind(&user.uid)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| not_found("Prediction"))?;
+    if body.departed().is_some() && !travelled {
+        return Err(forbidden(
+            "Only a passenger or the driver of this departure can report when it left",
+        ));
+    }
+    check_delay(body.departed(), scheduled)?;
+    sqlx::query(
+        "INSERT INTO ai_feedback (prediction_id, user_id, rating, comment, actual_departure, actual_arrival)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
-    .bind(json!(body))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let scheduled = found.ok_or_else(|| not_found("Prediction"))?;
-    let observation_id = match (body.departed(), scheduled) {
-        (Some(departed), Some(scheduled)) => {
-            let delay = (departed - scheduled).num_minutes();
-            if !(-60..=180).contains(&delay) {
-                return Err(invalid(
-                    &["body", "actual_departure_time"],
-                    "must be within an hour before and three hours after the timetable",
-                ));
-            }
+    .bind(&user.uid)
+    .bind(body.rating)
+    .bind(&body.comment)
+    .bind(body.departed())
+    .bind(body.arrived())
+    .execute(&mut *tx)
+    .await
+    .on_constraint("ai_feedback_prediction_user_key", || {
+        conflict("Feedback on this prediction was already recorded")
+    })?;
+    sqlx::query("UPDATE ai_predictions SET actual_outcome = $2, feedback_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(json!(body))
+        .execute(&mut *tx)
+        .await?;
+    let observation_id = match body.departed() {
+        Some(departed) if scheduled.is_some() => {
             sqlx::query_scalar(OBSERVE)
                 .bind(id)
                 .bind(departed)
                 .bind(body.arrived())
-                .bind(uid)
+                .bind(&user.uid)
                 .fetch_optional(&mut *tx)
                 .await?
         }
@@ -176,28 +189,75 @@ async fn record_feedback(
     }))
 }
 
+/// An actual departure must lie within an hour before and three hours after the timetable.
+fn check_delay(departed: Option<DateTime<Utc>>, scheduled: Option<DateTime<Utc>>) -> ApiResult<()> {
+    match (departed, scheduled) {
+        (Some(d), Some(s)) if !(-60..=180).contains(&(d - s).num_minutes()) => Err(invalid(
+            &["body", "actual_departure_time"],
+            "must be within an hour before and three hours after the timetable",
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Duration};
     use serde_json::{Value, json};
     use shared::testing::{TestApp, send};
 
-    async fn feedback(app: &TestApp, body: Value) -> (u16, Value) {
-        send(app.post("/api/ai/feedback", &body)).await
+    async fn feedback(app: &TestApp, uid: &str, body: Value) -> (u16, Value) {
+        send(
+            app.post("/api/ai/feedback", &body)
+                .bearer_auth(app.token(uid)),
+        )
+        .await
     }
 
-    /// A logged departure-window prediction for a departure that left an
-    /// hour ago; its id and the departure's scheduled time (RFC 3339).
-    async fn prediction(app: &TestApp) -> (String, String) {
-        sqlx::query_as(
+    /// A departure that left an hour ago, a departure-window prediction made
+    /// for `owner` (anonymous when `None`) about it, and, when `passenger` is
+    /// given, their confirmed booking on it. The prediction's id and the
+    /// departure's scheduled time.
+    async fn prediction(
+        app: &TestApp,
+        owner: Option<&str>,
+        passenger: Option<&str>,
+    ) -> (String, DateTime<chrono::FixedOffset>) {
+        for uid in owner.iter().chain(passenger.iter()) {
+            sqlx::query("INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING")
+                .bind(uid)
+                .execute(&app.state.db)
+                .await
+                .unwrap();
+        }
+        let (id, scheduled): (String, String) = sqlx::query_as(
             "WITH d AS (
                  UPDATE travel_routes SET departure_time = date_trunc('minute', now()) - interval '1 hour',
-                     estimated_arrival = date_trunc('minute', now()) + interval '2 hours'
+                     estimated_arrival = date_trunc('minute', now()) + interval '2 hours',
+                     available_seats = available_seats - CASE WHEN $2::text IS NULL THEN 0 ELSE 1 END
                  WHERE id = (SELECT id FROM travel_routes WHERE schedule_id = 'route-douala-buea-morning'
                              ORDER BY departure_time LIMIT 1)
-                 RETURNING id, departure_time)
-             INSERT INTO ai_predictions (kind, model_version, route_id, input, output, confidence)
-             SELECT 'departure_window', 'departure-v1', d.id, '{}', '{}', 0.8 FROM d
+                 RETURNING id, departure_time, price_per_seat),
+             b AS (
+                 INSERT INTO bookings (user_id, route_id, passengers, total_price, payment_method)
+                 SELECT $2, d.id, 1, d.price_per_seat, 'cash' FROM d WHERE $2::text IS NOT NULL)
+             INSERT INTO ai_predictions (kind, model_version, route_id, user_id, input, output, confidence)
+             SELECT 'departure_window', 'departure-v1', d.id, $1, '{}', '{}', 0.8 FROM d
              RETURNING id::text, (SELECT to_char(departure_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM d)",
+        )
+        .bind(owner)
+        .bind(passenger)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        (id, DateTime::parse_from_rfc3339(&scheduled).unwrap())
+    }
+
+    async fn recorded(app: &TestApp) -> (i64, i64, i64) {
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM ai_feedback),
+                    (SELECT count(*) FROM ai_predictions WHERE feedback_at IS NOT NULL),
+                    (SELECT count(*) FROM trip_observations)",
         )
         .fetch_one(&app.state.db)
         .await
@@ -205,14 +265,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn records_the_outcome_and_an_observation_the_next_refit_learns_from() {
+    async fn a_passenger_records_the_outcome_once_and_the_next_refit_learns_from_it() {
         let app = TestApp::spawn(vec![super::function()]).await;
-        let (id, scheduled) = prediction(&app).await;
-        let departed = chrono::DateTime::parse_from_rfc3339(&scheduled).unwrap()
-            + chrono::Duration::minutes(12);
-        let arrived = departed + chrono::Duration::minutes(100);
+        let (id, scheduled) = prediction(&app, Some("ada"), Some("ada")).await;
+        let departed = scheduled + Duration::minutes(12);
+        let arrived = departed + Duration::minutes(100);
         let (status, body) = feedback(
             &app,
+            "ada",
             json!({"prediction_id": id, "actual_departure_time": departed.to_rfc3339(),
                    "actual_arrival_time": arrived.to_rfc3339(), "rating": 4, "comment": "close"}),
         )
@@ -222,35 +282,83 @@ mod tests {
             (body["success"].clone(), body["message"].clone()),
             (json!(true), json!("Feedback recorded"))
         );
-        let (outcome, source, delay, speed): (Value, String, f64, f64) = sqlx::query_as(
-            "SELECT p.actual_outcome, o.source,
-                    extract(epoch FROM o.departed_at - o.scheduled_departure)::float8 / 60, o.average_speed_kmh
+        let (outcome, source, delay, speed, by): (Value, String, f64, f64, String) =
+            sqlx::query_as(
+                "SELECT p.actual_outcome, o.source,
+                    extract(epoch FROM o.departed_at - o.scheduled_departure)::float8 / 60,
+                    o.average_speed_kmh, o.recorded_by
              FROM ai_predictions p JOIN trip_observations o ON o.prediction_id = p.id
              WHERE p.id = $1::text::uuid AND p.feedback_at IS NOT NULL",
-        )
-        .bind(&id)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+            )
+            .bind(&id)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
         assert_eq!(outcome["rating"], 4);
-        assert_eq!((source.as_str(), delay), ("feedback", 12.0));
+        assert_eq!(
+            (source.as_str(), delay, by.as_str()),
+            ("feedback", 12.0, "ada")
+        );
         assert!((speed - 42.0).abs() < 0.1, "70 km in 100 minutes: {speed}");
-        // Again: the same observation, updated.
-        let (_, again) = feedback(
+        // Again, by the same traveller: a 409, and the first stands.
+        let (status, again) = feedback(
             &app,
-            json!({"prediction_id": id, "actual_departure_time": (departed + chrono::Duration::minutes(3)).to_rfc3339()}),
+            "ada",
+            json!({"prediction_id": id, "actual_departure_time": (departed + Duration::minutes(3)).to_rfc3339()}),
         )
         .await;
-        assert_eq!(again["observation_id"], body["observation_id"]);
+        assert_eq!(status, 409, "{again}");
+        assert_eq!(recorded(&app).await, (1, 1, 1));
         let mut conn = app.state.db.acquire().await.unwrap();
         let seen = shared::domain::ai::departure::load_observations(&mut conn, None)
             .await
             .unwrap();
         assert_eq!(seen.len(), 1);
         assert!(
-            seen[0].feedback && seen[0].delay == 15.0 && seen[0].key.starts_with("douala|buea|"),
+            seen[0].feedback && seen[0].delay == 12.0 && seen[0].key.starts_with("douala|buea|"),
             "{seen:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn only_the_signed_in_traveller_the_prediction_was_for_may_rate_it() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let (mine, scheduled) = prediction(&app, Some("ada"), None).await;
+        let (status, _) = send(app.post(
+            "/api/ai/feedback",
+            &json!({"prediction_id": mine, "rating": 1}),
+        ))
+        .await;
+        assert_eq!(status, 401, "anonymous feedback");
+        let (status, body) =
+            feedback(&app, "mallory", json!({"prediction_id": mine, "rating": 1})).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Prediction not found"))
+        );
+        let (anonymous, _) = prediction(&app, None, None).await;
+        let (status, _) = feedback(
+            &app,
+            "mallory",
+            json!({"prediction_id": anonymous, "rating": 1}),
+        )
+        .await;
+        assert_eq!(status, 404, "nobody's prediction is not anyone's to rate");
+        // Ada did not book that departure: she may rate the answer, not report the trip.
+        let left = (scheduled + Duration::minutes(5)).to_rfc3339();
+        let (status, body) = feedback(
+            &app,
+            "ada",
+            json!({"prediction_id": mine, "actual_departure_time": left, "rating": 5}),
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(recorded(&app).await, (0, 0, 0));
+        let (status, body) =
+            feedback(&app, "ada", json!({"prediction_id": mine, "rating": 5})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["observation_id"], Value::Null);
+        assert_eq!(recorded(&app).await, (1, 1, 0));
     }
 
     #[tokio::test]
@@ -258,6 +366,7 @@ mod tests {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (status, body) = feedback(
             &app,
+            "ada",
             json!({"prediction_id": "6f1c2a3e-0000-4000-8000-000000000000", "rating": 3}),
         )
         .await;
@@ -265,8 +374,7 @@ mod tests {
             (status, body["message"].as_str()),
             (404, Some("Prediction not found"))
         );
-        let (id, scheduled) = prediction(&app).await;
-        let t = chrono::DateTime::parse_from_rfc3339(&scheduled).unwrap();
+        let (id, t) = prediction(&app, Some("ada"), Some("ada")).await;
         for (body, field) in [
             (
                 json!({"prediction_id": "nope", "rating": 3}),
@@ -279,33 +387,45 @@ mod tests {
                 "actual_departure_time",
             ),
             (
+                json!({"prediction_id": id, "actual_departure_time": "0000-01-01T00:00:00"}),
+                "actual_departure_time",
+            ),
+            (
                 json!({"prediction_id": id, "actual_departure_time": t.to_rfc3339(),
                     "actual_arrival_time": t.to_rfc3339()}),
                 "actual_arrival_time",
             ),
             (
-                json!({"prediction_id": id, "actual_departure_time": (t - chrono::Duration::hours(5)).to_rfc3339()}),
+                json!({"prediction_id": id, "actual_departure_time": (t - Duration::hours(5)).to_rfc3339()}),
                 "actual_departure_time",
             ),
         ] {
-            let (status, answer) = feedback(&app, body.clone()).await;
+            let (status, answer) = feedback(&app, "ada", body.clone()).await;
             assert_eq!(status, 422, "{body}");
             assert_eq!(answer["detail"][0]["loc"][1], field, "{answer}");
         }
-        let (status, _) = send(app.post_raw(
-            "/api/ai/feedback",
-            r#"{"prediction_id": "x", "comment": "a\u0000"}"#,
-        ))
+        let (status, _) = send(
+            app.post_raw(
+                "/api/ai/feedback",
+                r#"{"prediction_id": "x", "comment": "a\u0000"}"#,
+            )
+            .bearer_auth(app.token("ada")),
+        )
         .await;
         assert_eq!(status, 422);
-        let (touched, observed): (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM ai_predictions WHERE feedback_at IS NOT NULL),
-                    (SELECT count(*) FROM trip_observations)",
+        assert_eq!(recorded(&app).await, (0, 0, 0));
+        // Python's utcnow().isoformat(): no offset, UTC.
+        let departed = (t + Duration::minutes(7))
+            .naive_utc()
+            .format("%Y-%m-%dT%H:%M:%S%.6f");
+        let (status, body) = feedback(
+            &app,
+            "ada",
+            json!({"prediction_id": id, "actual_departure_time": departed.to_string()}),
         )
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
-        assert_eq!((touched, observed), (0, 0));
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["observation_id"].is_string());
     }
 
     #[tokio::test]

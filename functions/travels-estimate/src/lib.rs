@@ -7,7 +7,7 @@
 
 use serde_json::json;
 use shared::domain::ai::departure::{self, DepartureEstimate, Target};
-use shared::domain::travel::is_departure_date;
+use shared::domain::ai::preferences::TravelPreferences;
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -21,15 +21,13 @@ struct TravelEstimateRequest {
     /// A departure id, or a daily route's id (then `departure_date` picks the day).
     #[schema(example = "route-yaounde-douala-morning")]
     route_id: String,
-    /// An ISO instant (its Africa/Douala day) or `YYYY-MM-DD`.
-    #[schema(example = "2026-11-27T11:00:00.000Z")]
-    departure_date: Option<String>,
+    /// Which day's departure of a daily route (its Africa/Douala day).
+    departure_date: Option<DepartureDate>,
     /// 1 to 20 (default 1).
     #[serde(default = "one")]
     passengers: i32,
-    /// Accepted for the app's sake; the windows do not depend on it.
-    #[schema(value_type = Option<Object>)]
-    user_preferences: Option<serde_json::Value>,
+    /// Logged with the estimate; the windows do not depend on it.
+    user_preferences: Option<TravelPreferences>,
 }
 
 fn one() -> i32 {
@@ -45,18 +43,21 @@ impl Validate for TravelEstimateRequest {
                 "must not be empty",
             )
             .max_len("route_id", Some(&self.route_id), 200)
-            .check(
-                self.departure_date.as_deref().is_none_or(is_departure_date),
-                "departure_date",
-                "must be an ISO 8601 instant or YYYY-MM-DD",
-            )
             .range("passengers", self.passengers, 1, 20)
             .finish()
+            .into_iter()
+            .chain(
+                self.user_preferences
+                    .iter()
+                    .flat_map(|p| p.validate("user_preferences")),
+            )
+            .collect()
     }
 }
 
 /// Departure windows for a route; 404 when unknown.
 #[utoipa::path(post, path = "/api/travels/estimate", tag = "AI",
+    operation_id = "estimate_travel_windows",
     request_body = TravelEstimateRequest,
     responses((status = 200, body = DepartureEstimate), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -68,7 +69,7 @@ async fn estimate_departure(
     let target = Target {
         route_id: &req.route_id,
         after: None,
-        day: req.departure_date.as_deref(),
+        day: req.departure_date.map(DepartureDate::douala_day),
     };
     let uid = user.as_ref().map(|u| u.uid.as_str());
     let estimate = departure::estimate(&state, target, json!(req), uid).await?;
@@ -105,10 +106,19 @@ mod tests {
         let (status, body) = estimate(
             &app,
             json!({"route_id": "route-yaounde-douala-morning", "departure_date": format!("{day}T12:00:00.000Z"),
-                   "passengers": 2, "user_preferences": {"prefer": "early"}}),
+                   "passengers": 2, "user_preferences": {"comfort": "high", "preferredTime": "morning"}}),
         )
         .await;
         assert_heuristic(status, &body);
+        // The original's clients: Python's utcnow().isoformat(), no offset, is UTC.
+        let (status, again) = estimate(
+            &app,
+            json!({"route_id": "route-yaounde-douala-morning",
+                   "departure_date": format!("{day}T12:00:00.123456")}),
+        )
+        .await;
+        assert_heuristic(status, &again);
+        assert_eq!(again["departure_id"], body["departure_id"]);
     }
 
     fn assert_heuristic(status: u16, body: &Value) {
@@ -245,10 +255,22 @@ mod tests {
                 "departure_date",
             ),
             (json!({}), "route_id"),
+            (
+                json!({"route_id": "route-buea-yaounde", "departure_date": "0000-01-01"}),
+                "departure_date",
+            ),
+            (
+                json!({"route_id": "route-buea-yaounde", "departure_date": "0000-01-01T00:00:00"}),
+                "departure_date",
+            ),
+            (
+                json!({"route_id": "route-buea-yaounde", "user_preferences": {"notes": "x"}}),
+                "user_preferences",
+            ),
         ] {
             let (status, answer) = estimate(&app, body.clone()).await;
             assert_eq!(status, 422, "{body}");
-            assert_eq!(answer["detail"][0]["loc"], json!(["body", field]));
+            assert_eq!(answer["detail"][0]["loc"][1], field, "{answer}");
         }
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ai_predictions")
             .fetch_one(&app.state.db)

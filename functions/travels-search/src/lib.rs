@@ -2,7 +2,7 @@
 //! destination start with what the app sends (ignoring case and accents), on
 //! an Africa/Douala calendar day, with enough free seats.
 
-use shared::domain::travel::{SELECT_SUMMARIES, TravelSummary, douala_day_sql, is_departure_date};
+use shared::domain::travel::{SELECT_SUMMARIES, TravelSummary};
 use shared::prelude::*;
 use std::sync::LazyLock;
 
@@ -19,9 +19,8 @@ struct SearchRequest {
     origin: String,
     #[schema(example = "douala")]
     destination: String,
-    /// An ISO instant (its Africa/Douala day is meant) or `YYYY-MM-DD`.
-    #[schema(example = "2026-11-27T11:00:00.000Z")]
-    departure_date: Option<String>,
+    /// The day to search (its Africa/Douala day); any day when absent.
+    departure_date: Option<DepartureDate>,
     /// 1 to 20 (default 1): departures with fewer free seats are left out.
     #[serde(default = "one")]
     passengers: i32,
@@ -56,11 +55,6 @@ impl Validate for SearchRequest {
                 "must not be empty",
             )
             .max_len("destination", Some(&self.destination), 100)
-            .check(
-                self.departure_date.as_deref().is_none_or(is_departure_date),
-                "departure_date",
-                "must be an ISO 8601 instant or YYYY-MM-DD",
-            )
             .range("passengers", self.passengers, 1, 20)
             .range("limit", self.limit, 1, 100)
             .range("offset", self.offset, 0, 100_000)
@@ -81,10 +75,9 @@ static SEARCH: LazyLock<String> = LazyLock::new(|| {
            AND fold(t.destination) LIKE fold($2) || '%' ESCAPE '\'
            AND t.departure_time > now()
            AND t.cancelled_at IS NULL
-           AND ($3::text IS NULL OR (t.departure_time AT TIME ZONE 'Africa/Douala')::date = {day})
+           AND ($3::date IS NULL OR (t.departure_time AT TIME ZONE 'Africa/Douala')::date = $3)
            AND t.available_seats >= $4
-         ORDER BY t.departure_time, t.id LIMIT $5 OFFSET $6",
-        day = douala_day_sql(3)
+         ORDER BY t.departure_time, t.id LIMIT $5 OFFSET $6"
     )
 });
 
@@ -99,7 +92,7 @@ async fn search_travels(
     let results = sqlx::query_as(SEARCH.as_str())
         .bind(prefix(&req.origin))
         .bind(prefix(&req.destination))
-        .bind(req.departure_date)
+        .bind(req.departure_date.map(DepartureDate::douala_day))
         .bind(req.passengers)
         .bind(req.limit)
         .bind(req.offset)
@@ -208,6 +201,9 @@ mod tests {
             format!("{before}T23:30:00.000Z"),
             format!("{day}T11:00:00.000Z"),
             format!("{day}T22:59:00.000Z"),
+            // Python's utcnow().isoformat(), as the original's clients send: UTC.
+            format!("{before}T23:30:00.123456"),
+            format!("{day}T11:00:00"),
         ] {
             let (status, body) = search(
                 &app,
@@ -316,6 +312,14 @@ mod tests {
             ),
             (
                 json!({"origin": "douala", "destination": "buea", "departure_date": "2026-13-01"}),
+                "departure_date",
+            ),
+            (
+                json!({"origin": "douala", "destination": "buea", "departure_date": "0000-01-01"}),
+                "departure_date",
+            ),
+            (
+                json!({"origin": "douala", "destination": "buea", "departure_date": "0000-12-31T23:00:00"}),
                 "departure_date",
             ),
             (

@@ -14,8 +14,9 @@
 //! | `notificationSettings.emailEnabled` (on), `.smsEnabled` (off), `privacySettings.*` (all off), `accessibility.*` (`fontSize` `medium`, switches off) | `settings` JSONB, under the same names |
 //!
 //! `POST` changes only the fields it carries (nested objects merge); both
-//! spellings of one switch with different values, or an unknown language,
-//! currency or font size, are a 422 and change nothing.
+//! spellings of one switch with different values, an unknown language,
+//! currency or font size, or any key outside this shape, are a 422 and
+//! change nothing: what is stored is bounded by the shape.
 
 use serde_json::{Map, Value};
 use shared::domain::users::{self, Language};
@@ -58,6 +59,7 @@ enum FontSize {
 
 /// `notificationSettings`, each switch optional in a request.
 #[derive(Debug, Default, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 struct NotificationSettings {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +76,7 @@ struct NotificationSettings {
 
 /// `privacySettings`, each switch optional in a request.
 #[derive(Debug, Default, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 struct PrivacySettings {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,6 +89,7 @@ struct PrivacySettings {
 
 /// `accessibility`, each field optional in a request.
 #[derive(Debug, Default, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 struct Accessibility {
     /// `small` | `medium` | `large`.
@@ -99,6 +103,7 @@ struct Accessibility {
 
 /// A change of preferences: the original's fields and the app's, all optional.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct PreferencesUpdate {
     /// `en` or `fr`.
     language: Option<Language>,
@@ -459,6 +464,10 @@ mod tests {
             json!({"marketing_opt_in": true, "notificationSettings": {"promotions": false}}),
             json!({"travel_notifications": true, "notificationSettings": {"departureAlerts": false}}),
             json!({"privacySettings": [true]}),
+            // Unknown keys, at any depth, and oversized bodies of them.
+            json!({"language": "fr", "theme": "dark"}),
+            json!({"notificationSettings": {"pushEnabled": true, "x": "y".repeat(100_000)}}),
+            json!({"accessibility": {"fontSize": "large", "extra": {"a": [1, 2, 3]}}}),
         ] {
             let (status, body) = post(&app, &case).await;
             assert_eq!(status, 422, "{case}: {body}");

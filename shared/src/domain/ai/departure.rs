@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::stats::{mean, quantile, round, sorted};
 use super::{NewPrediction, log_prediction, version_label};
-use crate::domain::travel::{douala_day_sql, route_not_found};
+use crate::domain::travel::route_not_found;
 use crate::error::ApiResult;
 use crate::state::AppState;
 
@@ -351,8 +351,8 @@ pub struct Target<'a> {
     pub route_id: &'a str,
     /// A route's next departure after this instant (default now).
     pub after: Option<DateTime<Utc>>,
-    /// A validated `departure_date` (its Africa/Douala day).
-    pub day: Option<&'a str>,
+    /// A daily route's departure on this Africa/Douala day.
+    pub day: Option<NaiveDate>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -381,11 +381,10 @@ pub async fn estimate(
          FROM travel_routes t
          LEFT JOIN ai_model_params p ON p.model = 'departure' AND p.key = {key}
          WHERE t.id = $1 OR (t.schedule_id = $1 AND t.departure_time > COALESCE($2::timestamptz, now())
-               AND ($3::text IS NULL OR (t.departure_time AT TIME ZONE 'Africa/Douala')::date = {day}))
+               AND ($3::date IS NULL OR (t.departure_time AT TIME ZONE 'Africa/Douala')::date = $3))
          ORDER BY (t.id = $1) DESC, t.departure_time LIMIT 1",
         weekday = weekday_sql("t.departure_time"),
         key = key_sql("t.origin", "t.destination", "t.departure_time"),
-        day = douala_day_sql(3),
     );
     let found: Resolved = sqlx::query_as(&sql)
         .bind(target.route_id)

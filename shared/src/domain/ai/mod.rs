@@ -15,6 +15,7 @@
 
 pub mod departure;
 pub mod guide;
+pub mod preferences;
 pub mod refit;
 pub mod stats;
 pub mod synthetic;
