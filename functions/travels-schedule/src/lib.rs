@@ -3,7 +3,6 @@
 //! `Idempotency-Key` answer the first result.
 
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use shared::domain::travel::{NewRide, TravelDetail, find_detail, publish};
 use shared::idempotency::{IdempotencyKey, once};
 use shared::prelude::*;
@@ -25,9 +24,9 @@ struct ScheduleRequest {
     #[schema(example = "Douala")]
     destination: String,
     /// In the future.
-    departure_time: DateTime<Utc>,
+    departure_time: Timestamp,
     /// After the departure.
-    estimated_arrival: DateTime<Utc>,
+    estimated_arrival: Timestamp,
     /// At least 1, at most the vehicle's capacity.
     available_seats: i32,
     /// XAF, at least 0.
@@ -95,8 +94,8 @@ async fn schedule_travel(
         vehicle_id: req.vehicle_id,
         origin: req.origin.trim().to_owned(),
         destination: req.destination.trim().to_owned(),
-        departure_time: req.departure_time,
-        estimated_arrival: Some(req.estimated_arrival),
+        departure_time: req.departure_time.0,
+        estimated_arrival: Some(req.estimated_arrival.0),
         seats: req.available_seats,
         price_per_seat: req.price_per_seat,
         amenities: req.amenities.clone(),
@@ -280,6 +279,8 @@ mod tests {
             ("destination", json!("x".repeat(101))),
             ("vehicle_id", json!("not-a-uuid")),
             ("departure_time", json!("tomorrow")),
+            ("departure_time", json!("0000-01-01T06:00:00")),
+            ("estimated_arrival", json!("0000-01-01T09:00:00Z")),
             ("amenities", json!([""])),
         ] {
             let mut body = ride(v, 48);
