@@ -681,3 +681,83 @@ pub async fn fuzz_json(
     }
     statuses
 }
+
+/// A company departure (no vehicle, no schedule) shaped like the seeded 06:00
+/// Yaounde → Douala service (5500 XAF a seat, 3 h 45), with `seats` free
+/// seats, leaving `departs_in` from now (negative: it has already left).
+/// Tests that need a departure that has left, or one still to come, make it
+/// here instead of counting on where in the day the seed's timetable stands.
+pub async fn insert_departure(db: &PgPool, departs_in: chrono::Duration, seats: i32) -> String {
+    let id = format!("dep-{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(
+        "INSERT INTO travel_routes (id, origin, destination, origin_city_id, destination_city_id,
+             departure_time, estimated_arrival, total_seats, available_seats, price_per_seat,
+             confidence, distance_km, duration_minutes, amenities, geometry)
+         SELECT $1, s.origin, s.destination, s.origin_city_id, s.destination_city_id,
+             now() + make_interval(secs => $2), now() + make_interval(secs => $2)
+                 + make_interval(mins => s.duration_minutes),
+             $3, $3, s.price_per_seat, s.confidence, s.distance_km, s.duration_minutes,
+             s.amenities, s.geometry
+         FROM route_schedules s WHERE s.id = 'route-yaounde-douala-morning'",
+    )
+    .bind(&id)
+    .bind(departs_in.num_milliseconds() as f64 / 1000.0)
+    .bind(seats)
+    .execute(db)
+    .await
+    .unwrap();
+    id
+}
+
+/// `uid` (created if needed) holds a confirmed booking of `seats` on `route`,
+/// paid by card, the seats taken from the departure as a booking takes them.
+pub async fn insert_booking(db: &PgPool, uid: &str, route: &str, seats: i32) -> uuid::Uuid {
+    sqlx::query_scalar(
+        "WITH u AS (INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING),
+              t AS (UPDATE travel_routes SET available_seats = available_seats - $3
+                    WHERE id = $2 RETURNING id, price_per_seat)
+         INSERT INTO bookings (user_id, route_id, passengers, total_price, payment_method, payment_status)
+         SELECT $1, id, $3, price_per_seat * $3, 'card', 'paid' FROM t RETURNING id",
+    )
+    .bind(uid)
+    .bind(route)
+    .bind(seats)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// Asserts that no seat was lost or made up. On every departure that is not
+/// cancelled, free seats plus the seats of its live bookings (confirmed or
+/// pending; completed ones too, they travelled) equal its seats, except that
+/// a departure that has left may count fewer booked seats than it filled:
+/// a deleted account's past bookings go with it, their seats stay taken (the
+/// trip's occupancy is history). A cancelled departure has no free seat and no
+/// live booking left.
+pub async fn assert_seats_add_up(db: &PgPool) {
+    let wrong: Vec<(String, i32, i32, i64, bool, bool)> = sqlx::query_as(
+        "SELECT t.id, t.total_seats, t.available_seats,
+                COALESCE(sum(b.passengers) FILTER (WHERE b.status <> 'cancelled'), 0) AS held,
+                t.cancelled_at IS NOT NULL AS cancelled, t.departure_time <= now() AS departed
+         FROM travel_routes t LEFT JOIN bookings b ON b.route_id = t.id
+         GROUP BY t.id
+         HAVING CASE
+             WHEN t.cancelled_at IS NOT NULL
+                 THEN t.available_seats <> 0 OR COALESCE(sum(b.passengers)
+                      FILTER (WHERE b.status IN ('confirmed', 'pending')), 0) <> 0
+             WHEN t.departure_time <= now()
+                 THEN t.available_seats + COALESCE(sum(b.passengers)
+                      FILTER (WHERE b.status <> 'cancelled'), 0) > t.total_seats
+             ELSE t.available_seats + COALESCE(sum(b.passengers)
+                      FILTER (WHERE b.status <> 'cancelled'), 0) <> t.total_seats
+         END
+         ORDER BY t.id",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    assert!(
+        wrong.is_empty(),
+        "seats do not add up (id, seats, free, held, cancelled, departed): {wrong:?}"
+    );
+}

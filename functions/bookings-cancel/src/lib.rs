@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared::domain::bookings::local_time;
 use shared::domain::notifications::{self, Kind, NewNotification};
+use shared::domain::users;
 use shared::idempotency::{self, IdempotencyKey};
 use shared::prelude::*;
 use sqlx::PgConnection;
@@ -68,6 +69,11 @@ struct Released {
     passengers: i32,
 }
 
+/// Locks the departure of booking `$1` of `$2`.
+const LOCK_DEPARTURE: &str = "
+    SELECT t.id FROM bookings b JOIN travel_routes t ON t.id = b.route_id
+    WHERE b.id = $1 AND b.user_id = $2 FOR NO KEY UPDATE OF t";
+
 /// Cancels a live booking of `uid` on a departure that has not left, and gives
 /// its seats back; no row when it is unknown, someone else's, already
 /// cancelled or departed.
@@ -91,6 +97,16 @@ async fn release(
     id: Uuid,
     notified: &mut Option<Uuid>,
 ) -> ApiResult<BookingCancelled> {
+    // The user, the departure, then the booking: the order every seat write
+    // locks in, so a deletion running beside this waits or is waited for.
+    if !users::hold(conn, uid).await? {
+        return Err(not_found("Booking"));
+    }
+    sqlx::query(LOCK_DEPARTURE)
+        .bind(id)
+        .bind(uid)
+        .execute(&mut *conn)
+        .await?;
     let released: Option<Released> = sqlx::query_as(RELEASE)
         .bind(id)
         .bind(uid)
@@ -161,33 +177,27 @@ async fn why_not(conn: &mut PgConnection, uid: &str, id: Uuid) -> ApiResult<()> 
 
 #[cfg(test)]
 mod tests {
+    use chrono::Duration;
     use serde_json::Value;
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{
+        TestApp, assert_seats_add_up, assert_serves_its_manifest, insert_booking, insert_departure,
+        send,
+    };
     use uuid::Uuid;
 
-    /// A booking of `seats` by `uid` on a coming departure (or, with `past`, one that left).
+    /// A booking of `seats` by `uid` on a departure of its own, leaving
+    /// tomorrow (or, with `past`, one that left a minute ago).
     async fn booking(app: &TestApp, uid: &str, seats: i32, past: bool) -> (Uuid, String) {
-        sqlx::query("INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(uid)
-            .execute(&app.state.db)
-            .await
-            .unwrap();
-        sqlx::query_as(
-            "WITH t AS (UPDATE travel_routes SET available_seats = available_seats - $2
-                        WHERE id = (SELECT id FROM travel_routes
-                                    WHERE CASE WHEN $3 THEN departure_time < now()
-                                               ELSE departure_time > now() + interval '1 hour' END
-                                    ORDER BY departure_time DESC LIMIT 1)
-                        RETURNING id, price_per_seat)
-             INSERT INTO bookings (user_id, route_id, passengers, total_price, payment_method)
-             SELECT $1, id, $2, price_per_seat * $2, 'card' FROM t RETURNING id, route_id",
+        let departs_in = if past {
+            Duration::minutes(-1)
+        } else {
+            Duration::days(1)
+        };
+        let route = insert_departure(&app.state.db, departs_in, 10).await;
+        (
+            insert_booking(&app.state.db, uid, &route, seats).await,
+            route,
         )
-        .bind(uid)
-        .bind(seats)
-        .bind(past)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
     }
 
     /// Free seats on `route`, the booking's status and the notification count.
@@ -262,6 +272,7 @@ mod tests {
                 .await
                 .contains(r#"bookings_total{status="cancelled",function="bookings-cancel"} 1"#)
         );
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -276,6 +287,7 @@ mod tests {
             state_of(&app, id, &route).await,
             (seats + 2, "cancelled".into(), 1)
         );
+        assert_seats_add_up(&app.state.db).await;
     }
 
     async fn race(app: &TestApp, id: &str) -> Vec<u16> {
@@ -319,6 +331,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, 401);
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -333,6 +346,7 @@ mod tests {
             "This trip has already departed and can no longer be cancelled"
         );
         assert_eq!(state_of(&app, id, &route).await, before);
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -359,5 +373,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(still, "confirmed");
+        assert_seats_add_up(&app.state.db).await;
     }
 }

@@ -182,7 +182,7 @@ mod tests {
     use chrono::Utc;
     use serde_json::{Value, json};
     use shared::domain::tickets;
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, assert_seats_add_up, assert_serves_its_manifest, send};
     use uuid::Uuid;
 
     /// A booking of `seats` on `route` by `uid`, made `age_minutes` ago.
@@ -351,12 +351,13 @@ mod tests {
         let token = url.strip_prefix("http://127.0.0.1:8080/tickets/").unwrap();
         let key = app.state.config.ticket_key.as_deref().unwrap();
         assert_eq!(tickets::verify(key, token, Utc::now()), Some(newer));
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
     async fn a_published_ride_names_its_vehicle_and_driver() {
         let app = TestApp::spawn(vec![super::function()]).await;
-        sqlx::query("INSERT INTO users (uid, email, display_name) VALUES ('driver', 'd@example.test', 'Jean Driver')")
+        sqlx::query("INSERT INTO users (uid, email, display_name) VALUES ('driver', 'jean.mbarga@example.test', 'Jean Mbarga')")
             .execute(&app.state.db).await.unwrap();
         sqlx::query(
             "WITH v AS (INSERT INTO vehicles (owner_id, vehicle_type, license_plate, capacity)
@@ -378,7 +379,19 @@ mod tests {
                 trip["driverName"].as_str(),
                 trip["vehicleRegistration"].as_str()
             ),
-            (Some("minibus"), Some("Jean Driver"), Some("CE-123-AB"))
+            (Some("minibus"), Some("Jean M."), Some("CE-123-AB"))
+        );
+        // Without a name the driver is "Driver", never their e-mail or its local part.
+        sqlx::query("UPDATE users SET display_name = NULL WHERE uid = 'driver'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let (_, body) = history(&app, "ada", "").await;
+        assert_eq!(body["bookings"][0]["trip"]["driverName"], "Driver");
+        let text = body.to_string();
+        assert!(
+            !text.contains("jean.mbarga") && !text.contains('@'),
+            "{text}"
         );
         assert_eq!(
             (
@@ -389,6 +402,7 @@ mod tests {
             (Some("ride-1"), Some("Douala"), Some("Buea"))
         );
         assert_eq!(trip["route"]["routeGeometry"], Value::Null);
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -432,6 +446,7 @@ mod tests {
             assert_eq!(status, 422, "{bad}: {body}");
             assert_eq!(body["detail"][0]["loc"][0], "query");
         }
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -443,5 +458,6 @@ mod tests {
         assert_eq!((status, body["bookings"].clone()), (200, json!([])));
         let (status, _) = send(app.get("/api/bookings/history")).await;
         assert_eq!(status, 401);
+        assert_seats_add_up(&app.state.db).await;
     }
 }

@@ -191,7 +191,11 @@ mod tests {
             ]
         );
         assert_eq!(data["userId"], "ada");
-        assert_eq!(data["userName"], "ada", "the token email's local part");
+        assert_eq!(
+            data["userName"], "Traveller",
+            "never the e-mail's local part"
+        );
+        assert!(!body.to_string().contains("ada@"), "{body}");
         assert_eq!(data["rating"], 5);
         assert_eq!(data["comment"], "Lovely sunset");
         assert_eq!(data["images"], json!(["https://img.example/a.jpg"]));

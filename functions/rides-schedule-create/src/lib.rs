@@ -1,6 +1,7 @@
 //! `POST /api/rides/schedules`: a driver publishes a ride (contract C).
 //! Publishing the same vehicle at the same instant again updates that ride,
-//! never below the seats already booked.
+//! never below the seats already booked, and once it has bookings never its
+//! route, times or price (409): passengers keep what they booked.
 
 use chrono::{DateTime, Utc};
 use shared::domain::travel::{NewRide, publish};
@@ -72,7 +73,7 @@ struct RideScheduled {
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body answer the first result")),
     responses((status = 200, body = RideScheduled), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("FirebaseAuth" = [])))]
 async fn create_schedule(
     State(state): State<AppState>,
@@ -120,7 +121,7 @@ async fn create_schedule(
 mod tests {
     use chrono::{DateTime, Duration, Utc};
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, pluck, send};
+    use shared::testing::{TestApp, assert_seats_add_up, insert_booking, pluck, send};
     use sqlx::Row;
     use uuid::Uuid;
 
@@ -221,6 +222,18 @@ mod tests {
         ))
         .await;
         assert!(pluck(&found["results"], "id").contains(&route_id.as_str()));
+        assert_seats_add_up(&app.state.db).await;
+    }
+
+    async fn ride_row(app: &TestApp, schedule: &Value) -> (i32, i32, f64, String) {
+        sqlx::query_as(
+            "SELECT total_seats, available_seats, price_per_seat::float8, destination
+             FROM travel_routes WHERE schedule_id = $1",
+        )
+        .bind(schedule.as_str().unwrap())
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
@@ -234,45 +247,100 @@ mod tests {
             )
         };
         let (_, first) = publish(ride(v, 2)).await;
+        let schedule = &first["schedule_id"];
+        let mut cheaper = ride(v, 2);
+        cheaper["price_per_seat"] = json!(2000);
+        let (status, body) = publish(cheaper).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("updated")));
         let before = counts(&app).await;
         // Five seats get booked.
-        sqlx::query(
-            "UPDATE travel_routes SET available_seats = available_seats - 5 WHERE schedule_id = $1",
-        )
-        .bind(first["schedule_id"].as_str().unwrap())
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+        let route: String =
+            sqlx::query_scalar("SELECT id FROM travel_routes WHERE schedule_id = $1")
+                .bind(schedule.as_str().unwrap())
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap();
+        insert_booking(&app.state.db, "pat", &route, 5).await;
         let mut more = ride(v, 2);
         more["total_seats"] = json!(12);
-        more["price_per_seat"] = json!(3000);
+        more["price_per_seat"] = json!(2000);
+        more["notes"] = json!("Now from Bonaberi");
         let (status, again) = publish(more).await;
-        assert_eq!(status, 200);
+        assert_eq!(status, 200, "{again}");
         assert_eq!(again["status"], "updated");
-        assert_eq!(again["schedule_id"], first["schedule_id"]);
+        assert_eq!(&again["schedule_id"], schedule);
         assert_eq!(counts(&app).await, before, "no second ride");
-        let seats: (i32, i32, f64) = sqlx::query_as(
-            "SELECT total_seats, available_seats, price_per_seat::float8 FROM travel_routes WHERE schedule_id = $1",
-        )
-        .bind(first["schedule_id"].as_str().unwrap())
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
-        assert_eq!(seats, (12, 7, 3000.0));
+        assert_eq!(
+            ride_row(&app, schedule).await,
+            (12, 7, 2000.0, "Buéa".into())
+        );
 
         let mut fewer = ride(v, 2);
         fewer["total_seats"] = json!(4);
+        fewer["price_per_seat"] = json!(2000);
         let (status, body) = publish(fewer).await;
         assert_eq!(status, 400, "4 seats < 5 booked");
         assert!(body["message"].as_str().unwrap().contains("already booked"));
-        let after: (i32, i32) = sqlx::query_as(
-            "SELECT total_seats, available_seats FROM travel_routes WHERE schedule_id = $1",
+        assert_eq!(
+            ride_row(&app, schedule).await,
+            (12, 7, 2000.0, "Buéa".into()),
+            "unchanged"
+        );
+        assert_seats_add_up(&app.state.db).await;
+    }
+
+    #[tokio::test]
+    async fn a_booked_ride_keeps_its_route_and_price() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let v = vehicle(&app, "driver", 15, true).await;
+        let publish = |body: Value| {
+            send(
+                app.post("/api/rides/schedules", &body)
+                    .bearer_auth(app.token("driver")),
+            )
+        };
+        let (_, first) = publish(ride(v, 2)).await;
+        let schedule = &first["schedule_id"];
+        let route: String =
+            sqlx::query_scalar("SELECT id FROM travel_routes WHERE schedule_id = $1")
+                .bind(schedule.as_str().unwrap())
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap();
+        let booking = insert_booking(&app.state.db, "pat", &route, 2).await;
+        let booked = ride_row(&app, schedule).await;
+        let mut elsewhere = ride(v, 2);
+        elsewhere["destination"] = json!("Limbe");
+        let mut dearer = ride(v, 2);
+        dearer["price_per_seat"] = json!(9000);
+        for changed in [elsewhere, dearer] {
+            let (status, body) = publish(changed).await;
+            assert_eq!(status, 409, "{body}");
+            assert_eq!(
+                body["message"],
+                "This ride already has 2 booked seats: its route, times and price can no \
+                 longer change. Publish a new ride instead."
+            );
+            assert_eq!(ride_row(&app, schedule).await, booked, "nothing rewritten");
+        }
+        // Once nobody holds a seat, the driver may change it again.
+        sqlx::query(
+            "WITH b AS (UPDATE bookings SET status = 'cancelled' WHERE id = $1 RETURNING route_id, passengers)
+             UPDATE travel_routes t SET available_seats = available_seats + b.passengers FROM b WHERE t.id = b.route_id",
         )
-        .bind(first["schedule_id"].as_str().unwrap())
-        .fetch_one(&app.state.db)
+        .bind(booking)
+        .execute(&app.state.db)
         .await
         .unwrap();
-        assert_eq!(after, (12, 7), "unchanged");
+        let mut dearer = ride(v, 2);
+        dearer["price_per_seat"] = json!(9000);
+        let (status, body) = publish(dearer).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("updated")));
+        assert_eq!(
+            ride_row(&app, schedule).await,
+            (8, 8, 9000.0, "Buéa".into())
+        );
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -321,6 +389,7 @@ mod tests {
             assert_eq!(answer["detail"][0]["loc"], json!(["body", field]));
         }
         assert_eq!(counts(&app).await, before, "nothing written");
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -352,6 +421,7 @@ mod tests {
         );
         let (status, _) = post(&body, "bad key").await;
         assert_eq!(status, 422);
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]

@@ -201,29 +201,34 @@ dt{color:#5c6b7a}dd{margin:0;font-weight:600;text-align:right;overflow-wrap:anyw
 mod tests {
     use chrono::{Duration, Utc};
     use shared::domain::tickets;
-    use shared::testing::{TestApp, assert_serves_its_manifest};
+    use shared::testing::{
+        TestApp, assert_serves_its_manifest, insert_booking, insert_departure, insert_vehicle,
+    };
     use uuid::Uuid;
 
-    /// A 2-seat booking on a coming (or, with `past`, departed) 06:00
-    /// Yaounde → Douala departure, by a user with an awkward name.
+    /// A 2-seat booking by a user with an awkward name, on the seeded 06:00
+    /// Yaounde → Douala departure furthest ahead (or, with `past`, on such a
+    /// departure that left a minute ago).
     async fn booking(app: &TestApp, past: bool) -> Uuid {
+        let db = &app.state.db;
         sqlx::query(
-            "INSERT INTO users (uid, email, display_name) VALUES ('ada', 'ada@example.test', 'Ada <b>Lovelace</b> & co') ON CONFLICT DO NOTHING",
+            "INSERT INTO users (uid, email, display_name) VALUES ('ada', 'ada.lovelace@example.test', '<b>Ada</b> & Lovelace') ON CONFLICT DO NOTHING",
         )
-        .execute(&app.state.db)
+        .execute(db)
         .await
         .unwrap();
-        sqlx::query_scalar(
-            "INSERT INTO bookings (user_id, route_id, passengers, total_price, payment_method)
-             SELECT 'ada', id, 2, price_per_seat * 2, 'momo' FROM travel_routes
-             WHERE schedule_id = 'route-yaounde-douala-morning'
-               AND CASE WHEN $1 THEN departure_time < now() ELSE departure_time > now() END
-             ORDER BY departure_time DESC LIMIT 1 RETURNING id",
-        )
-        .bind(past)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+        let route: String = if past {
+            insert_departure(db, Duration::minutes(-1), 10).await
+        } else {
+            sqlx::query_scalar(
+                "SELECT id FROM travel_routes WHERE schedule_id = 'route-yaounde-douala-morning'
+                 ORDER BY departure_time DESC LIMIT 1",
+            )
+            .fetch_one(db)
+            .await
+            .unwrap()
+        };
+        insert_booking(db, "ada", &route, 2).await
     }
 
     fn link(app: &TestApp, id: Uuid, expires: chrono::DateTime<Utc>) -> String {
@@ -270,7 +275,7 @@ mod tests {
             )
         );
         for shown in [
-            "Ada &lt;b&gt;Lovelace&lt;/b&gt; &amp; co",
+            "&lt;b&gt;Ada&lt;/b&gt; L.",
             "Yaounde → Douala",
             "<dt>Seats</dt><dd>2</dd>",
             "11,000 XAF",
@@ -286,7 +291,11 @@ mod tests {
             r#"<p class="code">{}</p>"#,
             tickets::code(key, id)
         )));
-        assert!(!html.contains("<b>Lovelace"), "names are escaped");
+        assert!(!html.contains("<b>Ada"), "names are escaped");
+        assert!(
+            !html.contains("ada.lovelace") && !html.contains("@example"),
+            "no e-mail, nor its local part, for whoever holds the link"
+        );
         for external in ["<script", "src=", "href=", "url(", "@import"] {
             assert!(
                 !html.contains(external),
@@ -325,6 +334,48 @@ mod tests {
             html.contains("Departed — this trip has already left"),
             "{html}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_ride_ticket_names_the_driver_but_never_their_email() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let db = &app.state.db;
+        let vehicle = insert_vehicle(db, "jean", 8, true).await;
+        sqlx::query(
+            "UPDATE users SET email = 'jean.mbarga@example.test', first_name = 'Jean', last_name = 'mbarga'
+             WHERE uid = 'jean'",
+        )
+        .execute(db)
+        .await
+        .unwrap();
+        let ride = insert_departure(db, Duration::days(1), 8).await;
+        sqlx::query("UPDATE travel_routes SET vehicle_id = $2, owner_id = 'jean' WHERE id = $1")
+            .bind(&ride)
+            .bind(vehicle)
+            .execute(db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO users (uid, email) VALUES ('amina', 'amina.kemajou@example.test')",
+        )
+        .execute(db)
+        .await
+        .unwrap();
+        let id = insert_booking(db, "amina", &ride, 1).await;
+        let (status, _, _, html) =
+            fetch(&app, &link(&app, id, Utc::now() + Duration::hours(1))).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Jean M."), "{html}");
+        assert!(
+            html.contains("<dt>Passenger</dt><dd>Traveller</dd>"),
+            "{html}"
+        );
+        for private in ["jean.mbarga", "amina.kemajou", "@example"] {
+            assert!(
+                !html.contains(private),
+                "{private} shown to the link holder"
+            );
+        }
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared::domain::bookings::{local_time, ticket_url};
 use shared::domain::notifications::{self, Kind, NewNotification};
+use shared::domain::users;
 use shared::idempotency::{self, IdempotencyKey};
 use shared::prelude::*;
 use sqlx::PgConnection;
@@ -153,6 +154,11 @@ async fn take_seats(
     body: &BookRequest,
     notified: &mut Option<Uuid>,
 ) -> ApiResult<BookingConfirmation> {
+    // The user before the departure: the order every seat write locks in, so
+    // an account deletion beside this either waits or is waited for.
+    if !users::hold(conn, uid).await? {
+        return Err(users::account_deleted());
+    }
     let taken: Option<Taken> = sqlx::query_as(TAKE_SEATS)
         .bind(&body.route_id)
         .bind(body.passengers)
@@ -189,17 +195,20 @@ async fn take_seats(
     })
 }
 
-/// Why no seat was taken: the departure is unknown, has left, or is too full.
+/// Why no seat was taken: the departure is unknown, has left, was cancelled
+/// or is too full.
 async fn why_not(conn: &mut PgConnection, route_id: &str) -> ApiError {
-    let upcoming: Result<Option<bool>, _> =
-        sqlx::query_scalar("SELECT departure_time > now() FROM travel_routes WHERE id = $1")
-            .bind(route_id)
-            .fetch_optional(conn)
-            .await;
-    match upcoming {
+    let found: Result<Option<(bool, bool)>, _> = sqlx::query_as(
+        "SELECT departure_time > now(), cancelled_at IS NOT NULL FROM travel_routes WHERE id = $1",
+    )
+    .bind(route_id)
+    .fetch_optional(conn)
+    .await;
+    match found {
         Ok(None) => not_found("Route"),
-        Ok(Some(false)) => bad_request("This departure has already left"),
-        Ok(Some(true)) => bad_request(SOLD_OUT),
+        Ok(Some((false, _))) => bad_request("This departure has already left"),
+        Ok(Some((true, true))) => bad_request("This departure was cancelled"),
+        Ok(Some((true, false))) => bad_request(SOLD_OUT),
         Err(e) => e.into(),
     }
 }
@@ -222,8 +231,11 @@ fn record(state: &AppState, result: &ApiResult<BookingConfirmation>, started: In
 mod tests {
     use std::time::Instant;
 
+    use chrono::Duration;
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{
+        TestApp, assert_seats_add_up, assert_serves_its_manifest, insert_departure, send,
+    };
 
     const MANY: &[(&str, &str)] = &[("RATE_LIMIT_BOOKING", "1000")];
 
@@ -334,6 +346,7 @@ mod tests {
                 .await
                 .contains(r#"bookings_total{status="confirmed",function="travels-book"} 1"#)
         );
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -365,12 +378,7 @@ mod tests {
             (400, Some("Not enough seats available"))
         );
 
-        let past: String = sqlx::query_scalar(
-            "SELECT id FROM travel_routes WHERE departure_time < now() ORDER BY departure_time LIMIT 1",
-        )
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+        let past = insert_departure(&app.state.db, Duration::minutes(-1), 10).await;
         let past_seats = footprint(&app, &past).await.0;
         let (status, body) = send(
             app.post("/api/travels/book", &request(&past, 1))
@@ -393,6 +401,7 @@ mod tests {
             metrics.contains(r#"bookings_total{status="rejected",function="travels-book"} 2"#),
             "{metrics}"
         );
+        assert_seats_add_up(&app.state.db).await;
     }
 
     /// Books `sizes` at once, one user each, on a departure with `seats` free:
@@ -448,6 +457,7 @@ mod tests {
         }
         assert_eq!(footprint(&app, &route).await, (0, 8, 8));
         assert_eq!(booked_passengers(&app).await, 8);
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -477,6 +487,7 @@ mod tests {
                     .all(|(s, _, n)| *s == 200 || *n > i64::from(left)),
             "a party that fitted was refused"
         );
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -513,6 +524,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, 200, "the limit is per user");
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -562,6 +574,7 @@ mod tests {
             assert_eq!(status, 422);
         }
         assert_eq!(footprint(&app, &route).await, (seats - 6, 2, 2));
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -606,6 +619,7 @@ mod tests {
         let (status, _) = send(app.post("/api/travels/book", &request(&route, 1))).await;
         assert_eq!(status, 401);
         assert_eq!(footprint(&app, &route).await, before);
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -635,6 +649,7 @@ mod tests {
             taken, booked,
             "seats taken match bookings made: {statuses:?}"
         );
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -712,5 +727,6 @@ mod tests {
             confirmed, rows,
             "one row per confirmed answer, nothing half-written"
         );
+        assert_seats_add_up(&app.state.db).await;
     }
 }

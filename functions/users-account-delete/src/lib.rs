@@ -42,15 +42,32 @@ async fn delete_account(
     Ok(Json(Acknowledged::new("Account deletion scheduled")))
 }
 
-/// Gives back the seats of `uid`'s live bookings on departures still to come.
+/// Locks every departure whose seats the deletion changes (those of `$1`'s
+/// live bookings and `$1`'s own rides still to come), in id order: after the
+/// user's row and before any booking, the order every seat write takes (see
+/// `shared::domain::users::hold`).
+const LOCK_DEPARTURES: &str = "
+    SELECT t.id FROM travel_routes t
+    WHERE t.id IN (SELECT route_id FROM bookings WHERE user_id = $1 AND status IN ('confirmed', 'pending'))
+       OR (t.owner_id = $1 AND t.departure_time > now() AND t.cancelled_at IS NULL)
+    ORDER BY t.id FOR NO KEY UPDATE OF t";
+
+/// Cancels `$1`'s live bookings on departures still to come and gives back
+/// the seats of exactly the rows this statement changed: a booking that a
+/// cancellation or another deletion beside it changed first is not among
+/// them, so each booking's seats come back once.
 const RETURN_SEATS: &str = "
-    WITH held AS (
-        SELECT b.route_id, sum(b.passengers)::int AS seats
-        FROM bookings b JOIN travel_routes t ON t.id = b.route_id
-        WHERE b.user_id = $1 AND b.status IN ('confirmed', 'pending') AND t.departure_time > now()
-        GROUP BY b.route_id
+    WITH cancelled AS (
+        UPDATE bookings b SET status = 'cancelled', cancelled_at = now(),
+            payment_status = CASE WHEN b.payment_status = 'paid' THEN 'refunded' ELSE b.payment_status END
+        FROM travel_routes t
+        WHERE b.user_id = $1 AND b.status IN ('confirmed', 'pending')
+          AND t.id = b.route_id AND t.departure_time > now()
+        RETURNING b.route_id, b.passengers
+    ), held AS (
+        SELECT route_id, sum(passengers)::int AS seats FROM cancelled GROUP BY route_id
     )
-    UPDATE travel_routes t SET available_seats = LEAST(t.total_seats, t.available_seats + held.seats)
+    UPDATE travel_routes t SET available_seats = t.available_seats + held.seats
     FROM held WHERE t.id = held.route_id";
 
 /// Cancels `uid`'s published departures still to come, and their schedules.
@@ -87,6 +104,19 @@ struct Stranded {
 /// Does the deletion on `conn` (the caller's transaction); answers each told
 /// passenger with their notification, to publish once it commits.
 async fn delete(conn: &mut PgConnection, uid: &str) -> ApiResult<Vec<(String, Uuid)>> {
+    // Held until the commit: a booking or cancellation of this user waits,
+    // and so does a second deletion, which then finds nothing to do.
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM users WHERE uid = $1 FOR UPDATE")
+        .bind(uid)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if found.is_none() {
+        return Ok(Vec::new());
+    }
+    sqlx::query(LOCK_DEPARTURES)
+        .bind(uid)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(RETURN_SEATS)
         .bind(uid)
         .execute(&mut *conn)
@@ -129,8 +159,12 @@ async fn notify(conn: &mut PgConnection, s: &Stranded) -> ApiResult<Uuid> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use chrono::Duration;
+    use serde_json::{Value, json};
+    use shared::testing::{
+        TestApp, assert_seats_add_up, assert_serves_its_manifest, insert_booking, insert_departure,
+        send,
+    };
     use uuid::Uuid;
 
     async fn delete(app: &TestApp, uid: &str) -> (u16, Value) {
@@ -154,19 +188,7 @@ mod tests {
 
     /// `uid` books `seats` on `route`, taking them from the route.
     async fn book(app: &TestApp, uid: &str, route: &str, seats: i32) -> Uuid {
-        sqlx::query_scalar(
-            "WITH u AS (INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING),
-                  t AS (UPDATE travel_routes SET available_seats = available_seats - $3
-                        WHERE id = $2 RETURNING id, price_per_seat)
-             INSERT INTO bookings (user_id, route_id, passengers, total_price, payment_method, payment_status)
-             SELECT $1, id, $3, price_per_seat * $3, 'card', 'paid' FROM t RETURNING id",
-        )
-        .bind(uid)
-        .bind(route)
-        .bind(seats)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+        insert_booking(&app.state.db, uid, route, seats).await
     }
 
     /// Driver `dan`: a vehicle, a ride tomorrow (`ride-dan`, 10 seats), one that left yesterday.
@@ -245,6 +267,16 @@ mod tests {
             "{body}"
         );
         assert_eq!(category, "trip_update");
+        let shown: String = sqlx::query_scalar(
+            "SELECT string_agg(title || body || data::text, ' ') FROM notifications WHERE user_id = 'pat'",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        assert!(
+            !shown.contains("dan@"),
+            "no e-mail in what passengers are told: {shown}"
+        );
         let past_status: String = sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1")
             .bind(old)
             .fetch_one(&app.state.db)
@@ -316,6 +348,96 @@ mod tests {
             (true, 1),
             "recorded by the platform, with a new session"
         );
+        assert_seats_add_up(&app.state.db).await;
+    }
+
+    #[tokio::test]
+    async fn parallel_deletions_give_each_booking_its_seats_back_once() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let db = &app.state.db;
+        for round in 0..6 {
+            let uid = format!("hasty-{round}");
+            let route = insert_departure(db, Duration::days(1), 14).await;
+            book(&app, &uid, &route, 2).await;
+            book(&app, "stays", &route, 6).await;
+            let (a, b, c) =
+                tokio::join!(delete(&app, &uid), delete(&app, &uid), delete(&app, &uid));
+            assert_eq!([a.0, b.0, c.0], [200; 3], "round {round}");
+            assert_eq!(
+                count_seats(&app, &route).await,
+                8,
+                "round {round}: 14 - 6 held"
+            );
+        }
+        assert_seats_add_up(db).await;
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_racing_the_deletion_returns_the_seats_once() {
+        let app = TestApp::spawn(vec![super::function(), bookings_cancel::function()]).await;
+        let db = &app.state.db;
+        for round in 0..8 {
+            let uid = format!("torn-{round}");
+            let route = insert_departure(db, Duration::days(1), 10).await;
+            let booking = book(&app, &uid, &route, 3).await;
+            book(&app, &uid, &route, 1).await;
+            let cancel = app
+                .client
+                .post(app.url(&format!("/api/bookings/{booking}/cancel")))
+                .bearer_auth(app.token(&uid));
+            let ((cancelled, body), (deleted, _)) = tokio::join!(send(cancel), delete(&app, &uid));
+            assert!(
+                [200, 404].contains(&cancelled),
+                "round {round}: {cancelled} {body}"
+            );
+            assert_eq!(deleted, 200);
+            assert_eq!(count_seats(&app, &route).await, 10, "round {round}");
+        }
+        assert_seats_add_up(db).await;
+    }
+
+    #[tokio::test]
+    async fn a_booking_racing_the_deletion_is_never_lost_nor_returned_twice() {
+        let settings = [("RATE_LIMIT_BOOKING", "1000")];
+        let functions = vec![super::function(), travels_book::function()];
+        let app = TestApp::spawn_with(functions, &settings).await;
+        let db = &app.state.db;
+        driver(&app).await;
+        for round in 0..8 {
+            let uid = format!("eager-{round}");
+            let route = insert_departure(db, Duration::days(1), 10).await;
+            book(&app, &uid, &route, 2).await;
+            let request = json!({"route_id": route, "passengers": 3, "payment_method": "momo"});
+            let booking = app
+                .post("/api/travels/book", &request)
+                .bearer_auth(app.token(&uid));
+            let ((booked, body), (deleted, _)) = tokio::join!(send(booking), delete(&app, &uid));
+            assert!(
+                [200, 409].contains(&booked),
+                "round {round}: {booked} {body}"
+            );
+            assert_eq!(deleted, 200);
+            // Either refused, or made before the deletion (and undone by it),
+            // or made by the account the platform records afresh after it.
+            let free = count_seats(&app, &route).await;
+            assert!(free == 10 || free == 7, "round {round}: {free} free");
+            assert_seats_add_up(db).await;
+        }
+        // A passenger booking the ride of a driver who deletes their account.
+        let request = json!({"route_id": "ride-dan", "passengers": 2, "payment_method": "momo"});
+        let booking = app
+            .post("/api/travels/book", &request)
+            .bearer_auth(app.token("pat"));
+        let ((booked, body), (deleted, _)) = tokio::join!(send(booking), delete(&app, "dan"));
+        assert!([200, 400].contains(&booked), "{booked} {body}");
+        assert_eq!(deleted, 200);
+        let live: i64 = count(
+            &app,
+            "SELECT count(*) FROM bookings WHERE route_id = 'ride-dan' AND status <> 'cancelled'",
+        )
+        .await;
+        assert_eq!(live, 0, "nobody stays booked on a cancelled ride");
+        assert_seats_add_up(db).await;
     }
 
     async fn count_seats(app: &TestApp, route: &str) -> i32 {

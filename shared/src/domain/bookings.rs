@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::domain::tickets;
+use crate::domain::users::NameParts;
 use crate::error::ApiError;
 
 /// A booking with its departure, the departure's vehicle and driver, and the
@@ -17,7 +18,8 @@ use crate::error::ApiError;
 pub struct BookingRecord {
     pub id: Uuid,
     pub user_id: String,
-    /// The booker's display name, else their email.
+    /// The booker's public name (`users::public_name`), else "Traveller".
+    #[sqlx(try_from = "NameParts")]
     pub passenger_name: Option<String>,
     pub passengers: i32,
     /// Names stored with the booking (a JSON array; usually empty).
@@ -47,13 +49,18 @@ pub struct BookingRecord {
     /// Null for company departures (no vehicle).
     pub vehicle_type: Option<String>,
     pub vehicle_registration: Option<String>,
+    /// The driver's public name (`users::public_name`), else "Driver"; null for
+    /// company departures.
+    #[sqlx(try_from = "NameParts")]
     pub driver_name: Option<String>,
 }
 
 /// `SELECT` of every [`BookingRecord`] column from `bookings b` joined with its
 /// departure `t`; add `WHERE`/`ORDER BY` on `b.` columns.
-pub const SELECT_BOOKINGS: &str = "SELECT b.id, b.user_id,
-        COALESCE(NULLIF(u.display_name, ''), u.email) AS passenger_name,
+pub const SELECT_BOOKINGS: &str = concat!(
+    "SELECT b.id, b.user_id, ",
+    crate::name_parts_sql!("u", "Traveller"),
+    " AS passenger_name,
         b.passengers, b.passenger_names, b.total_price::float8 AS total_price,
         b.payment_method, b.payment_status, b.status, b.created_at, b.cancelled_at,
         t.id AS trip_id, COALESCE(t.schedule_id, t.id) AS route_id,
@@ -62,15 +69,17 @@ pub const SELECT_BOOKINGS: &str = "SELECT b.id, b.user_id,
         t.departure_time, t.estimated_arrival, t.total_seats, t.available_seats,
         t.price_per_seat::float8 AS price_per_seat,
         v.vehicle_type, v.license_plate AS vehicle_registration,
-        CASE WHEN t.vehicle_id IS NOT NULL THEN COALESCE(NULLIF(o.display_name, ''), o.email) END
-            AS driver_name
+        CASE WHEN t.vehicle_id IS NOT NULL THEN ",
+    crate::name_parts_sql!("o", "Driver"),
+    " ELSE '{}'::text[] END AS driver_name
     FROM bookings b
     JOIN travel_routes t ON t.id = b.route_id
     JOIN users u ON u.uid = b.user_id
     LEFT JOIN cities oc ON oc.id = t.origin_city_id
     LEFT JOIN cities dc ON dc.id = t.destination_city_id
     LEFT JOIN vehicles v ON v.id = t.vehicle_id
-    LEFT JOIN users o ON o.uid = t.owner_id";
+    LEFT JOIN users o ON o.uid = t.owner_id"
+);
 
 /// The e-ticket signing key, or 503 when `TICKET_SIGNING_KEY` is not configured.
 pub fn ticket_key(config: &Config) -> Result<&[u8], ApiError> {

@@ -283,8 +283,10 @@ pub struct Review {
     #[schema(value_type = String, example = "0b6f6d8e-2a57-4a43-9d4c-6f1f4f2a9a11")]
     pub id: Uuid,
     pub user_id: String,
-    /// The reviewer's display name, else their email's local part, else "Traveller".
-    #[schema(example = "Ada")]
+    /// The reviewer's public name (`users::public_name`: "Ada L."), else
+    /// "Traveller"; never an e-mail or part of one.
+    #[schema(example = "Ada L.")]
+    #[sqlx(try_from = "crate::domain::users::NameParts")]
     pub user_name: String,
     /// 1 to 5.
     #[schema(example = 4)]
@@ -297,11 +299,12 @@ pub struct Review {
 }
 
 /// `SELECT` of every [`Review`] column from `reviews r`; add `WHERE`/`ORDER BY`.
-pub const SELECT_REVIEWS: &str = "SELECT r.id, r.user_id,
-        COALESCE(NULLIF(btrim(u.display_name), ''), NULLIF(split_part(u.email, '@', 1), ''),
-                 'Traveller') AS user_name,
-        r.rating, r.comment, r.updated_at AS date, r.images
-     FROM reviews r LEFT JOIN users u ON u.uid = r.user_id";
+pub const SELECT_REVIEWS: &str = concat!(
+    "SELECT r.id, r.user_id, ",
+    crate::name_parts_sql!("u", "Traveller"),
+    " AS user_name, r.rating, r.comment, r.updated_at AS date, r.images
+     FROM reviews r LEFT JOIN users u ON u.uid = r.user_id"
+);
 
 /// The reviews of `attraction_id`, newest first, skipping `offset`.
 pub async fn reviews_of(

@@ -191,9 +191,13 @@ pub struct Published {
 /// Publishes `ride` for `owner` on `conn` (the caller's transaction): one
 /// `route_schedules` row (not daily, confidence 0.95) and its one departure.
 /// The same vehicle and departure instant again updates that ride, keeping
-/// the seats already booked. The vehicle row is locked, so two publishes of
+/// the seats already booked; once the ride has live bookings, its route,
+/// times and price no longer change (409): passengers keep what they booked. The vehicle row is locked, so two publishes of
 /// one vehicle run one after the other.
 pub async fn publish(conn: &mut PgConnection, owner: &str, ride: &NewRide) -> ApiResult<Published> {
+    if !super::users::hold(conn, owner).await? {
+        return Err(super::users::account_deleted());
+    }
     let vehicle: Option<(String, i32, bool)> = sqlx::query_as(
         "SELECT owner_id, capacity, is_active FROM vehicles WHERE id = $1 FOR NO KEY UPDATE",
     )
@@ -227,14 +231,26 @@ pub async fn publish(conn: &mut PgConnection, owner: &str, ride: &NewRide) -> Ap
         i32::try_from(minutes).ok()
     });
 
-    let existing: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT schedule_id FROM travel_routes WHERE vehicle_id = $1 AND departure_time = $2",
-    )
-    .bind(ride.vehicle_id)
-    .bind(ride.departure_time)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let schedule_id = existing.flatten().unwrap_or_else(new_ride_id);
+    let existing: Option<(Option<String>, i64, bool)> = sqlx::query_as(EXISTING)
+        .bind(ride.vehicle_id)
+        .bind(ride.departure_time)
+        .bind(&ride.origin)
+        .bind(&ride.destination)
+        .bind(ride.price_per_seat)
+        .bind(ride.estimated_arrival)
+        .bind(ride.duration_minutes)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some((_, booked, false)) = existing
+        && booked > 0
+    {
+        return Err(ApiError::Conflict(format!(
+            "This ride already has {booked} booked seat{}: its route, times and price can no \
+             longer change. Publish a new ride instead.",
+            if booked == 1 { "" } else { "s" }
+        )));
+    }
+    let schedule_id = existing.and_then(|e| e.0).unwrap_or_else(new_ride_id);
 
     sqlx::query(UPSERT_SCHEDULE)
         .bind(&schedule_id)
@@ -267,6 +283,23 @@ pub async fn publish(conn: &mut PgConnection, owner: &str, ride: &NewRide) -> Ap
         created,
     })
 }
+
+/// The vehicle's ride leaving at that instant (`$1` vehicle, `$2` departure),
+/// locked until the transaction ends so no booking lands between this check
+/// and the update: its schedule, the seats its live bookings hold, and
+/// whether what passengers booked would stay as it is (`$3` origin, `$4`
+/// destination, `$5` price, `$6` arrival?, `$7` duration?). Seats may change
+/// (never below those booked), and so may notes and amenities.
+const EXISTING: &str = "
+    SELECT t.schedule_id,
+        (SELECT COALESCE(sum(b.passengers), 0) FROM bookings b
+         WHERE b.route_id = t.id AND b.status IN ('confirmed', 'pending'))::int8 AS booked,
+        fold(t.origin) = fold($3) AND fold(t.destination) = fold($4)
+            AND t.price_per_seat = round($5::numeric, 2)
+            AND ($6::timestamptz IS NULL OR t.estimated_arrival = $6)
+            AND ($7::int IS NULL OR t.duration_minutes = $7) AS unchanged
+    FROM travel_routes t WHERE t.vehicle_id = $1 AND t.departure_time = $2
+    FOR NO KEY UPDATE OF t";
 
 fn new_ride_id() -> String {
     format!("ride-{}", Uuid::new_v4().simple())

@@ -89,6 +89,125 @@ pub async fn lock(conn: &mut PgConnection, user: &AuthUser) -> ApiResult<UserRow
     Ok(sqlx::query_as(&sql).bind(&user.uid).fetch_one(conn).await?)
 }
 
+/// A person's name as other people see it (fellow travellers, drivers,
+/// holders of a ticket link, readers of reviews): the first name and the
+/// initial of the last, "Amina K.", from the first and last names they gave,
+/// else from their display name. Never an e-mail nor an e-mail's local part:
+/// a display name that looks like one (or equals the local part of `email`)
+/// is not used. `None` when no usable name is left.
+pub fn public_name<'a>(
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    display_name: Option<&'a str>,
+    email: Option<&str>,
+) -> Option<String> {
+    let local = email.and_then(|e| e.split('@').next()).map(str::trim);
+    let usable = |s: Option<&'a str>| -> Option<&'a str> {
+        let s = s?.trim();
+        let email_like = s.contains('@') || local.is_some_and(|l| l.eq_ignore_ascii_case(s));
+        (!s.is_empty() && !email_like).then_some(s)
+    };
+    let words: Vec<&str> = match usable(first_name) {
+        Some(first) => first
+            .split_whitespace()
+            .chain(
+                usable(last_name)
+                    .into_iter()
+                    .flat_map(str::split_whitespace),
+            )
+            .collect(),
+        None => usable(display_name)?.split_whitespace().collect(),
+    };
+    let first = *words.first()?;
+    match words.last().and_then(|w| w.chars().next()) {
+        Some(initial) if words.len() > 1 => Some(format!("{first} {}.", initial.to_uppercase())),
+        _ => Some(first.to_owned()),
+    }
+}
+
+/// SQL for the [`NameParts`] of the `users` row aliased `$u`, with
+/// `$fallback` to show when they gave no usable name:
+/// `ARRAY[first_name, last_name, display_name, email, fallback]`.
+#[macro_export]
+macro_rules! name_parts_sql {
+    ($u:literal, $fallback:literal) => {
+        concat!(
+            "ARRAY[",
+            $u,
+            ".first_name, ",
+            $u,
+            ".last_name, ",
+            $u,
+            ".display_name, ",
+            $u,
+            ".email, '",
+            $fallback,
+            "'::text]"
+        )
+    };
+}
+
+/// What [`public_name`] reads, as [`name_parts_sql!`] selects it; an empty
+/// array is nobody (e.g. no driver). Decoded straight into the name shown:
+/// `#[sqlx(try_from = "NameParts")]` on a `String` or `Option<String>`.
+#[derive(Debug, Clone, Default)]
+pub struct NameParts(pub Vec<Option<String>>);
+
+impl sqlx::Type<sqlx::Postgres> for NameParts {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <Vec<Option<String>> as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for NameParts {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self(<Vec<Option<String>> as sqlx::Decode<
+            sqlx::Postgres,
+        >>::decode(value)?))
+    }
+}
+
+impl NameParts {
+    /// The name shown, else the fallback; `None` for nobody.
+    pub fn shown(&self) -> Option<String> {
+        let part = |i: usize| self.0.get(i).and_then(Option::as_deref);
+        if self.0.is_empty() {
+            return None;
+        }
+        public_name(part(0), part(1), part(2), part(3)).or_else(|| part(4).map(str::to_owned))
+    }
+}
+
+impl From<NameParts> for Option<String> {
+    fn from(parts: NameParts) -> Self {
+        parts.shown()
+    }
+}
+
+impl From<NameParts> for String {
+    fn from(parts: NameParts) -> Self {
+        parts.shown().unwrap_or_default()
+    }
+}
+
+/// Holds `uid`'s row against deletion until the transaction ends; false
+/// when the account is gone. Every write that takes or gives back seats
+/// locks in one order: the user, then the departures, then the bookings, as
+/// the account deletion does; so they never deadlock, and a deletion never
+/// misses (nor cascades away unreturned) a booking being made beside it.
+pub async fn hold(conn: &mut PgConnection, uid: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM users WHERE uid = $1 FOR KEY SHARE")
+        .bind(uid)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The answer to a write whose account was deleted while it ran.
+pub fn account_deleted() -> crate::error::ApiError {
+    crate::error::ApiError::Conflict("This account has been deleted".into())
+}
+
 /// `GET`/`PUT /api/users/profile`: the original backend's fields, then the
 /// app's camelCase ones with the same values.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -149,5 +268,44 @@ impl From<UserRow> for Profile {
             date_of_birth: r.date_of_birth,
             gender: r.gender,
         }
+    }
+}
+
+#[cfg(test)]
+mod public_name_tests {
+    use super::public_name;
+
+    #[test]
+    fn first_name_and_initial_never_an_email() {
+        let name = |f, l, d, e| public_name(f, l, d, e);
+        let amina = Some("amina.kemajou@example.test");
+        assert_eq!(
+            name(Some("Amina"), Some("Kemajou"), None, amina).as_deref(),
+            Some("Amina K.")
+        );
+        assert_eq!(
+            name(None, None, Some("Amina  kemajou "), amina).as_deref(),
+            Some("Amina K.")
+        );
+        assert_eq!(
+            name(Some(" Jean Paul"), Some("Éto'o"), None, None).as_deref(),
+            Some("Jean É.")
+        );
+        assert_eq!(
+            name(Some("Amina"), None, Some("Amina Kemajou"), None).as_deref(),
+            Some("Amina")
+        );
+        assert_eq!(name(None, None, Some("Ada"), None).as_deref(), Some("Ada"));
+        assert_eq!(
+            name(None, None, Some("amina.kemajou@example.test"), amina),
+            None
+        );
+        assert_eq!(
+            name(None, None, Some("amina.kemajou"), amina),
+            None,
+            "the local part"
+        );
+        assert_eq!(name(Some(" "), Some("Kemajou"), Some(""), amina), None);
+        assert_eq!(name(None, None, None, amina), None);
     }
 }
