@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -292,10 +293,7 @@ async fn exchange(fcm: &FcmConfig) -> Result<(String, Duration), String> {
         "iat": now,
         "exp": now + 3600,
     });
-    let key = EncodingKey::from_rsa_pem(fcm.private_key_pem.as_bytes())
-        .map_err(|e| format!("FCM_PRIVATE_KEY: {e}"))?;
-    let assertion = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key)
-        .map_err(|e| format!("signing the assertion: {e}"))?;
+    let assertion = sign_rs256(&fcm.private_key_pem, &claims)?;
     let form = form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
         .append_pair("assertion", &assertion)
@@ -320,6 +318,43 @@ async fn exchange(fcm: &FcmConfig) -> Result<(String, Duration), String> {
         .await
         .map_err(|e| format!("token endpoint: {e}"))?;
     Ok((answer.access_token, Duration::from_secs(answer.expires_in)))
+}
+
+/// A compact RS256 JWT of `claims`, signed with the service account's PEM key
+/// (PKCS#8, as Google issues them, or PKCS#1). Signed with ring, whose RSA
+/// private-key operations are constant-time (the `rsa` crate's are not:
+/// RUSTSEC-2023-0071, see deny.toml).
+fn sign_rs256(pem: &str, claims: &Value) -> Result<String, String> {
+    use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+    let der = STANDARD
+        .decode(
+            pem.lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<String>()
+                .trim(),
+        )
+        .map_err(|e| format!("FCM_PRIVATE_KEY is not PEM: {e}"))?;
+    let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
+        RsaKeyPair::from_der(&der)
+    } else {
+        RsaKeyPair::from_pkcs8(&der)
+    }
+    .map_err(|e| format!("FCM_PRIVATE_KEY: {e}"))?;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signing_input = format!("{header}.{payload}");
+    let mut signature = vec![0; key.public().modulus_len()];
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|_| "signing the assertion failed".to_owned())?;
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
 }
 
 #[cfg(test)]
