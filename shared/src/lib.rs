@@ -15,6 +15,8 @@ pub mod error;
 pub mod extract;
 pub mod function;
 pub mod idempotency;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod local_limit;
 pub mod metrics;
 pub mod middleware;

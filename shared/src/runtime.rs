@@ -1,5 +1,6 @@
 //! Runs one function: HTTP on `0.0.0.0:$PORT` (Knative's contract), or under
-//! the AWS Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set. SIGTERM stops
+//! the AWS Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set and the binary
+//! was built with the `lambda` feature ([`crate::lambda`]). SIGTERM stops
 //! accepting, lets in-flight requests finish, then exits 0.
 
 use std::net::SocketAddr;
@@ -46,6 +47,14 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
         );
     }
     let port = config.port;
+    let lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    if lambda && !cfg!(feature = "lambda") {
+        eprintln!(
+            "AWS_LAMBDA_RUNTIME_API is set, but this binary was built without the `lambda` feature \
+             (build it with `--features shared/lambda`, see README, AWS Lambda)"
+        );
+        return ExitCode::from(2);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,14 +63,14 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
         // Pools are lazy, but sqlx needs a runtime to create one.
         let state = AppState::new(config).map_err(|e| format!("invalid configuration: {e}"))?;
         let app = app::build(functions, state);
-        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        #[cfg(feature = "lambda")]
+        if lambda {
             tracing::info!(functions = ?names, "serving under the Lambda runtime API");
-            lambda_http::run(app).await.map_err(|e| e.to_string())
-        } else {
-            serve_http(app, port, &names)
-                .await
-                .map_err(|e| e.to_string())
+            return crate::lambda::run(app).await.map_err(|e| e.to_string());
         }
+        serve_http(app, port, &names)
+            .await
+            .map_err(|e| e.to_string())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,16 +1,12 @@
 //! The `cities-list` binary as a process: served over HTTP on `$PORT` with a
-//! graceful SIGTERM, and under a Lambda runtime API served on 127.0.0.1.
+//! graceful SIGTERM; built without the `lambda` feature, it refuses to start
+//! under a Lambda runtime (`tests/lambda.rs` runs the Lambda build).
 
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::{get, post};
-use serde_json::{Value, json};
-use shared::testing::{fresh_db_url, pluck, redis_url, serve};
+use serde_json::Value;
+use shared::testing::{fresh_db_url, redis_url};
 use sqlx::{Connection, Executor, PgConnection};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cities-list");
@@ -211,92 +207,13 @@ async fn bad_configuration_stops_with_a_message_naming_the_variable() {
     assert!(stderr.contains("PORT"), "{stderr}");
 }
 
-/// A Lambda runtime API: hands out one API Gateway HTTP event, records the answer.
-#[derive(Clone, Default)]
-struct Runtime {
-    served: Arc<Mutex<bool>>,
-    answer: Arc<Mutex<Option<Value>>>,
-}
-
-async fn next(State(rt): State<Runtime>) -> (HeaderMap, axum::Json<Value>) {
-    let first = !std::mem::replace(&mut *rt.served.lock().unwrap(), true);
-    if !first {
-        // Like the real API: no event yet, the long poll just waits.
-        std::future::pending::<()>().await;
-    }
-    let mut headers = HeaderMap::new();
-    headers.insert("lambda-runtime-aws-request-id", "req-1".parse().unwrap());
-    headers.insert(
-        "lambda-runtime-deadline-ms",
-        "4102444800000".parse().unwrap(),
-    );
-    headers.insert(
-        "lambda-runtime-invoked-function-arn",
-        "arn:aws:lambda:eu-west-1:123456789012:function:cities-list"
-            .parse()
-            .unwrap(),
-    );
-    headers.insert(
-        "lambda-runtime-trace-id",
-        "Root=1-5e1b4151-5ac6c58f5b5daa6532e4a0b1".parse().unwrap(),
-    );
-    let event = json!({
-        "version": "2.0",
-        "routeKey": "GET /api/cities",
-        "rawPath": "/api/cities",
-        "rawQueryString": "",
-        "headers": {"accept": "application/json", "host": "abc.execute-api.eu-west-1.amazonaws.com", "x-forwarded-for": "198.51.100.1"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "abc",
-            "domainName": "abc.execute-api.eu-west-1.amazonaws.com", "domainPrefix": "abc",
-            "http": {"method": "GET", "path": "/api/cities", "protocol": "HTTP/1.1", "sourceIp": "198.51.100.1", "userAgent": "test"},
-            "requestId": "req-1", "routeKey": "GET /api/cities", "stage": "$default",
-            "time": "26/Nov/2026:01:00:00 +0000", "timeEpoch": 1795654800000u64
-        },
-        "isBase64Encoded": false
-    });
-    (headers, axum::Json(event))
-}
-
-async fn record(State(rt): State<Runtime>, body: axum::body::Bytes) {
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| json!({ "unparsed": String::from_utf8_lossy(&body) }));
-    *rt.answer.lock().unwrap() = Some(value);
-}
-
 #[tokio::test]
-async fn answers_an_api_gateway_event_under_the_lambda_runtime() {
-    let db = fresh_db_url().await;
-    let rt = Runtime::default();
-    let api = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(record))
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(record))
-        .route("/2018-06-01/runtime/init/error", post(record))
-        .with_state(rt.clone());
-    let addr = serve(api).await;
-    let _child = Killed(
-        command(&db)
-            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "cities-list")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/cities-list")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-            .spawn()
-            .unwrap(),
-    );
-    let mut answer = None;
-    for _ in 0..200 {
-        if let Some(a) = rt.answer.lock().unwrap().take() {
-            answer = Some(a);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let answer = answer.expect("the function answered the invocation");
-    assert_eq!(answer["statusCode"], 200, "{answer}");
-    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
-    assert_eq!(pluck(&body, "name"), ["Buea", "Douala", "Yaounde"]);
-    assert!(answer["headers"]["x-request-id"].is_string(), "{answer}");
+async fn a_knative_build_refuses_to_run_under_lambda_instead_of_serving_http() {
+    let output = command("postgres://h/db")
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`lambda` feature"), "{stderr}");
 }
