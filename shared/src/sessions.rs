@@ -9,6 +9,18 @@
 //! answer for `SESSION_CHECK_MS` per (user, device, IP), so a busy
 //! device costs about one script a second, not one per request; a revocation
 //! made on another instance reaches this one within that time.
+//!
+//! What a revocation binds to:
+//! - revoking one session refuses that device (until the user signs in on it
+//!   again) and the sign-in it was using (its `auth_time`) on any device, so a
+//!   stolen token sent with an invented `X-Device-ID` is refused too;
+//! - "sign out everywhere" ([`revoke_all`]) stores a `tokens_valid_after` per
+//!   user, as Firebase does: every token signed in at or before it is refused.
+//!
+//! Postgres holds every revocation; Redis holds a copy the per-request script
+//! reads. While Redis is down (deadline or open breaker) the database answers
+//! instead, remembered per instance for [`FALLBACK_TRUST`]; a row write that
+//! finds a revocation Redis forgot refuses the request and restores the copy.
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
@@ -25,8 +37,10 @@ use crate::state::AppState;
 
 /// Session rows are refreshed at most this often per device.
 pub const WRITE_INTERVAL: Duration = Duration::from_secs(60);
-/// A revocation is remembered in Redis this long (the row keeps it forever).
+/// A revocation is remembered in Redis this long (the database keeps it).
 const REVOKED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// While Redis is down, how long an instance trusts the database's answer.
+pub const FALLBACK_TRUST: Duration = Duration::from_secs(2);
 
 /// The device a request comes from, from the app's device headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,23 +121,29 @@ fn memo_key(uid: &str, device: &Device, ip: &str) -> String {
 
 /// Forgets every remembered session of `uid` on this instance.
 fn forget_sessions(state: &AppState, uid: &str) {
-    state.sessions.forget_prefix(&format!("{uid}\0"));
+    let prefix = format!("{uid}\0");
+    state.sessions.forget_prefix(&prefix);
+    state.revocations.forget_prefix(&prefix);
 }
 
-/// KEYS: revoked marker, user generation, write throttle. ARGV: client IP,
-/// throttle ms. Returns {revoked_at or -1, generation, write due 1/0}.
+/// KEYS: device revoked marker, user generation, write throttle, tokens
+/// valid after, revoked sign-ins. ARGV: client IP, throttle ms, auth_time.
+/// Returns {revoked_at or -1, generation, write due 1/0, valid_after or -1,
+/// sign-in revoked 1/0}. A new sign-in (auth_time) makes the write due.
 static CHECK: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
 local revoked = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local generation = tonumber(redis.call('GET', KEYS[2]) or '0')
-local stamp = ARGV[1] .. '|' .. generation
+local valid_after = tonumber(redis.call('GET', KEYS[4]) or '-1')
+local sign_in = redis.call('SISMEMBER', KEYS[5], ARGV[3])
+local stamp = ARGV[1] .. '|' .. generation .. '|' .. ARGV[3]
 local due = 0
 if redis.call('GET', KEYS[3]) ~= stamp then
   redis.call('SET', KEYS[3], stamp, 'PX', ARGV[2])
   due = 1
 end
-return {revoked, generation, due}
+return {revoked, generation, due, valid_after, sign_in}
 ",
     )
 });
@@ -145,11 +165,20 @@ fn generation_key(state: &AppState, uid: &str) -> String {
     state.redis_key(&["user-generation", uid])
 }
 
-/// The Redis half of a request's session: `Err(401)` when this device's
-/// session was revoked after the token's sign-in. A Redis outage skips the
-/// check (and the write), logged: sessions are not worth failing requests for.
-/// Answered from this instance's memo ([`AppState::sessions`]) when Redis
-/// vouched for the same session within `SESSION_CHECK_MS`.
+fn valid_after_key(state: &AppState, uid: &str) -> String {
+    state.redis_key(&["tokens-valid-after", uid])
+}
+
+fn sign_ins_key(state: &AppState, uid: &str) -> String {
+    state.redis_key(&["revoked-sign-ins", uid])
+}
+
+/// The Redis half of a request's session: `Err(401)` when the token's
+/// sign-in was revoked (this device's session, that sign-in on any device, or
+/// all of the user's tokens). A Redis outage skips the row write and asks the
+/// database about revocations instead ([`FALLBACK_TRUST`]). Answered from
+/// this instance's memo ([`AppState::sessions`]) when Redis vouched for the
+/// same session within `SESSION_CHECK_MS`.
 pub async fn check(
     state: &AppState,
     user: &AuthUser,
@@ -170,16 +199,20 @@ pub async fn check(
         .key(revoked_key(state, &user.uid, &device_key))
         .key(generation_key(state, &user.uid))
         .key(state.redis_key(&["session-touch", &user.uid, &device_key]))
+        .key(valid_after_key(state, &user.uid))
+        .key(sign_ins_key(state, &user.uid))
         .arg(client_ip)
-        .arg(WRITE_INTERVAL.as_millis() as u64);
-    let result: Result<(i64, i64, u8), _> = state
+        .arg(WRITE_INTERVAL.as_millis() as u64)
+        .arg(user.auth_time);
+    let result: Result<(i64, i64, u8, i64, u8), _> = state
         .with_redis("session_check", async |conn| {
             invocation.invoke_async(conn).await
         })
         .await;
     match result {
-        Ok((revoked_at, generation, due)) => {
-            if revoked_at >= 0 && user.auth_time <= revoked_at {
+        Ok((revoked_at, generation, due, valid_after, sign_in_revoked)) => {
+            let before = |at: i64| at >= 0 && user.auth_time <= at;
+            if before(revoked_at) || before(valid_after) || sign_in_revoked == 1 {
                 return Err(session_revoked());
             }
             if let Some(key) = memo_key {
@@ -192,10 +225,101 @@ pub async fn check(
             }))
         }
         Err(e) => {
-            tracing::warn!(error = %e, "session check unavailable; request allowed");
+            tracing::warn!(error = %e, "session store unavailable; revocations read from the database");
+            if revoked_per_database(state, user, device).await {
+                return Err(session_revoked());
+            }
             Ok(None)
         }
     }
+}
+
+/// Whether Postgres holds a revocation of this token's sign-in for
+/// `device`, as this instance learnt it within [`FALLBACK_TRUST`]. A database
+/// that does not answer either lets the request through (logged).
+async fn revoked_per_database(state: &AppState, user: &AuthUser, device: &Device) -> bool {
+    let key = format!("{}\0{}\0{}", user.uid, device.id, user.auth_time);
+    let answer = state
+        .revocations
+        .get_or_fill(&key, FALLBACK_TRUST, async || {
+            let mut conn = state.db.acquire().await?;
+            revoked_in(&mut conn, &user.uid, &device.id, user.auth_time).await
+        })
+        .await;
+    answer.unwrap_or_else(|e: sqlx::Error| {
+        tracing::warn!(error = %e, "revocations unreadable; request allowed");
+        false
+    })
+}
+
+/// Whether a token of `uid` signed in at `auth_time` is revoked: all of the
+/// user's tokens up to then, that sign-in, or `device_id`'s session.
+async fn revoked_in(
+    conn: &mut PgConnection,
+    uid: &str,
+    device_id: &str,
+    auth_time: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM token_revocations
+                        WHERE user_id = $1 AND $3 <= floor(extract(epoch FROM valid_after)))
+             OR EXISTS (SELECT 1 FROM revoked_sign_ins WHERE user_id = $1 AND auth_time = $3)
+             OR EXISTS (SELECT 1 FROM device_sessions
+                        WHERE user_id = $1 AND device_id = $2 AND NOT is_active
+                          AND $3 <= floor(extract(epoch FROM revoked_at)))",
+    )
+    .bind(uid)
+    .bind(device_id)
+    .bind(auth_time)
+    .fetch_one(conn)
+    .await
+}
+
+/// Writes `uid`'s revocations from the database back to Redis (after Redis
+/// lost them, e.g. restarted empty): all tokens up to `valid_after`, the
+/// revoked sign-ins, and `device`'s own revocation.
+async fn restore_revocations(state: &AppState, uid: &str, device: &Device) {
+    let stored: Result<(Option<i64>, Vec<i64>, Option<i64>), sqlx::Error> = sqlx::query_as(
+        "SELECT (SELECT floor(extract(epoch FROM valid_after))::bigint
+                 FROM token_revocations WHERE user_id = $1),
+                ARRAY(SELECT auth_time FROM revoked_sign_ins WHERE user_id = $1),
+                (SELECT floor(extract(epoch FROM revoked_at))::bigint FROM device_sessions
+                 WHERE user_id = $1 AND device_id = $2 AND NOT is_active)",
+    )
+    .bind(uid)
+    .bind(&device.id)
+    .fetch_one(&state.db)
+    .await;
+    let Ok((valid_after, sign_ins, device_revoked)) = stored else {
+        return;
+    };
+    let mut pipe = redis::pipe();
+    if let Some(at) = valid_after {
+        pipe.cmd("SET")
+            .arg(valid_after_key(state, uid))
+            .arg(at)
+            .arg("PX")
+            .arg(REVOKED_TTL.as_millis() as u64);
+    }
+    if !sign_ins.is_empty() {
+        let key = sign_ins_key(state, uid);
+        pipe.cmd("SADD").arg(&key).arg(&sign_ins);
+        pipe.cmd("PEXPIRE")
+            .arg(&key)
+            .arg(REVOKED_TTL.as_millis() as u64);
+    }
+    if let Some(at) = device_revoked {
+        pipe.cmd("SET")
+            .arg(revoked_key(state, uid, &device.key()))
+            .arg(at)
+            .arg("PX")
+            .arg(REVOKED_TTL.as_millis() as u64);
+    }
+    let _ = state
+        .with_redis("restore_revocations", async |conn| {
+            pipe.query_async::<()>(conn).await
+        })
+        .await;
 }
 
 fn session_revoked() -> ApiError {
@@ -213,16 +337,22 @@ pub async fn write(
 ) -> Result<(), ApiError> {
     let ip: Option<std::net::IpAddr> = client_ip.parse().ok();
     let mut tx = state.db.begin().await?;
+    if revoked_in(&mut tx, &user.uid, &device.id, user.auth_time).await? {
+        drop(tx);
+        restore_revocations(state, &user.uid, device).await;
+        return Err(session_revoked());
+    }
     let row: (bool, Option<String>, Option<i64>, bool) = sqlx::query_as(
         "WITH before AS (
              SELECT host(device_ip) AS ip, floor(extract(epoch FROM revoked_at))::bigint AS revoked_at
              FROM device_sessions WHERE user_id = $1 AND device_id = $2
          )
          INSERT INTO device_sessions AS s (user_id, device_id, device_type, device_os, app_version,
-             fingerprint, device_ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8)
+             fingerprint, device_ip, user_agent, auth_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::inet, $8, $10)
          ON CONFLICT (user_id, device_id) DO UPDATE SET
              last_activity = now(),
+             auth_time = GREATEST(s.auth_time, EXCLUDED.auth_time),
              device_type = COALESCE(EXCLUDED.device_type, s.device_type),
              device_os = COALESCE(EXCLUDED.device_os, s.device_os),
              app_version = COALESCE(EXCLUDED.app_version, s.app_version),
@@ -245,6 +375,7 @@ pub async fn write(
     .bind(ip.map(|i| i.to_string()))
     .bind(&device.user_agent)
     .bind(user.auth_time as f64)
+    .bind(user.auth_time)
     .fetch_one(&mut *tx)
     .await?;
     let (created, previous_ip, revoked_at, active) = row;
@@ -303,43 +434,142 @@ async fn clear_revocation(state: &AppState, uid: &str, device: &Device) {
 }
 
 /// Revokes one of `uid`'s sessions: the device is refused (401) everywhere
-/// until the user signs in again. `Ok(false)` when no such session is theirs.
+/// until the user signs in on it again, and so is the sign-in it was using,
+/// whatever device claims it. `Ok(false)` when no such session is theirs.
+/// Postgres is the record: when Redis cannot take its copy the revocation
+/// still holds (see the module doc).
 pub async fn revoke(state: &AppState, uid: &str, session_id: Uuid) -> Result<bool, ApiError> {
-    let revoked: Option<(String, i64)> = sqlx::query_as(
+    let mut tx = state.db.begin().await?;
+    let revoked: Option<(String, i64, Option<i64>)> = sqlx::query_as(
         "UPDATE device_sessions SET is_active = FALSE, revoked_at = now()
          WHERE id = $1 AND user_id = $2
-         RETURNING device_id, floor(extract(epoch FROM revoked_at))::bigint",
+         RETURNING device_id, floor(extract(epoch FROM revoked_at))::bigint, auth_time",
     )
     .bind(session_id)
     .bind(uid)
-    .fetch_optional(&state.db)
+    .fetch_optional(&mut *tx)
     .await?;
-    let Some((device_id, at)) = revoked else {
+    let Some((device_id, at, sign_in)) = revoked else {
         return Ok(false);
     };
+    if let Some(auth_time) = sign_in {
+        sqlx::query(
+            "INSERT INTO revoked_sign_ins (user_id, auth_time) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(uid)
+        .bind(auth_time)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     forget_sessions(state, uid);
-    let device = Device {
-        id: device_id,
-        device_type: None,
-        os: None,
-        app_version: None,
-        fingerprint: None,
-        user_agent: None,
-    };
-    let key = revoked_key(state, uid, &device.key());
-    state
-        .with_redis("SET", async |conn| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(at)
-                .arg("PX")
-                .arg(REVOKED_TTL.as_millis() as u64)
-                .query_async::<()>(conn)
-                .await
-        })
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
+    let device_key = hex(&Sha256::digest(device_id.as_bytes()))[..32].to_owned();
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET")
+        .arg(revoked_key(state, uid, &device_key))
+        .arg(at)
+        .arg("PX")
+        .arg(REVOKED_TTL.as_millis() as u64);
+    if let Some(auth_time) = sign_in {
+        let key = sign_ins_key(state, uid);
+        pipe.cmd("SADD").arg(&key).arg(auth_time);
+        pipe.cmd("PEXPIRE")
+            .arg(&key)
+            .arg(REVOKED_TTL.as_millis() as u64);
+    }
+    copy_to_redis(state, "revoke_session", pipe).await;
     Ok(true)
+}
+
+/// Signs `uid` out everywhere: every session revoked, and every token signed
+/// in up to now refused on every device (`tokens_valid_after`), until the
+/// user signs in again.
+pub async fn revoke_all(state: &AppState, uid: &str) -> Result<(), ApiError> {
+    let mut tx = state.db.begin().await?;
+    let valid_after: i64 = sqlx::query_scalar(
+        "INSERT INTO token_revocations (user_id, valid_after) VALUES ($1, now())
+         ON CONFLICT (user_id) DO UPDATE SET valid_after = EXCLUDED.valid_after
+         RETURNING floor(extract(epoch FROM valid_after))::bigint",
+    )
+    .bind(uid)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE device_sessions SET is_active = FALSE, revoked_at = now()
+         WHERE user_id = $1 AND is_active",
+    )
+    .bind(uid)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    forget_sessions(state, uid);
+    let mut pipe = redis::pipe();
+    pipe.cmd("SET")
+        .arg(valid_after_key(state, uid))
+        .arg(valid_after)
+        .arg("PX")
+        .arg(REVOKED_TTL.as_millis() as u64);
+    copy_to_redis(state, "revoke_all", pipe).await;
+    Ok(())
+}
+
+/// Sends a committed revocation's copy to Redis. Failing that, the database
+/// fallback enforces it while Redis is down, and the copy is retried in the
+/// background every second for [`COPY_RETRY_FOR`] so it holds once Redis is
+/// back (else each device's next row write, within [`WRITE_INTERVAL`],
+/// restores it).
+async fn copy_to_redis(state: &AppState, command: &'static str, pipe: redis::Pipeline) {
+    let Err(e) = copy(state, command, &pipe).await else {
+        return;
+    };
+    tracing::warn!(error = %e, "revocation not copied to Redis yet; the database enforces it");
+    let state = state.clone();
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + COPY_RETRY_FOR;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if copy(&state, command, &pipe).await.is_ok() {
+                return;
+            }
+        }
+    });
+}
+
+async fn copy(
+    state: &AppState,
+    command: &'static str,
+    pipe: &redis::Pipeline,
+) -> Result<(), crate::cache::CacheError> {
+    state
+        .with_redis(command, async |conn| pipe.query_async::<()>(conn).await)
+        .await
+}
+
+/// How long a revocation Redis could not take is retried.
+const COPY_RETRY_FOR: Duration = Duration::from_secs(600);
+
+/// The session bookkeeping of a request authenticated outside the
+/// middleware (a WebSocket's `?token=`): the same check, and the row write
+/// when due; `Err(401)` for a revoked session.
+pub async fn keep(
+    state: &AppState,
+    user: &AuthUser,
+    headers: &HeaderMap,
+    client_ip: &str,
+) -> Result<(), ApiError> {
+    let device = Device::from_headers(headers, client_ip);
+    if check(state, user, &device, client_ip)
+        .await?
+        .is_some_and(|c| c.write_due)
+    {
+        match write(state, user, &device, client_ip).await {
+            Err(e @ ApiError::Unauthorized(_)) => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "could not record the session"),
+            Ok(()) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Marks `uid` deleted for every instance: their next request records them

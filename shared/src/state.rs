@@ -37,6 +37,9 @@ pub struct App {
     /// Device sessions Redis vouched for (account generation), kept for
     /// `SESSION_CHECK_MS`.
     pub sessions: Memo<i64>,
+    /// Revocations read from Postgres while Redis is down, kept for
+    /// [`crate::sessions::FALLBACK_TRUST`].
+    pub revocations: Memo<bool>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             limiter: Arc::default(),
             memo: Arc::default(),
             sessions: Memo::with_capacity(crate::sessions::MEMO_CAPACITY),
+            revocations: Memo::with_capacity(crate::sessions::MEMO_CAPACITY),
             known_users: Arc::default(),
             config: Arc::new(config),
             db,

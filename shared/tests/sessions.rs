@@ -6,7 +6,9 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use shared::prelude::*;
 use shared::state::AppState;
-use shared::testing::{TestApp, TestKeys, claims, probe_function, send};
+use shared::testing::{
+    FaultProxy, TestApp, TestKeys, claims, probe_function, redis_url, send, via,
+};
 
 async fn whoami(user: AuthUser) -> Json<Value> {
     Json(json!({ "uid": user.uid }))
@@ -88,8 +90,11 @@ async fn a_changed_address_for_the_same_device_is_flagged_at_once() {
 async fn a_revoked_device_is_refused_until_the_user_signs_in_again() {
     let app = spawn().await;
     let token = app.token("ada");
+    // The tablet signed in on its own (another sign-in time): revoking the
+    // phone revokes the phone's sign-in, not the tablet's.
+    let tablet = signed_in_at("ada", chrono::Utc::now().timestamp() - 3600);
     assert_eq!(call(&app, &token, "phone-1", "203.0.113.5").await, 200);
-    assert_eq!(call(&app, &token, "tablet", "203.0.113.5").await, 200);
+    assert_eq!(call(&app, &tablet, "tablet", "203.0.113.5").await, 200);
     let (id, ..) = session(&app.state, "ada", "phone-1").await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert!(
@@ -113,7 +118,7 @@ async fn a_revoked_device_is_refused_until_the_user_signs_in_again() {
     };
     assert_eq!(call(&app, &refreshed, "phone-1", "203.0.113.5").await, 401);
     assert_eq!(
-        call(&app, &token, "tablet", "203.0.113.5").await,
+        call(&app, &tablet, "tablet", "203.0.113.5").await,
         200,
         "other devices keep working"
     );
@@ -269,4 +274,93 @@ async fn instances_trust_a_checked_session_briefly_and_learn_of_a_revocation_wit
         401,
         "the other instance refuses once its trust has run out"
     );
+}
+
+/// A token of `uid` from a sign-in at `auth_time` (seconds).
+fn signed_in_at(uid: &str, auth_time: i64) -> String {
+    let mut c = claims(uid);
+    c["auth_time"] = json!(auth_time);
+    c["iat"] = json!(auth_time.min(chrono::Utc::now().timestamp()));
+    TestKeys::get().sign(&c)
+}
+
+#[tokio::test]
+async fn revocations_hold_while_redis_is_unreachable() {
+    let authority = redis_url()
+        .split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap().to_owned())
+        .unwrap();
+    let proxy = FaultProxy::start(&authority).await;
+    let redis = via(&redis_url(), proxy.addr);
+    let settings = [
+        ("RATE_LIMIT_AUTHENTICATED", "1000"),
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_TIMEOUT_MS", "150"),
+    ];
+    let app = TestApp::spawn_with(vec![probe()], &settings).await;
+    let now = chrono::Utc::now().timestamp();
+    let phone = signed_in_at("ada", now - 600);
+    let laptop = signed_in_at("ada", now - 300);
+    let ip = "203.0.113.5";
+    assert_eq!(call(&app, &phone, "phone-1", ip).await, 200);
+    assert_eq!(call(&app, &laptop, "laptop", ip).await, 200);
+    let (phone_session, ..) = session(&app.state, "ada", "phone-1").await.unwrap();
+    assert!(
+        shared::sessions::revoke(&app.state, "ada", phone_session)
+            .await
+            .unwrap()
+    );
+
+    proxy.down();
+    assert_eq!(
+        call(&app, &phone, "phone-1", ip).await,
+        401,
+        "the revoked device"
+    );
+    assert_eq!(
+        call(&app, &phone, "thief", ip).await,
+        401,
+        "its sign-in under another device id"
+    );
+    assert_eq!(
+        call(&app, &laptop, "laptop", ip).await,
+        200,
+        "the rest works"
+    );
+    assert!(
+        app.state.redis_breaker.is_open(),
+        "Redis was skipped, not waited on"
+    );
+
+    shared::sessions::revoke_all(&app.state, "ada")
+        .await
+        .unwrap();
+    assert_eq!(
+        call(&app, &laptop, "laptop", ip).await,
+        401,
+        "signed out everywhere while Redis is down"
+    );
+    let again = signed_in_at("ada", chrono::Utc::now().timestamp() + 2);
+    assert_eq!(call(&app, &again, "laptop", ip).await, 200, "a new sign-in");
+
+    proxy.up();
+    tokio::time::sleep(shared::cache::OPEN_FOR + std::time::Duration::from_millis(1500)).await;
+    for _ in 0..3 {
+        assert_eq!(
+            call(&app, &laptop, "laptop", ip).await,
+            401,
+            "still refused once Redis is back"
+        );
+    }
+    let other = AppState::with_pool((*app.state.config).clone(), app.state.db.clone()).unwrap();
+    let valid_after: Option<i64> = redis::cmd("GET")
+        .arg(other.redis_key(&["tokens-valid-after", "ada"]))
+        .query_async(&mut other.redis.get().await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        valid_after.is_some(),
+        "the revocation reached Redis once it was back"
+    );
+    assert_eq!(call(&app, &again, "laptop", ip).await, 200);
 }

@@ -1,14 +1,38 @@
 //! `DELETE /api/users/sessions/{session_id}`: the caller revokes one of their
 //! device sessions. That device is refused (401) by every function until the
-//! user signs in on it again; someone else's session, an unknown one or an
-//! id that is not a UUID is a 404 and changes nothing.
+//! user signs in on it again, and so is the sign-in it was using from any
+//! other device id; someone else's session, an unknown one or an id that is
+//! not a UUID is a 404 and changes nothing.
+//!
+//! `DELETE /api/users/sessions`: "sign out everywhere". Every session of the
+//! caller is revoked and every token signed in until now is refused on every
+//! device (this one included), as Firebase's token revocation does, until the
+//! user signs in again.
 
 use shared::prelude::*;
 use uuid::Uuid;
 
 /// This function: its route and manifest.
 pub fn function() -> Function {
-    shared::function!(OpenApiRouter::new().routes(routes!(revoke_session)))
+    shared::function!(
+        OpenApiRouter::new()
+            .routes(routes!(revoke_session))
+            .routes(routes!(revoke_all_sessions))
+    )
+}
+
+/// Signs the caller out on every device.
+#[utoipa::path(delete, path = "/api/users/sessions", tag = "User",
+    security(("FirebaseAuth" = [])),
+    responses((status = 200, body = Acknowledged,
+        description = "Every session revoked; tokens signed in until now are refused everywhere"),
+        (status = 401, body = ErrorBody)))]
+async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<Acknowledged>> {
+    shared::sessions::revoke_all(&state, &user.uid).await?;
+    Ok(Json(Acknowledged::new("Signed out on every device")))
 }
 
 /// Revokes the caller's session `session_id`.
@@ -32,7 +56,7 @@ async fn revoke_session(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, TestKeys, assert_serves_its_manifest, claims, send};
     use uuid::Uuid;
 
     async fn spawn() -> TestApp {
@@ -77,7 +101,9 @@ mod tests {
     #[tokio::test]
     async fn a_revoked_device_is_refused_and_the_others_keep_working() {
         let app = spawn().await;
-        assert_eq!(list(&app, "ada", "phone").await.0, 200);
+        // Each device signed in on its own.
+        let phone_token = signed_in_at("ada", chrono::Utc::now().timestamp() - 600);
+        assert_eq!(list_with(&app, &phone_token, "phone").await, 200);
         assert_eq!(list(&app, "ada", "laptop").await.0, 200);
         let (phone, ..) = session(&app, "ada", "phone").await;
 
@@ -86,8 +112,8 @@ mod tests {
         assert_eq!(body, json!({"message": "Session revoked", "success": true}));
         assert_eq!(session(&app, "ada", "phone").await, (phone, false, true));
 
-        let (status, body) = list(&app, "ada", "phone").await;
-        assert_eq!(status, 401, "the revoked device is refused: {body}");
+        let status = list_with(&app, &phone_token, "phone").await;
+        assert_eq!(status, 401, "the revoked device is refused");
         let (status, body) = list(&app, "ada", "laptop").await;
         assert_eq!(status, 200);
         let phone_row = body["sessions"]
@@ -138,11 +164,124 @@ mod tests {
         assert!(active);
     }
 
+    /// A token of `uid` from a sign-in at `auth_time` (seconds).
+    fn signed_in_at(uid: &str, auth_time: i64) -> String {
+        let mut c = claims(uid);
+        c["auth_time"] = json!(auth_time);
+        c["iat"] = json!(auth_time.min(chrono::Utc::now().timestamp()));
+        TestKeys::get().sign(&c)
+    }
+
+    /// `GET /api/users/sessions` with `token` from `device`.
+    async fn list_with(app: &TestApp, token: &str, device: &str) -> u16 {
+        let request = app
+            .get("/api/users/sessions")
+            .bearer_auth(token)
+            .header("x-device-id", device)
+            .header("x-forwarded-for", "203.0.113.5");
+        send(request).await.0
+    }
+
+    #[tokio::test]
+    async fn signing_out_everywhere_refuses_every_earlier_token_on_every_device() {
+        let app = spawn().await;
+        let now = chrono::Utc::now().timestamp();
+        let phone = signed_in_at("ada", now - 600);
+        let laptop = signed_in_at("ada", now - 300);
+        assert_eq!(list_with(&app, &phone, "phone").await, 200);
+        assert_eq!(list_with(&app, &laptop, "laptop").await, 200);
+        assert_eq!(list(&app, "bob", "bobs-phone").await.0, 200);
+
+        let url = app.url("/api/users/sessions");
+        let request = app
+            .client
+            .delete(url)
+            .bearer_auth(&laptop)
+            .header("x-device-id", "laptop");
+        let (status, body) = send(request).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body,
+            json!({"message": "Signed out on every device", "success": true})
+        );
+
+        assert_eq!(list_with(&app, &phone, "phone").await, 401);
+        assert_eq!(
+            list_with(&app, &laptop, "laptop").await,
+            401,
+            "this one too"
+        );
+        assert_eq!(
+            list_with(&app, &phone, "a-new-device").await,
+            401,
+            "an earlier token on a device never seen before"
+        );
+        let mut refreshed = claims("ada");
+        refreshed["auth_time"] = json!(now - 600);
+        refreshed["iat"] = json!(chrono::Utc::now().timestamp());
+        assert_eq!(
+            list_with(&app, &TestKeys::get().sign(&refreshed), "phone").await,
+            401,
+            "a refreshed token keeps its sign-in time"
+        );
+        let (active,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM device_sessions WHERE user_id = 'ada' AND is_active",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        assert_eq!(active, 0, "every session shows as revoked");
+        assert_eq!(
+            list(&app, "bob", "bobs-phone").await.0,
+            200,
+            "bob unaffected"
+        );
+
+        let again = signed_in_at("ada", chrono::Utc::now().timestamp() + 2);
+        assert_eq!(
+            list_with(&app, &again, "phone").await,
+            200,
+            "signed in again"
+        );
+        let (_, active, _) = session(&app, "ada", "phone").await;
+        assert!(active, "the device's session is active again");
+    }
+
+    #[tokio::test]
+    async fn a_stolen_token_under_a_new_device_id_stays_revoked() {
+        let app = spawn().await;
+        let now = chrono::Utc::now().timestamp();
+        let phone = signed_in_at("ada", now - 600);
+        let laptop = signed_in_at("ada", now - 300);
+        assert_eq!(list_with(&app, &phone, "phone").await, 200);
+        assert_eq!(list_with(&app, &laptop, "laptop").await, 200);
+        let (phone_session, ..) = session(&app, "ada", "phone").await;
+        let (status, _) = revoke(&app, "ada", "laptop", &phone_session.to_string()).await;
+        assert_eq!(status, 200);
+
+        for device in ["phone", "thief-1", "thief-2"] {
+            assert_eq!(
+                list_with(&app, &phone, device).await,
+                401,
+                "the revoked sign-in from {device}"
+            );
+        }
+        assert_eq!(
+            list_with(&app, &laptop, "laptop").await,
+            200,
+            "another sign-in keeps working"
+        );
+        let again = signed_in_at("ada", chrono::Utc::now().timestamp() + 2);
+        assert_eq!(list_with(&app, &again, "phone").await, 200);
+    }
+
     #[tokio::test]
     async fn without_a_token_it_is_401() {
         let app = spawn().await;
         let url = app.url(&format!("/api/users/sessions/{}", Uuid::new_v4()));
         assert_eq!(send(app.client.delete(url)).await.0, 401);
+        let everywhere = app.url("/api/users/sessions");
+        assert_eq!(send(app.client.delete(everywhere)).await.0, 401);
     }
 
     #[tokio::test]
