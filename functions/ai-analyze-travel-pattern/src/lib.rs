@@ -2,13 +2,14 @@
 //! last `recent_trips` departures of the route that have left, a
 //! least-squares line of occupancy (seats taken over seats) against the
 //! departure's order: `rising` or `falling` when its slope is significant
-//! (confidence 1 - p, p from the slope's t-statistic), else `stable`
+//! (confidence 1 - p, p the two-sided tail of the slope's t-statistic under
+//! Student's t with n - 2 degrees of freedom), else `stable`
 //! (confidence p: how well a flat line fits). A second insight counts what is
 //! already booked on the coming departures. Logged, with its `prediction_id`.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use shared::domain::ai::stats::{least_squares, mean, normal_cdf, round};
+use shared::domain::ai::stats::{least_squares, mean, round, student_t_two_sided_p};
 use shared::domain::ai::{NewPrediction, log_prediction};
 use shared::domain::travel::route_not_found;
 use shared::prelude::*;
@@ -182,7 +183,8 @@ fn trend(occupancy: &[f64]) -> TravelInsight {
             ),
         };
     };
-    let p = 2.0 * (1.0 - normal_cdf(line.t.abs()));
+    // The slope's t has n - 2 degrees of freedom (two parameters fitted).
+    let p = student_t_two_sided_p(line.t, (line.n - 2) as f64);
     let (label, confidence) = match (p < 0.05, line.slope > 0.0) {
         (true, true) => ("rising", 1.0 - p),
         (true, false) => ("falling", 1.0 - p),
@@ -279,6 +281,32 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(n, 2);
+    }
+
+    /// Ten departures whose slope has t = 2.07: the normal tail would call it
+    /// rising (p = 0.038); Student's t with 8 degrees of freedom says p = 0.072.
+    #[tokio::test]
+    async fn a_slope_is_judged_by_students_t_with_n_minus_2_degrees_of_freedom() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        history(
+            &app,
+            "route-douala-buea-morning",
+            &[2, 7, 4, 5, 7, 4, 4, 7, 7, 8],
+        )
+        .await;
+        let (status, body) = analyze(
+            &app,
+            json!({"route_id": "route-douala-buea-morning", "recent_trips": 10}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let trend = &body["insights"][0];
+        assert_eq!(trend["trend"], "stable", "{body}");
+        assert_eq!(trend["confidence"], 0.07, "{body}");
+        assert!(
+            trend["commentary"].as_str().unwrap().contains("t 2.1"),
+            "{body}"
+        );
     }
 
     #[tokio::test]

@@ -290,6 +290,22 @@ mod tests {
             1,
             "the cache answered the second call"
         );
+        // Keyed by the SHA-256 of the caller's preferences.
+        let key = shared::domain::ai::guide::cache_key(
+            &app.state,
+            "yaounde-national-museum",
+            shared::domain::ai::guide::Language::Fr,
+            "history",
+        );
+        assert!(
+            key.ends_with(":259aa8ef98a8b91de574cd904138ef643240c23080cf24da4793a6f10a43fa9d"),
+            "{key}"
+        );
+        let hit = shared::domain::ai::guide::cached(&app.state, &key).await;
+        assert_eq!(
+            hit.map(|c| c.guide),
+            first["guide"].as_str().map(String::from)
+        );
         let (_, english) = guide(&app, "yaounde-national-museum", json!({})).await;
         assert_eq!(english["language"], "en");
         assert_eq!(

@@ -207,10 +207,23 @@ pub async fn probe(state: &AppState) -> &'static str {
     answer
 }
 
-/// The Redis key of a cached guide.
+/// The Redis key of a cached guide. The caller's preferences enter it as
+/// their SHA-256: a 64-bit hash could be made to collide, serving one
+/// caller's guide to whoever asks with the colliding text.
 pub fn cache_key(state: &AppState, attraction: &str, language: Language, prefs: &str) -> String {
-    let hash = format!("{:016x}", super::stats::fnv1a(prefs));
-    state.redis_key(&["ai", "guide", attraction, language.code(), &hash])
+    state.redis_key(&["ai", "guide", attraction, language.code(), &digest(prefs)])
+}
+
+/// The SHA-256 of `text`, in lower-case hex.
+pub fn digest(text: &str) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 /// A guide as cached: its text, where it came from (`gemini` or
@@ -245,4 +258,22 @@ pub async fn store(state: &AppState, key: &str, guide: &Cached, ttl: Duration) {
         .arg(ttl.as_secs().max(1))
         .query_async(&mut conn)
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest;
+
+    #[test]
+    fn preferences_are_keyed_by_their_sha256() {
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            digest(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_ne!(digest("history"), digest("History"));
+    }
 }

@@ -1,5 +1,6 @@
 //! The little statistics the models need: quantiles, means, a least-squares
-//! line with its t-statistic, the normal tail, and a seeded PRNG
+//! line with its t-statistic, the normal and Student's t tails (through the
+//! regularized incomplete beta function), and a seeded PRNG
 //! (SplitMix64) so the synthetic history is the same on every machine.
 
 /// The `q` quantile of sorted, non-empty `values`, linearly interpolated.
@@ -95,6 +96,91 @@ pub fn normal_cdf(z: f64) -> f64 {
     }
 }
 
+/// The two-sided p-value of a t-statistic with `df` degrees of freedom
+/// (Student's t): `I_{df/(df+t²)}(df/2, 1/2)`. NaN for `df <= 0`.
+pub fn student_t_two_sided_p(t: f64, df: f64) -> f64 {
+    if df <= 0.0 || t.is_nan() {
+        return f64::NAN;
+    }
+    if t.is_infinite() {
+        return 0.0;
+    }
+    regularized_beta(df / 2.0, 0.5, df / (df + t * t))
+}
+
+/// The regularized incomplete beta function `I_x(a, b)` for `a, b > 0` and
+/// `0 <= x <= 1`, by its continued fraction (modified Lentz), evaluated on
+/// whichever side converges fast. Accurate to about 1e-12.
+pub fn regularized_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    let front = ln_front.exp();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_fraction(a, b, x) / a
+    } else {
+        1.0 - front * beta_fraction(b, a, 1.0 - x) / b
+    }
+}
+
+/// The continued fraction of the incomplete beta function (Numerical Recipes' `betacf`).
+fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let guard = |v: f64| if v.abs() < TINY { TINY } else { v };
+    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    let mut c = 1.0;
+    let mut d = 1.0 / guard(1.0 - qab * x / qap);
+    let mut h = d;
+    for m in 1..=300 {
+        let m = f64::from(m);
+        let m2 = 2.0 * m;
+        let even = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 / guard(1.0 + even * d);
+        c = guard(1.0 + even / c);
+        h *= d * c;
+        let odd = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 / guard(1.0 + odd * d);
+        c = guard(1.0 + odd / c);
+        let step = d * c;
+        h *= step;
+        if (step - 1.0).abs() < 1e-15 {
+            break;
+        }
+    }
+    h
+}
+
+/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, nine coefficients; relative error < 1e-14).
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 - x) = π / sin(πx).
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let sum = G[1..]
+        .iter()
+        .enumerate()
+        .fold(G[0], |acc, (i, g)| acc + g / (x + i as f64 + 1.0));
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+}
+
 /// Rounds to `digits` decimals, for answers that should not show float noise.
 pub fn round(value: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
@@ -165,6 +251,51 @@ mod tests {
         assert!((line.slope - 2.0).abs() < 0.05);
         assert!(line.r2 > 0.99 && line.t > 20.0);
         assert!(least_squares(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_none());
+    }
+
+    #[test]
+    fn student_t_p_values_match_tables() {
+        // The case: n = 10 points, so 8 degrees of freedom, t = 2.0.
+        let p = student_t_two_sided_p(2.0, 8.0);
+        assert!((p - 0.080_516).abs() < 1e-5, "{p}");
+        assert!(
+            p > 0.05,
+            "not significant, where the normal tail said 0.046"
+        );
+        // Critical values: t(0.975, df) leaves 5% in both tails.
+        for (t, df) in [
+            (12.706_205, 1.0),
+            (2.306_004, 8.0),
+            (2.085_963, 20.0),
+            (1.983_972, 100.0),
+        ] {
+            let p = student_t_two_sided_p(t, df);
+            assert!((p - 0.05).abs() < 1e-6, "df {df}: {p}");
+        }
+        // df = 1 is Cauchy: p = 1 - 2 atan(t) / π.
+        let cauchy = 1.0 - 2.0 * 3f64.atan() / std::f64::consts::PI;
+        assert!((student_t_two_sided_p(3.0, 1.0) - cauchy).abs() < 1e-12);
+        assert_eq!(student_t_two_sided_p(0.0, 5.0), 1.0);
+        assert!(student_t_two_sided_p(1e6, 3.0) < 1e-12);
+        assert!(student_t_two_sided_p(-2.0, 8.0) == p);
+        // Many degrees of freedom: the normal tail.
+        let z = 2.0 * (1.0 - normal_cdf(2.0));
+        assert!((student_t_two_sided_p(2.0, 1e6) - z).abs() < 1e-5);
+    }
+
+    #[test]
+    fn incomplete_beta_and_gamma_match_known_values() {
+        assert!((ln_gamma(1.0)).abs() < 1e-13);
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-13);
+        assert!((ln_gamma(10.0) - 362_880f64.ln()).abs() < 1e-12);
+        // I_x(1, 1) = x; I_x(a, 1) = x^a; symmetry I_x(a, b) = 1 - I_{1-x}(b, a).
+        assert!((regularized_beta(1.0, 1.0, 0.3) - 0.3).abs() < 1e-13);
+        assert!((regularized_beta(3.0, 1.0, 0.6) - 0.216).abs() < 1e-13);
+        let (a, b, x) = (2.5, 4.0, 0.35);
+        let sum = regularized_beta(a, b, x) + regularized_beta(b, a, 1.0 - x);
+        assert!((sum - 1.0).abs() < 1e-12);
+        assert_eq!(regularized_beta(2.0, 3.0, 0.0), 0.0);
+        assert_eq!(regularized_beta(2.0, 3.0, 1.0), 1.0);
     }
 
     #[test]
