@@ -25,6 +25,12 @@ Subcommands (each exits 1 and prints the problems when a check fails):
                             (max-revision-timeout-seconds N, default 600) and
                             config-autoscaler (KPA, allow-zero-initial-scale
                             false, max-scale-limit 0). See ADMISSION_RULES.
+  secrets LIST_JSON FILE    least privilege: every function reads its Secret
+                            key by key (no envFrom secretRef), exactly
+                            DATABASE_URL, REDIS_URL, SENTRY_DSN and the keys
+                            its manifest lists (LIST_JSON "secrets"); no
+                            function gets DATABASE_DIRECT_URL; the migration
+                            jobs get no key but DATABASE_DIRECT_URL.
   split OUTDIR FILE...      write core objects one per file into OUTDIR (for
                             kubernetes-validate), skip CRD kinds, print counts.
   refgrant FILE...          every ReferenceGrant has exactly the fields of
@@ -108,6 +114,7 @@ CRD_KINDS = {
     ("gateway.networking.k8s.io", "Gateway"),
     ("gateway.networking.k8s.io", "ReferenceGrant"),
     ("cert-manager.io", "Certificate"),
+    ("monitoring.coreos.com", "PodMonitor"),
 }
 
 
@@ -597,7 +604,7 @@ def cmd_database(file):
             if "pgbouncer-ingress" not in policies:
                 problems.append("no NetworkPolicy pgbouncer-ingress: functions cannot reach PgBouncer")
     for kind, name in (("Job", "ai-imutis-migrate"), ("CronJob", "ai-imutis-roll-departures"),
-                       ("CronJob", "ai-imutis-refit-models")):
+                       ("CronJob", "ai-imutis-refit-models"), ("CronJob", "ai-imutis-prune")):
         for o in objs:
             if o.get("kind") != kind or o["metadata"]["name"] != name:
                 continue
@@ -1097,7 +1104,47 @@ def cmd_admission(*args):
     return 1 if problems else 0
 
 
+# --- least privilege: secrets ------------------------------------------------------
+
+BASE_SECRET_KEYS = ["DATABASE_URL", "REDIS_URL", "SENTRY_DSN"]
+
+
+def _secret_keys(container):
+    keys = [e["name"] for e in container.get("env", [])
+            if "secretKeyRef" in (e.get("valueFrom") or {})]
+    whole = [ef["secretRef"].get("name") for ef in container.get("envFrom", []) if "secretRef" in ef]
+    return keys, whole
+
+
+def cmd_secrets(list_json, file):
+    fns = {f["name"]: f for f in json.loads(Path(list_json).read_text())}
+    objs = load_docs([file])
+    problems, n = [], 0
+    for o in objs:
+        if o.get("kind") == "Service" and group_of(o) == "serving.knative.dev":
+            n += 1
+            name = o["metadata"]["name"]
+            keys, whole = _secret_keys(o["spec"]["template"]["spec"]["containers"][0])
+            want = BASE_SECRET_KEYS + list(fns.get(name, {}).get("secrets", []))
+            if whole:
+                problems.append(f"function {name}: the whole Secret {whole} through envFrom")
+            if sorted(keys) != sorted(want):
+                problems.append(f"function {name}: secret keys {sorted(keys)}, its manifest allows {sorted(want)}")
+            if "DATABASE_DIRECT_URL" in keys:
+                problems.append(f"function {name}: DATABASE_DIRECT_URL (the owner's connection)")
+        elif o.get("kind") in ("Job", "CronJob") and o["metadata"]["name"].startswith("ai-imutis-") \
+                and "migrate" in pod_containers(o)[0].get("image", ""):
+            keys, whole = _secret_keys(pod_containers(o)[0])
+            if whole or keys != ["DATABASE_URL"]:
+                problems.append(f"{o['kind']} {o['metadata']['name']}: secret keys {keys} + envFrom {whole}, expected DATABASE_URL only")
+    for p in problems:
+        print(f"  {p}")
+    print(f"secrets: {n} function(s); {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
 COMMANDS = {
+    "secrets": cmd_secrets,
     "admission": cmd_admission,
     "refgrant": cmd_refgrant,
     "database": cmd_database,

@@ -94,3 +94,18 @@ stats_period = 60
 {{- range $name, $fn := .Values.functions }}{{ $sum = add $sum (int $fn.maxScale) }}{{ end -}}
 {{- $sum -}}
 {{- end }}
+
+{{/* A CPU quantity in millicores ("100m" -> 100, "1.5" -> 1500). */}}
+{{- define "ai-imutis.milli" -}}
+{{- $q := toString . -}}
+{{- if hasSuffix "m" $q -}}{{ trimSuffix "m" $q | int }}{{- else -}}{{ mulf (float64 $q) 1000 | ceil | int }}{{- end -}}
+{{- end }}
+
+{{/* A memory or storage quantity in MiB, rounded up ("64Mi" -> 64, "1Gi" -> 1024). */}}
+{{- define "ai-imutis.mebi" -}}
+{{- $q := toString . -}}
+{{- $units := dict "Ki" (divf 1 1024) "Mi" 1.0 "Gi" 1024.0 "Ti" 1048576.0 "k" (divf 1000 1048576) "M" (divf 1000000 1048576) "G" (divf 1000000000 1048576) "T" (divf 1000000000000 1048576) -}}
+{{- $mi := divf (float64 (regexFind "^[0-9.]+" $q)) 1048576 -}}
+{{- range $suffix, $f := $units }}{{ if hasSuffix $suffix $q }}{{ $mi = mulf (float64 (trimSuffix $suffix $q)) $f }}{{ end }}{{ end -}}
+{{- ceil $mi | int -}}
+{{- end }}
