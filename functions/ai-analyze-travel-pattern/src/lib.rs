@@ -309,6 +309,55 @@ mod tests {
         );
     }
 
+    /// What `scripts/dev` serves: on the synthetic history every daily route
+    /// has departures that left with their bookings, so an answer is a trend.
+    #[tokio::test]
+    async fn the_synthetic_history_gives_every_route_a_trend() {
+        use shared::domain::ai::synthetic;
+        let app = TestApp::spawn(vec![super::function()]).await;
+        for _ in 0..2 {
+            synthetic::seed(&app.state.db, 90, synthetic::DEFAULT_SEED)
+                .await
+                .unwrap();
+        }
+        let (unbalanced, booked): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE t.available_seats + COALESCE(b.n, 0) <> t.total_seats),
+                    count(*) FILTER (WHERE b.n > 0 AND t.departure_time < now())
+             FROM travel_routes t LEFT JOIN (
+                 SELECT route_id, sum(passengers) AS n FROM bookings
+                 WHERE status <> 'cancelled' GROUP BY route_id) b ON b.route_id = t.id",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        assert_eq!(
+            unbalanced, 0,
+            "a rerun gave the seats back before booking again"
+        );
+        let routes: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM route_schedules WHERE is_daily AND is_active ORDER BY id",
+        )
+        .fetch_all(&app.state.db)
+        .await
+        .unwrap();
+        assert!(booked >= 90 * routes.len() as i64, "{booked}");
+        let mut trends = std::collections::BTreeSet::new();
+        for route in &routes {
+            let (status, body) =
+                analyze(&app, json!({"route_id": route, "recent_trips": 60})).await;
+            assert_eq!(status, 200, "{body}");
+            let trend = body["insights"][0]["trend"].as_str().unwrap().to_owned();
+            assert!(
+                ["rising", "falling", "stable"].contains(&trend.as_str()),
+                "{body}"
+            );
+            let commentary = body["insights"][0]["commentary"].as_str().unwrap();
+            assert!(commentary.contains("last 60 departures"), "{commentary}");
+            trends.insert(trend);
+        }
+        assert!(trends.len() >= 2, "the routes differ: {trends:?}");
+    }
+
     #[tokio::test]
     async fn steady_demand_is_stable_and_a_departure_id_works_too() {
         let app = TestApp::spawn(vec![super::function()]).await;
