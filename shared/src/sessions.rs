@@ -550,8 +550,8 @@ async fn copy(
 const COPY_RETRY_FOR: Duration = Duration::from_secs(600);
 
 /// The session bookkeeping of a request authenticated outside the
-/// middleware (a WebSocket's `?token=`): the same check, and the row write
-/// when due; `Err(401)` for a revoked session.
+/// middleware (a WebSocket's `?token=`): the same check, the user's row, and
+/// the session row when due; `Err(401)` for a revoked session.
 pub async fn keep(
     state: &AppState,
     user: &AuthUser,
@@ -559,10 +559,15 @@ pub async fn keep(
     client_ip: &str,
 ) -> Result<(), ApiError> {
     let device = Device::from_headers(headers, client_ip);
-    if check(state, user, &device, client_ip)
-        .await?
-        .is_some_and(|c| c.write_due)
+    let checked = check(state, user, &device, client_ip).await?;
+    if let Err(e) = state
+        .known_users
+        .record(&state.db, user, checked.map(|c| c.generation))
+        .await
     {
+        tracing::warn!(error = %e, "could not record the user");
+    }
+    if checked.is_some_and(|c| c.write_due) {
         match write(state, user, &device, client_ip).await {
             Err(e @ ApiError::Unauthorized(_)) => return Err(e),
             Err(e) => tracing::warn!(error = %e, "could not record the session"),

@@ -4,19 +4,23 @@
 //! 10 s, and as soon as new pings on the corridor change it: the socket
 //! listens on the corridor's Redis channel, where
 //! [`shared::domain::ai::traffic::ping_recorded`] announces each ping from any
-//! instance. An unknown route closes with 4404; when the instance drains
+//! instance (one Redis subscriber per process serves every socket). An
+//! unknown route closes with 4404; a client message above a few KiB with
+//! 1009; too many open sockets from one client address (or user) on this
+//! instance is a 429 instead of the upgrade; when the instance drains
 //! (SIGTERM) the socket closes with 1001 so the client reconnects elsewhere.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use futures_util::StreamExt;
 use shared::domain::ai::traffic::{self, Traffic};
+use shared::middleware::ClientIp;
 use shared::prelude::*;
 use shared::runtime::draining;
-use shared::ws::{self, Close};
+use shared::ws::{self, Close, Slots, Sockets};
 
 /// How often the estimate is sent without news.
 pub const EVERY: Duration = Duration::from_secs(10);
@@ -31,31 +35,54 @@ pub fn with_interval(every: Duration) -> Function {
     shared::function!(
         OpenApiRouter::new()
             .routes(routes!(traffic_ws))
-            .layer(Extension(Interval(every)))
+            .layer(Extension(Settings {
+                every,
+                sockets: Sockets::default(),
+            }))
     )
 }
 
-#[derive(Clone, Copy)]
-struct Interval(Duration);
+/// The update interval and this process's sockets.
+#[derive(Clone)]
+struct Settings {
+    every: Duration,
+    sockets: Sockets,
+}
 
 /// Opens a route's traffic stream.
 #[utoipa::path(get, path = "/api/ws/route/{route_id}/traffic", tag = "AI",
     params(("route_id" = String, Path, example = "route-yaounde-douala-morning")),
     responses((status = 101, description = "WebSocket of traffic updates. Closes with 4404 \
-        for an unknown route, 1001 when the instance shuts down.")))]
+        for an unknown route, 1009 for a client message above 4 KiB, 1001 when the instance \
+        shuts down."),
+        (status = 429, body = ErrorBody, description = "Too many open sockets for this client \
+        address (or user) on this instance")))]
 async fn traffic_ws(
     State(state): State<AppState>,
     Path(route_id): Path<String>,
-    Extension(Interval(every)): Extension<Interval>,
+    Extension(settings): Extension<Settings>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    MaybeUser(user): MaybeUser,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| serve(socket, state, route_id, every))
+    let uid = user.as_ref().map(|u| u.uid.as_str());
+    match settings.sockets.admit(&state, &ip, uid) {
+        Ok(slots) => ws::bounded(ws)
+            .on_upgrade(move |socket| serve(socket, state, settings, route_id, slots)),
+        Err(too_many) => too_many,
+    }
 }
 
 /// One connection, from upgrade to close.
-async fn serve(mut socket: WebSocket, state: AppState, route_id: String, every: Duration) {
+async fn serve(
+    mut socket: WebSocket,
+    state: AppState,
+    settings: Settings,
+    route_id: String,
+    _slots: Slots,
+) {
     let _open = ws::Connection::open(&state);
-    if let Some(close) = stream(&mut socket, &state, &route_id, every).await {
+    if let Some(close) = stream(&mut socket, &state, &settings, &route_id).await {
         ws::close(&mut socket, close).await;
     }
 }
@@ -64,9 +91,10 @@ async fn serve(mut socket: WebSocket, state: AppState, route_id: String, every: 
 async fn stream(
     socket: &mut WebSocket,
     state: &AppState,
+    settings: &Settings,
     route_id: &str,
-    every: Duration,
 ) -> Option<Close> {
+    let every = settings.every;
     let unavailable = (1011, "Traffic is temporarily unavailable");
     let mut last = match traffic::estimate(&state.db, route_id).await {
         Ok(Some(t)) => t,
@@ -76,7 +104,11 @@ async fn stream(
             return Some(unavailable);
         }
     };
-    let mut news = match ws::subscribe(state, traffic::channel(state, &last.corridor)).await {
+    let hub = settings.sockets.hub();
+    let mut news = match hub
+        .subscribe(state, traffic::channel(state, &last.corridor))
+        .await
+    {
         Ok(stream) => stream,
         Err(e) => {
             tracing::warn!(error = %e, "could not subscribe to traffic news");
@@ -97,12 +129,10 @@ async fn stream(
                 false
             }
             _ = tick.tick() => true,
-            incoming = socket.recv() => {
-                if ws::received(state, incoming) {
-                    continue;
-                }
-                return None;
-            }
+            incoming = socket.recv() => match ws::received(state, incoming) {
+                ControlFlow::Continue(()) => continue,
+                ControlFlow::Break(close) => return close,
+            },
             () = ws::drained(&mut draining) => return Some(ws::GOING_AWAY),
         };
         let now = match traffic::estimate(&state.db, route_id).await {
@@ -139,7 +169,7 @@ async fn send(socket: &mut WebSocket, state: &AppState, t: &Traffic) -> bool {
 mod tests {
     use std::time::Duration;
 
-    use futures_util::StreamExt;
+    use futures_util::{SinkExt, StreamExt};
     use serde_json::Value;
     use shared::domain::ai::traffic::ping_recorded;
     use shared::testing::{TestApp, assert_serves_its_manifest};
@@ -242,6 +272,45 @@ mod tests {
             Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 4404),
             other => panic!("expected a close frame, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn oversized_messages_close_with_1009_and_one_address_gets_a_bounded_number() {
+        let app = TestApp::spawn_with(
+            vec![super::with_interval(Duration::from_secs(3600))],
+            &[("WS_MAX_PER_ADDRESS", "2")],
+        )
+        .await;
+        let mut first = open(&app, "route-yaounde-buea").await;
+        next_json(&mut first, Duration::from_secs(5)).await;
+        let _ = first.send(Message::text("x".repeat(64 * 1024))).await;
+        match next(&mut first, Duration::from_secs(5)).await {
+            Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1009),
+            other => panic!("expected a 1009 close, got {other:?}"),
+        }
+
+        let _a = open(&app, "route-yaounde-buea").await;
+        let _b = open(&app, "route-yaounde-buea").await;
+        let mut refused = None;
+        for _ in 0..100 {
+            let url = format!("ws://{}/api/ws/route/route-yaounde-buea/traffic", app.addr);
+            match tokio_tungstenite::connect_async(url).await {
+                // The 1009 socket may not have given its place back yet.
+                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                    refused = Some(response);
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let response = refused.expect("a third socket from one address is refused");
+        assert_eq!(response.status(), 429);
+        let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body["message"],
+            "Too many open connections from this address"
+        );
     }
 
     #[test]

@@ -3,14 +3,19 @@
 //! [`shared::domain::notifications::publish`] puts each committed notification,
 //! so a booking written by any instance reaches sockets open on any other.
 //!
-//! The upgrade always succeeds; the handler then authenticates itself, because
-//! a WebSocket answers with close codes, not statuses: 4401 without a valid
-//! token (`?token=` or `Authorization: Bearer`), 4403 when the token's uid is
-//! not `{user_id}`. A connected client gets `{"message": "connected", ...}`,
-//! then each notification (the list's item shape), and `{"type": "keepalive"}`
-//! every 15 s. When the instance drains (SIGTERM) it closes with 1001 so the
-//! client reconnects elsewhere.
+//! The token (`?token=` or `Authorization: Bearer`) is checked before the
+//! upgrade, with the same device-session check as every authenticated request
+//! (a revoked session or signed-out token is refused), but a WebSocket answers
+//! with close codes, not statuses: the upgrade succeeds and then closes with
+//! 4401 without a valid token or for a revoked session, 4403 when the token's
+//! uid is not `{user_id}`. Too many open sockets for the user or the client
+//! address on this instance is a 429 instead of the upgrade; a client message
+//! above a few KiB closes with 1009. A connected client gets
+//! `{"message": "connected", ...}`, then each notification (the list's item
+//! shape), and `{"type": "keepalive"}` every 15 s. When the instance drains
+//! (SIGTERM) it closes with 1001 so the client reconnects elsewhere.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use axum::Extension;
@@ -19,13 +24,13 @@ use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use futures_util::StreamExt;
 use serde_json::json;
 use shared::auth::{AuthError, bearer_token};
 use shared::domain::notifications::channel;
+use shared::middleware::ClientIp;
 use shared::prelude::*;
 use shared::runtime::draining;
-use shared::ws::{self, Close};
+use shared::ws::{self, Close, Slots, Sockets};
 
 /// How often an idle socket hears from us, so proxies keep it open.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -40,12 +45,19 @@ pub fn with_keepalive(every: Duration) -> Function {
     shared::function!(
         OpenApiRouter::new()
             .routes(routes!(notifications_ws))
-            .layer(Extension(Keepalive(every)))
+            .layer(Extension(Settings {
+                keepalive: every,
+                sockets: Sockets::default(),
+            }))
     )
 }
 
-#[derive(Clone, Copy)]
-struct Keepalive(Duration);
+/// The keep-alive interval and this process's sockets.
+#[derive(Clone)]
+struct Settings {
+    keepalive: Duration,
+    sockets: Sockets,
+}
 
 /// The token, for clients that cannot set headers on a WebSocket.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -61,12 +73,16 @@ impl Validate for Credentials {}
 #[utoipa::path(get, path = "/api/ws/user/{user_id}/notifications", tag = "Notifications",
     params(("user_id" = String, Path, description = "The user's uid"), Credentials),
     responses((status = 101, description = "WebSocket. Closes with 4401 without a valid \
-        token, 4403 for another user's stream, 1001 when the instance shuts down.")))]
+        token or for a revoked session, 4403 for another user's stream, 1009 for a client \
+        message above 4 KiB, 1001 when the instance shuts down."),
+        (status = 429, body = ErrorBody, description = "Too many open sockets for this user \
+        or client address on this instance")))]
 async fn notifications_ws(
     State(state): State<AppState>,
     Path(user_id): Path<String>,
     Query(credentials): Query<Credentials>,
-    Extension(Keepalive(every)): Extension<Keepalive>,
+    Extension(settings): Extension<Settings>,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -77,7 +93,14 @@ async fn notifications_ws(
     let token = credentials
         .token
         .or_else(|| bearer_token(&headers).map(str::to_owned));
-    ws.on_upgrade(move |socket| serve(socket, state, user_id, token, every))
+    let verdict = authorize(&state, token.as_deref(), &user_id, &headers, &ip).await;
+    let uid = verdict.is_ok().then_some(user_id.as_str());
+    let slots = match settings.sockets.admit(&state, &ip, uid) {
+        Ok(slots) => slots,
+        Err(too_many) => return too_many,
+    };
+    ws::bounded(ws)
+        .on_upgrade(move |socket| serve(socket, state, settings, user_id, verdict, slots))
 }
 
 /// A plain HTTP request to the socket's URL, answered in the contract's error shape.
@@ -91,25 +114,35 @@ fn not_a_websocket(rejection: WebSocketUpgradeRejection) -> Response {
 async fn serve(
     mut socket: WebSocket,
     state: AppState,
+    settings: Settings,
     user_id: String,
-    token: Option<String>,
-    every: Duration,
+    verdict: Result<(), Close>,
+    _slots: Slots,
 ) {
     let _open = ws::Connection::open(&state);
-    let close = match authorize(&state, token.as_deref(), &user_id).await {
+    let close = match verdict {
         Err(close) => Some(close),
-        Ok(()) => stream(&mut socket, &state, &user_id, every).await,
+        Ok(()) => stream(&mut socket, &state, &settings, &user_id).await,
     };
     if let Some(close) = close {
         ws::close(&mut socket, close).await;
     }
 }
 
-/// Whether `token` is valid and belongs to `user_id`.
-async fn authorize(state: &AppState, token: Option<&str>, user_id: &str) -> Result<(), Close> {
+/// Whether `token` is valid, belongs to `user_id` and its session stands
+/// (the check every authenticated request gets, whichever way the token came).
+async fn authorize(
+    state: &AppState,
+    token: Option<&str>,
+    user_id: &str,
+    headers: &HeaderMap,
+    ip: &str,
+) -> Result<(), Close> {
     let token = token.ok_or((4401, "Not authenticated"))?;
     match state.auth.verify(token).await {
-        Ok(user) if user.uid == user_id => Ok(()),
+        Ok(user) if user.uid == user_id => shared::sessions::keep(state, &user, headers, ip)
+            .await
+            .map_err(|_| (4401, "Session revoked; sign in again")),
         Ok(_) => Err((4403, "Not allowed to read another user's notifications")),
         Err(AuthError::KeysUnavailable) => Err((1013, "Authentication is temporarily unavailable")),
         Err(e) => {
@@ -128,10 +161,12 @@ async fn authorize(state: &AppState, token: Option<&str>, user_id: &str) -> Resu
 async fn stream(
     socket: &mut WebSocket,
     state: &AppState,
+    settings: &Settings,
     user_id: &str,
-    every: Duration,
 ) -> Option<Close> {
-    let mut published = match ws::subscribe(state, channel(state, user_id)).await {
+    let every = settings.keepalive;
+    let hub = settings.sockets.hub();
+    let mut published = match hub.subscribe(state, channel(state, user_id)).await {
         Ok(stream) => stream,
         Err(e) => {
             tracing::warn!(error = %e, "could not subscribe to notifications");
@@ -146,11 +181,10 @@ async fn stream(
     let mut draining = draining();
     loop {
         tokio::select! {
-            msg = published.next() => match msg.map(|m| m.get_payload::<String>()) {
-                Some(Ok(notification)) => if !ws::send_text(socket, state, notification).await {
+            msg = published.next() => match msg {
+                Some(notification) => if !ws::send_text(socket, state, notification).await {
                     return None;
                 },
-                Some(Err(e)) => tracing::warn!(error = %e, "unreadable notification skipped"),
                 None => return Some((1011, "Notifications are temporarily unavailable")),
             },
             _ = keepalive.tick() => {
@@ -159,8 +193,8 @@ async fn stream(
                     return None;
                 }
             }
-            incoming = socket.recv() => if !ws::received(state, incoming) {
-                return None;
+            incoming = socket.recv() => if let ControlFlow::Break(close) = ws::received(state, incoming) {
+                return close;
             },
             () = ws::drained(&mut draining) => return Some(ws::GOING_AWAY),
         }
@@ -174,7 +208,7 @@ mod tests {
     use futures_util::{SinkExt, StreamExt};
     use serde_json::{Value, json};
     use shared::domain::notifications::{self, Kind, NewNotification};
-    use shared::testing::{TestApp, assert_serves_its_manifest};
+    use shared::testing::{TestApp, TestKeys, assert_serves_its_manifest, claims};
     use tokio::net::TcpStream;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -186,15 +220,49 @@ mod tests {
     /// Opens `/api/ws/user/{user}/notifications` with `query`, and `bearer` as
     /// the Authorization header when given.
     async fn open(app: &TestApp, user: &str, query: &str, bearer: Option<&str>) -> Socket {
+        try_open(
+            app,
+            user,
+            query,
+            &[("authorization", bearer.map(|t| format!("Bearer {t}")))],
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Opens the socket with these headers (`None` values left out): the
+    /// socket, or the HTTP status and body that refused the upgrade.
+    async fn try_open(
+        app: &TestApp,
+        user: &str,
+        query: &str,
+        headers: &[(&'static str, Option<String>)],
+    ) -> Result<Socket, (u16, Value)> {
         let url = format!("ws://{}/api/ws/user/{user}/notifications{query}", app.addr);
         let mut request = url.into_client_request().unwrap();
-        if let Some(token) = bearer {
-            let value = format!("Bearer {token}").parse().unwrap();
-            request.headers_mut().insert("authorization", value);
+        for (name, value) in headers {
+            if let Some(value) = value {
+                request.headers_mut().insert(*name, value.parse().unwrap());
+            }
         }
-        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-        assert_eq!(response.status(), 101);
-        socket
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, response)) => {
+                assert_eq!(response.status(), 101);
+                Ok(socket)
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response.body().as_deref().unwrap_or_default();
+                let body = serde_json::from_slice(body).unwrap_or(Value::Null);
+                Err((response.status().as_u16(), body))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A socket of `uid` (signed in) from client address `ip`.
+    async fn open_from(app: &TestApp, uid: &str, ip: &str) -> Result<Socket, (u16, Value)> {
+        let query = format!("?token={}", app.token(uid));
+        try_open(app, uid, &query, &[("x-forwarded-for", Some(ip.into()))]).await
     }
 
     /// The next frame, within 5 s.
@@ -376,6 +444,241 @@ mod tests {
             "{body}"
         );
         assert_eq!(body["detail"], body["message"]);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_message_closes_the_socket_with_1009() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let token = app.token("ada");
+        let mut socket = open(&app, "ada", &format!("?token={token}"), None).await;
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
+        socket
+            .send(Message::text("x".repeat(shared::ws::MAX_MESSAGE)))
+            .await
+            .unwrap();
+        socket
+            .send(Message::text("y".repeat(shared::ws::MAX_MESSAGE + 1)))
+            .await
+            .unwrap();
+        assert_eq!(close_code(&mut socket).await, 1009);
+
+        let mut socket = open(&app, "ada", &format!("?token={token}"), None).await;
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
+        let _ = socket.send(Message::binary(vec![0u8; 1 << 20])).await;
+        assert_eq!(
+            close_code(&mut socket).await,
+            1009,
+            "1 MiB is not read in full"
+        );
+    }
+
+    /// Waits until the instance has given back the places of closed sockets.
+    async fn settle(app: &TestApp, open: f64) {
+        for _ in 0..100 {
+            let now = metric(app, "websocket_connections{function=\"notifications-ws\"} ").await;
+            if now == open {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("sockets still open");
+    }
+
+    #[tokio::test]
+    async fn too_many_sockets_for_one_user_are_429_before_the_upgrade() {
+        let app = TestApp::spawn_with(vec![super::function()], &[("WS_MAX_PER_USER", "2")]).await;
+        let mut first = open_from(&app, "ada", "203.0.113.1").await.unwrap();
+        let _second = open_from(&app, "ada", "203.0.113.2").await.unwrap();
+        let (status, body) = open_from(&app, "ada", "203.0.113.3").await.err().unwrap();
+        assert_eq!(status, 429);
+        assert_eq!(body["message"], "Too many open connections for this user");
+        assert_eq!(body["detail"], body["message"]);
+        let _bob = open_from(&app, "bob", "203.0.113.3")
+            .await
+            .expect("bob is not ada");
+        let mut forged = try_open(&app, "ada", "?token=forged", &[]).await.unwrap();
+        assert_eq!(
+            close_code(&mut forged).await,
+            4401,
+            "an invalid token takes no place of ada's"
+        );
+
+        first.close(None).await.unwrap();
+        let mut reopened = Err((0, Value::Null));
+        for _ in 0..100 {
+            reopened = open_from(&app, "ada", "203.0.113.3").await;
+            if reopened.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(reopened.is_ok(), "a place came free: {:?}", reopened.err());
+    }
+
+    #[tokio::test]
+    async fn too_many_sockets_from_one_address_are_429_before_the_upgrade() {
+        let app =
+            TestApp::spawn_with(vec![super::function()], &[("WS_MAX_PER_ADDRESS", "3")]).await;
+        let mut held = Vec::new();
+        for uid in ["ada", "bob", "cy"] {
+            held.push(open_from(&app, uid, "2001:db8:7:7::1").await.unwrap());
+        }
+        let (status, body) = open_from(&app, "dan", "2001:db8:7:7::2")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(status, 429, "another address of the same /64");
+        assert_eq!(
+            body["message"],
+            "Too many open connections from this address"
+        );
+        assert!(open_from(&app, "dan", "2001:db8:7:8::1").await.is_ok());
+        assert!(open_from(&app, "eve", "198.51.100.4").await.is_ok());
+    }
+
+    /// `PUBSUB NUMSUB` of `channels`.
+    async fn subscribers(app: &TestApp, channels: &[String]) -> Vec<i64> {
+        let mut conn = app.state.redis.get().await.unwrap();
+        let counts: std::collections::HashMap<String, i64> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channels)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        channels.iter().map(|c| counts[c]).collect()
+    }
+
+    /// Redis clients subscribed to exactly `n` channels.
+    async fn clients_subscribed_to(app: &TestApp, n: usize) -> usize {
+        let mut conn = app.state.redis.get().await.unwrap();
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let field = format!(" sub={n} ");
+        list.lines().filter(|l| l.contains(&field)).count()
+    }
+
+    #[tokio::test]
+    async fn many_sockets_share_one_redis_subscriber_and_all_still_hear_their_news() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let users: Vec<String> = (0..37).map(|i| format!("rider-{i}")).collect();
+        let mut sockets = Vec::new();
+        for (i, uid) in users.iter().enumerate() {
+            let ip = format!("203.0.113.{}", i % 200);
+            let mut socket = open_from(&app, uid, &ip).await.unwrap();
+            assert_eq!(next_json(&mut socket).await["message"], "connected");
+            sockets.push(socket);
+        }
+        for _ in 0..4 {
+            let mut socket = open_from(&app, "rider-0", "203.0.113.0").await.unwrap();
+            assert_eq!(next_json(&mut socket).await["message"], "connected");
+            sockets.push(socket);
+        }
+        let channels: Vec<String> = users
+            .iter()
+            .map(|u| notifications::channel(&app.state, u))
+            .collect();
+        assert_eq!(
+            subscribers(&app, &channels).await,
+            vec![1; users.len()],
+            "one subscription per channel, however many sockets listen"
+        );
+        assert_eq!(
+            clients_subscribed_to(&app, users.len()).await,
+            1,
+            "41 sockets, one Redis pub/sub connection holding all 37 channels"
+        );
+
+        let id = notify(&app, "rider-0", "Departure moved").await;
+        for i in std::iter::once(0).chain(users.len()..sockets.len()) {
+            let item = next_json(&mut sockets[i]).await;
+            assert_eq!(item["id"], json!(id.to_string()), "every socket of rider-0");
+        }
+        let id = notify(&app, "rider-36", "Boarding").await;
+        assert_eq!(
+            next_json(&mut sockets[36]).await["id"],
+            json!(id.to_string())
+        );
+
+        for mut socket in sockets {
+            socket.close(None).await.unwrap();
+        }
+        settle(&app, 0.0).await;
+        let mut left = vec![];
+        for _ in 0..100 {
+            left = subscribers(&app, &channels).await;
+            if left.iter().all(|n| *n == 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            left,
+            vec![0; users.len()],
+            "unsubscribed as the sockets left"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_query_token_gets_the_session_check_too() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let now = chrono::Utc::now().timestamp();
+        let signed_in_at = |at: i64| {
+            let mut c = claims("ada");
+            c["auth_time"] = json!(at);
+            c["iat"] = json!(at.min(chrono::Utc::now().timestamp()));
+            TestKeys::get().sign(&c)
+        };
+        let phone = signed_in_at(now - 600);
+        let query = format!("?token={phone}");
+        let device = |id: &str| [("x-device-id", Some(id.to_owned()))];
+        let mut socket = try_open(&app, "ada", &query, &device("phone"))
+            .await
+            .unwrap();
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
+        socket.close(None).await.unwrap();
+        let session: uuid::Uuid = sqlx::query_scalar(
+            "SELECT id FROM device_sessions WHERE user_id = 'ada' AND device_id = 'phone'",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .expect("the ?token= socket recorded its session");
+        assert!(
+            shared::sessions::revoke(&app.state, "ada", session)
+                .await
+                .unwrap()
+        );
+
+        for id in ["phone", "a-new-device"] {
+            let mut socket = try_open(&app, "ada", &query, &device(id)).await.unwrap();
+            assert_eq!(close_code(&mut socket).await, 4401, "revoked, from {id}");
+        }
+        let laptop = signed_in_at(now - 300);
+        let mut socket = open(&app, "ada", &format!("?token={laptop}"), None).await;
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
+
+        shared::sessions::revoke_all(&app.state, "ada")
+            .await
+            .unwrap();
+        let mut socket = open(&app, "ada", &format!("?token={laptop}"), None).await;
+        assert_eq!(close_code(&mut socket).await, 4401, "signed out everywhere");
+        let refused = try_open(
+            &app,
+            "ada",
+            "",
+            &[("authorization", Some(format!("Bearer {laptop}")))],
+        )
+        .await;
+        assert_eq!(
+            refused.err().unwrap().0,
+            401,
+            "the header path, before the upgrade"
+        );
+        let again = signed_in_at(chrono::Utc::now().timestamp() + 2);
+        let mut socket = open(&app, "ada", &format!("?token={again}"), None).await;
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
     }
 
     #[test]

@@ -58,6 +58,7 @@ async fn relays_a_notification_published_by_another_process_and_closes_1001_on_s
     let mut child = Killed(
         Command::new(BIN)
             .env_clear()
+            .envs(shared::testing::clock_env())
             .env("DATABASE_URL", &db)
             .env("REDIS_URL", redis_url())
             .env("FIREBASE_PROJECT_ID", PROJECT_ID)
@@ -102,7 +103,7 @@ async fn relays_a_notification_published_by_another_process_and_closes_1001_on_s
         ("DATABASE_URL", db.as_str()),
     ];
     let state = AppState::with_pool(config(&jwks.url, &overrides), pool).unwrap();
-    sqlx::query("INSERT INTO users (uid) VALUES ('ada')")
+    sqlx::query("INSERT INTO users (uid) VALUES ('ada') ON CONFLICT DO NOTHING")
         .execute(&state.db)
         .await
         .unwrap();
