@@ -87,7 +87,11 @@ pub struct Config {
     pub public_base_url: String,
     /// Errors go to Sentry when set.
     pub sentry_dsn: Option<String>,
-    /// Traces go to this OTLP/HTTP collector (`.../v1/traces`) when set.
+    /// Where traces go, when they are on: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+    /// else `OTEL_EXPORTER_OTLP_ENDPOINT`; off when neither is set, or
+    /// `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`. The OpenTelemetry
+    /// SDK reads these variables itself (with `OTEL_EXPORTER_OTLP_HEADERS`,
+    /// `_TIMEOUT` and `_COMPRESSION`); this only says whether to start it.
     pub otlp_endpoint: Option<String>,
     /// `SENTRY_ENVIRONMENT`, default `production`.
     pub environment: String,
@@ -150,6 +154,33 @@ impl std::fmt::Debug for FcmConfig {
             .field("api_url", &self.api_url)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether (and where) traces are exported; see [`Config::otlp_endpoint`].
+/// Only OTLP over HTTP with protobuf is built in: another protocol is a
+/// configuration error rather than traces that silently go nowhere.
+fn otlp_traces(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let off = |k: &str, v: &str| get(k).is_some_and(|s| s.trim().eq_ignore_ascii_case(v));
+    if off("OTEL_SDK_DISABLED", "true") || off("OTEL_TRACES_EXPORTER", "none") {
+        return Ok(None);
+    }
+    for variable in [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
+        if let Some(protocol) = get(variable) {
+            if protocol.trim() != "http/protobuf" {
+                return Err(ConfigError {
+                    variable,
+                    problem: format!(
+                        "{protocol:?}: these binaries export traces over http/protobuf only"
+                    ),
+                });
+            }
+            break;
+        }
+    }
+    Ok(get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| get("OTEL_EXPORTER_OTLP_ENDPOINT")))
 }
 
 /// A variable that is missing or does not parse.
@@ -268,7 +299,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_owned(),
             sentry_dsn: get("SENTRY_DSN"),
-            otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            otlp_endpoint: otlp_traces(&get)?,
             environment: get("SENTRY_ENVIRONMENT").unwrap_or_else(|| "production".into()),
             ticket_key: match get("TICKET_SIGNING_KEY") {
                 Some(k) if k.len() < 32 => {
@@ -373,6 +404,41 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn traces_follow_the_standard_otel_variables() {
+        let on = |vars: &[(&str, &str)]| config(vars).unwrap().otlp_endpoint;
+        assert_eq!(on(&[]), None, "off unless a collector is named");
+        assert_eq!(
+            on(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]).as_deref(),
+            Some("http://c:4318")
+        );
+        assert_eq!(
+            on(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t/v1/traces"),
+            ])
+            .as_deref(),
+            Some("http://t/v1/traces"),
+            "the signal's own endpoint wins"
+        );
+        for off in [
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+        ] {
+            assert_eq!(
+                on(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"), off]),
+                None
+            );
+        }
+        let grpc = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ])
+        .unwrap_err();
+        assert_eq!(grpc.variable, "OTEL_EXPORTER_OTLP_PROTOCOL");
+        assert!(config(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).is_ok());
     }
 
     #[test]

@@ -114,12 +114,20 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     req.extensions_mut().insert(RequestId(request_id.clone()));
     req.extensions_mut().insert(ClientIp(ip.clone()));
 
+    // OpenTelemetry's HTTP server conventions: the name is refined to
+    // "{method} {route}" once routing has matched a route.
     let span = tracing::info_span!(
         "request",
+        otel.name = %method,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        url.path = %path,
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
         function = %state.config.function,
         request_id = %request_id,
-        method = %method,
-        path = %path,
         client_ip = %ip,
         uid = tracing::field::Empty,
         trace_id = tracing::field::Empty,
@@ -147,6 +155,8 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
             elapsed,
         ),
     }
+
+    record_outcome(&span, &method, route.as_ref(), status);
 
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -176,6 +186,31 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         )
     });
     response
+}
+
+/// Completes the request span: route, status, and for a 5xx `error.type` and
+/// an error status (a 4xx is the caller's mistake, not the server's).
+fn record_outcome(
+    span: &tracing::Span,
+    method: &Method,
+    route: Option<&RouteLabel>,
+    status: http::StatusCode,
+) {
+    if span.is_disabled() {
+        return;
+    }
+    if let Some(route) = route {
+        span.record("http.route", route.0.as_str());
+        let name = format!("{method} {}", route.0.as_str());
+        span.record("otel.name", name.as_str());
+        crate::telemetry::name_span(span, name);
+    }
+    // As i64: the OTel layer exports a u64 as a string, the convention is an int.
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        span.record("error.type", status.as_str());
+        span.record("otel.status_code", "ERROR");
+    }
 }
 
 /// Marks responses with the route template that served them and that

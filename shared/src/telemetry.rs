@@ -1,8 +1,11 @@
 //! Telemetry: JSON logs on stdout (each request's lines carry its request id),
 //! errors to Sentry when `SENTRY_DSN` is set, and traces over OTLP/HTTP when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Nothing here touches the network at
-//! start: both exporters send from background threads once there is something
-//! to send.
+//! the standard `OTEL_EXPORTER_OTLP_*` variables name a collector (the SDK
+//! reads them, and `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`). Server
+//! spans follow OpenTelemetry's HTTP conventions (see
+//! [`crate::middleware::observe`]). Nothing here touches the network at start:
+//! both exporters send from background threads once there is something to
+//! send.
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
@@ -76,8 +79,8 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
         .as_ref()
         .map(|_| sentry::integrations::tracing::ErrorLayer::new().with_filter(LevelFilter::ERROR));
 
-    let tracer = config.otlp_endpoint.as_deref().and_then(|endpoint| {
-        use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+    let tracer = config.otlp_endpoint.as_deref().and_then(|_| {
+        use opentelemetry_otlp::WithHttpConfig;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::blocking::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
@@ -87,7 +90,6 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_http_client(client)
-            .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
             .build()
             .map_err(|e| eprintln!("OTEL_EXPORTER_OTLP_ENDPOINT: {e}"))
             .ok()?;
@@ -258,6 +260,15 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     if trace_id != opentelemetry::trace::TraceId::INVALID {
         span.record("trace_id", tracing::field::display(trace_id));
     }
+}
+
+/// Names the exported span of `span`. The OpenTelemetry span has started by
+/// the time routing tells the route (it carries the caller's trace), and a
+/// span's name recorded after that start is not exported: rename it directly.
+pub fn name_span(span: &tracing::Span, name: String) {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    span.context().span().update_name(name);
 }
 
 struct Headers<'a>(&'a http::HeaderMap);

@@ -1,9 +1,11 @@
 //! Telemetry leaves the process for real: a 5xx and a panic reach a Sentry
 //! endpoint tagged with the request id, function and user; the request's trace,
-//! continuing the caller's `traceparent`, reaches an OTLP/HTTP collector with a
-//! span per SQL statement and Redis command; the metric families appear once
-//! the actions that record them ran. The endpoints are served by the test on
-//! 127.0.0.1. One test: the subscriber is process-global.
+//! continuing the caller's `traceparent`, reaches an OTLP/HTTP collector named
+//! by the standard `OTEL_*` variables, as server spans that follow
+//! OpenTelemetry's HTTP conventions, with a span per SQL statement and Redis
+//! command; the metric families appear once the actions that record them ran.
+//! The endpoints are served by the test on 127.0.0.1. One test: the
+//! subscriber and the SDK's environment are process-global.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +15,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use prost::Message;
+use serde_json::json;
 use shared::prelude::*;
 use shared::testing::{TestApp, config, probe_function, send, serve};
 
@@ -64,15 +73,29 @@ fn errors_reach_sentry_and_traces_reach_the_otlp_collector() {
             .route("/api/42/envelope/", post(collect))
             .with_state(sentry_inbox.clone());
         let otlp = Router::new()
-            .route("/v1/traces", post(collect))
+            .route("/collector/traces", post(collect))
             .with_state(otlp_inbox.clone());
         (serve(sentry).await, serve(otlp).await)
     });
     let sentry_dsn = format!("http://public@{sentry_addr}/42");
-    let otlp = format!("http://{otlp_addr}");
+    // The signal's own endpoint is used as it is (no `/v1/traces` added).
+    let otlp = format!("http://{otlp_addr}/collector/traces");
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", otlp.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=test,service.namespace=ai-imutis",
+        ),
+    ];
+    for (k, v) in otel {
+        // SAFETY: no other thread of this one-test binary reads the
+        // environment yet; the SDK reads these when the exporter is built.
+        unsafe { std::env::set_var(k, v) };
+    }
     let overrides = [
         ("SENTRY_DSN", sentry_dsn.as_str()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", otlp.as_str()),
         ("SENTRY_ENVIRONMENT", "test"),
     ];
     let telemetry =
@@ -172,32 +195,127 @@ fn errors_reach_sentry_and_traces_reach_the_otlp_collector() {
     assert!(!panic.contains("eyJ"), "never the token: {panic}");
 
     let traces = otlp_inbox.lock().unwrap();
-    let (kind, export) = traces
-        .first()
-        .expect("a trace export reached the collector");
-    assert_eq!(kind, "application/x-protobuf");
+    assert!(
+        traces
+            .iter()
+            .all(|(kind, _)| kind == "application/x-protobuf"),
+        "OTLP over HTTP with protobuf"
+    );
+    let exports: Vec<ExportTraceServiceRequest> = traces
+        .iter()
+        .map(|(_, body)| ExportTraceServiceRequest::decode(body.as_ref()).expect("OTLP protobuf"))
+        .collect();
+    let resource = exports
+        .iter()
+        .flat_map(|e| &e.resource_spans)
+        .find_map(|r| r.resource.as_ref())
+        .expect("a resource");
+    let resource = attributes(&resource.attributes);
+    assert_eq!(resource.get("service.name"), Some(&json!("broken")));
+    assert_eq!(
+        resource.get("deployment.environment.name"),
+        Some(&json!("test")),
+        "OTEL_RESOURCE_ATTRIBUTES: {resource:?}"
+    );
+    let spans: Vec<&Span> = exports
+        .iter()
+        .flat_map(|e| &e.resource_spans)
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    let named = |name: &str| {
+        spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
+            panic!(
+                "no span {name:?} in {:?}",
+                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        })
+    };
+
+    let broken = named("GET /broken");
+    assert_eq!(broken.kind, SpanKind::Server as i32);
     let trace_id: Vec<u8> = (0..16)
         .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).unwrap())
         .collect();
-    assert!(
-        export.windows(16).any(|w| w == trace_id.as_slice()),
-        "the exported span continues the caller's trace"
+    assert_eq!(
+        broken.trace_id, trace_id,
+        "the span continues the caller's trace"
     );
-    assert!(
-        export.windows(6).any(|w| w == b"broken"),
-        "service name in the resource"
+    let attrs = attributes(&broken.attributes);
+    assert_eq!(
+        attrs.get("http.request.method"),
+        Some(&json!("GET")),
+        "{attrs:?}"
     );
-    let exports: Vec<u8> = traces.iter().flat_map(|(_, b)| b.to_vec()).collect();
-    assert!(
-        exports.windows(9).any(|w| w == b"db select"),
-        "a span for the SQL statement"
+    assert_eq!(
+        attrs.get("http.route"),
+        Some(&json!("/broken")),
+        "{attrs:?}"
     );
-    assert!(
-        exports.windows(15).any(|w| w == b"SELECT count(*)"),
-        "with its statement"
+    assert_eq!(attrs.get("url.path"), Some(&json!("/broken")), "{attrs:?}");
+    assert_eq!(
+        attrs.get("http.response.status_code"),
+        Some(&json!(500)),
+        "{attrs:?}"
     );
-    assert!(
-        exports.windows(5).any(|w| w == b"redis") && exports.windows(3).any(|w| w == b"GET"),
-        "a span for the Redis command"
+    assert_eq!(attrs.get("error.type"), Some(&json!("500")), "{attrs:?}");
+    assert_eq!(
+        broken.status.as_ref().map(|s| s.code),
+        Some(StatusCode::Error as i32),
+        "a 5xx is an error span"
     );
+
+    let work = named("GET /work");
+    assert_eq!(work.kind, SpanKind::Server as i32);
+    let attrs = attributes(&work.attributes);
+    assert_eq!(
+        attrs.get("http.response.status_code"),
+        Some(&json!(200)),
+        "{attrs:?}"
+    );
+    assert_eq!(
+        attrs.get("error.type"),
+        None,
+        "a 200 is no error: {attrs:?}"
+    );
+
+    let select = spans
+        .iter()
+        .filter(|s| s.name == "db select")
+        .find(|s| {
+            attributes(&s.attributes)
+                .values()
+                .any(|v| v.as_str().is_some_and(|s| s.contains("SELECT count(*)")))
+        })
+        .expect("a span for the SQL statement, with its text");
+    assert_eq!(select.kind, SpanKind::Client as i32);
+    assert_eq!(
+        select.trace_id, work.trace_id,
+        "the SQL span is in the request's trace"
+    );
+    let redis = spans
+        .iter()
+        .filter(|s| attributes(&s.attributes).get("db.system") == Some(&json!("redis")))
+        .find(|s| s.trace_id == work.trace_id)
+        .expect("a span for the Redis command, in the request's trace");
+    assert_eq!(
+        (redis.name.as_str(), redis.kind),
+        ("GET", SpanKind::Client as i32)
+    );
+}
+
+/// An OTLP attribute list as JSON values, by key.
+fn attributes(list: &[KeyValue]) -> std::collections::HashMap<String, serde_json::Value> {
+    list.iter()
+        .map(|kv| {
+            let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(s)) => json!(s),
+                Some(any_value::Value::IntValue(i)) => json!(i),
+                Some(any_value::Value::BoolValue(b)) => json!(b),
+                Some(any_value::Value::DoubleValue(d)) => json!(d),
+                other => json!(format!("{other:?}")),
+            };
+            (kv.key.clone(), value)
+        })
+        .collect()
 }
