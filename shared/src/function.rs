@@ -248,7 +248,10 @@ timeout_seconds = 30
             GOOD.replace("\"GET /api/x/{id}\"", ""),
             GOOD.replace("min_scale = 0", "min_scale = 11"),
             GOOD.replace("cpu = \"100m\"", "cpu = \"100m\"\ncpus = 2"),
-            GOOD.replace("timeout_seconds = 30", "timeout_seconds = 30\nsecrets = [\"DATABASE_DIRECT_URL\"]"),
+            GOOD.replace(
+                "timeout_seconds = 30",
+                "timeout_seconds = 30\nsecrets = [\"DATABASE_DIRECT_URL\"]",
+            ),
         ] {
             assert!(Manifest::from_cargo_toml(&bad).is_err(), "{bad}");
         }

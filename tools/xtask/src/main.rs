@@ -408,6 +408,59 @@ mod tests {
         );
     }
 
+    fn manifest(extra: &str) -> Manifest {
+        let text = format!(
+            "[package]\nname = \"x\"\n[package.metadata.function]\nroutes = [\"GET /x\"]\nauth = \"none\"\n\
+             rate_limit = \"default\"\nconcurrency = 100\nmin_scale = 0\nmax_scale = 2\nmemory = \"64Mi\"\n\
+             cpu = \"100m\"\n{extra}"
+        );
+        Manifest::from_cargo_toml(&text).unwrap().unwrap()
+    }
+
+    #[test]
+    fn every_function_fits_a_stock_knative() {
+        for (m, _) in discover(&repo_root()).unwrap() {
+            assert_eq!(render::admission_problems(&m), Vec::<String>::new());
+        }
+        let ws = manifest("websocket = true\ntimeout_seconds = 3600");
+        assert!(render::admission_problems(&ws)[0].contains("max-revision-timeout-seconds 600"));
+        let mut cc = manifest("timeout_seconds = 30");
+        cc.concurrency = 1001;
+        assert!(render::admission_problems(&cc)[0].contains("container-concurrency-max-limit"));
+    }
+
+    #[test]
+    fn a_service_reads_only_its_secret_keys_and_sets_the_socket_timeouts() {
+        let m = manifest("websocket = true\ntimeout_seconds = 600\nsecrets = [\"GEMINI_API_KEY\"]");
+        let yaml = render::knative_service(&m, "abc");
+        let keys: Vec<&str> = yaml
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("key: "))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "\"DATABASE_URL\"",
+                "\"REDIS_URL\"",
+                "\"SENTRY_DSN\"",
+                "\"GEMINI_API_KEY\""
+            ]
+        );
+        assert!(
+            !yaml.contains("secretRef"),
+            "the whole Secret is not mounted"
+        );
+        assert!(yaml.contains("ai-imutis.dev/config-checksum: \"abc\""));
+        assert!(yaml.contains("responseStartTimeoutSeconds: 10\n"));
+        assert!(yaml.contains("idleTimeoutSeconds: 120\n"));
+        let readiness = yaml.split("readinessProbe:").nth(1).unwrap();
+        let readiness = readiness.split("livenessProbe:").next().unwrap();
+        assert!(
+            !readiness.contains("timeoutSeconds") && !readiness.contains("failureThreshold"),
+            "Knative refuses them with periodSeconds 0: {readiness}"
+        );
+    }
+
     #[test]
     fn splicing_replaces_only_the_generated_block() {
         let current = format!(

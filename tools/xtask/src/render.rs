@@ -137,7 +137,11 @@ pub fn admission_problems(m: &Manifest) -> Vec<String> {
 /// The secret keys a function gets: the database and Redis URLs, Sentry's DSN
 /// (optional), and what its manifest asks for.
 pub fn secret_keys(m: &Manifest) -> Vec<(&str, bool)> {
-    let mut keys = vec![("DATABASE_URL", false), ("REDIS_URL", false), ("SENTRY_DSN", true)];
+    let mut keys = vec![
+        ("DATABASE_URL", false),
+        ("REDIS_URL", false),
+        ("SENTRY_DSN", true),
+    ];
     keys.extend(m.secrets.iter().map(|s| (s.as_str(), true)));
     keys
 }
@@ -211,7 +215,11 @@ pub fn knative_service(m: &Manifest, config_checksum: &str) -> String {
     o.push_str("        ai-imutis.dev/database-client: \"true\"\n");
     o.push_str("        ai-imutis.dev/redis-client: \"true\"\n");
     o.push_str("      annotations:\n");
-    let _ = writeln!(o, "        ai-imutis.dev/config-checksum: {}", q(config_checksum));
+    let _ = writeln!(
+        o,
+        "        ai-imutis.dev/config-checksum: {}",
+        q(config_checksum)
+    );
     let _ = writeln!(
         o,
         "        ai-imutis.dev/secrets-checksum: {}",
@@ -422,7 +430,12 @@ pub fn helm_functions(functions: &[(Manifest, Vec<EdgeMatch>)]) -> String {
             mem = q(&m.memory),
             cpu = q(&m.cpu),
             t = m.timeout_seconds,
-            secrets = m.secrets.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "),
+            secrets = m
+                .secrets
+                .iter()
+                .map(|s| q(s))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         for e in matches {
             let _ = write!(
@@ -565,15 +578,18 @@ mod tests {
     }
 
     #[test]
-    fn websocket_functions_get_long_timeouts_and_concurrency_scaling() {
+    fn websocket_functions_get_socket_timeouts_and_concurrency_scaling() {
         let m = manifest("chat", &["GET /api/ws".to_owned()], true);
-        let yaml = knative_service(&m);
-        assert!(yaml.contains("timeoutSeconds: 3600\n"));
-        assert!(yaml.contains("idleTimeoutSeconds: 3600\n"));
+        let yaml = knative_service(&m, "c");
+        assert!(yaml.contains("timeoutSeconds: 30\n"));
+        assert!(yaml.contains("responseStartTimeoutSeconds: 10\n"));
+        assert!(yaml.contains("idleTimeoutSeconds: 120\n"));
         assert!(yaml.contains("autoscaling.knative.dev/metric: \"concurrency\""));
         assert!(yaml.contains("autoscaling.knative.dev/target: \"40\""));
-        let http = knative_service(&manifest("plain", &["GET /api/x".to_owned()], false));
+        let http = knative_service(&manifest("plain", &["GET /api/x".to_owned()], false), "c");
         assert!(http.contains("timeoutSeconds: 30\n"));
-        assert!(!http.contains("idleTimeoutSeconds"));
+        assert!(
+            !http.contains("idleTimeoutSeconds") && !http.contains("responseStartTimeoutSeconds")
+        );
     }
 }
