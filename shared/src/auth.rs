@@ -404,7 +404,7 @@ impl FirebaseVerifier {
             .get(&self.jwks_url)
             .send()
             .await
-            .and_then(|r| r.error_for_status())
+            .and_then(reqwest::Response::error_for_status)
             .map_err(|e| e.to_string())?;
         let ttl = response
             .headers()

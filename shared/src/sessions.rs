@@ -275,11 +275,15 @@ async fn revoked_in(
     .await
 }
 
+/// `uid`'s revocations as stored: tokens valid after, revoked sign-ins, and
+/// the device's revocation.
+type Stored = (Option<i64>, Vec<i64>, Option<i64>);
+
 /// Writes `uid`'s revocations from the database back to Redis (after Redis
 /// lost them, e.g. restarted empty): all tokens up to `valid_after`, the
 /// revoked sign-ins, and `device`'s own revocation.
 async fn restore_revocations(state: &AppState, uid: &str, device: &Device) {
-    let stored: Result<(Option<i64>, Vec<i64>, Option<i64>), sqlx::Error> = sqlx::query_as(
+    let stored: Result<Stored, sqlx::Error> = sqlx::query_as(
         "SELECT (SELECT floor(extract(epoch FROM valid_after))::bigint
                  FROM token_revocations WHERE user_id = $1),
                 ARRAY(SELECT auth_time FROM revoked_sign_ins WHERE user_id = $1),

@@ -161,6 +161,20 @@ pub struct Sockets {
     hub: Hub,
 }
 
+/// A socket refused for the caps: a 429 in the contract's error shape.
+#[derive(Debug)]
+pub struct TooMany(&'static str);
+
+impl IntoResponse for TooMany {
+    fn into_response(self) -> Response {
+        ApiError::TooManyRequests {
+            retry_after: 30,
+            message: self.0,
+        }
+        .into_response()
+    }
+}
+
 /// The places a socket holds in [`Sockets`]; given back when dropped.
 pub struct Slots {
     keys: Vec<String>,
@@ -183,8 +197,8 @@ impl Drop for Slots {
 
 impl Sockets {
     /// Takes a place for one more socket from `ip` (and signed-in `uid`), or
-    /// the 429 to answer instead of upgrading.
-    pub fn admit(&self, state: &AppState, ip: &str, uid: Option<&str>) -> Result<Slots, Response> {
+    /// the refusal to answer (429) instead of upgrading.
+    pub fn admit(&self, state: &AppState, ip: &str, uid: Option<&str>) -> Result<Slots, TooMany> {
         let config = &state.config;
         let mut wanted = vec![(
             format!("ip\0{}", limit_key(ip, config.ipv6_prefix)),
@@ -210,11 +224,7 @@ impl Sockets {
             } else {
                 "Too many open connections from this address"
             };
-            return Err(ApiError::TooManyRequests {
-                retry_after: 30,
-                message,
-            }
-            .into_response());
+            return Err(TooMany(message));
         }
         for (key, _) in &wanted {
             *open.entry(key.clone()).or_default() += 1;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use shared::domain::ai::traffic::{self, Traffic};
 use shared::middleware::ClientIp;
 use shared::prelude::*;
@@ -69,7 +69,7 @@ async fn traffic_ws(
     match settings.sockets.admit(&state, &ip, uid) {
         Ok(slots) => ws::bounded(ws)
             .on_upgrade(move |socket| serve(socket, state, settings, route_id, slots)),
-        Err(too_many) => too_many,
+        Err(too_many) => too_many.into_response(),
     }
 }
 

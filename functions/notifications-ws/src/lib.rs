@@ -97,7 +97,7 @@ async fn notifications_ws(
     let uid = verdict.is_ok().then_some(user_id.as_str());
     let slots = match settings.sockets.admit(&state, &ip, uid) {
         Ok(slots) => slots,
-        Err(too_many) => return too_many,
+        Err(too_many) => return too_many.into_response(),
     };
     ws::bounded(ws)
         .on_upgrade(move |socket| serve(socket, state, settings, user_id, verdict, slots))
