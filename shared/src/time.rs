@@ -73,9 +73,13 @@ pub fn parse_departure_date(s: &str) -> Result<DepartureDate, String> {
         in_range(day.year())?;
         return Ok(DepartureDate::Day(day));
     }
-    parse_datetime(s)
-        .map(DepartureDate::At)
-        .map_err(|e| e.replacen("must be", "must be a date (YYYY-MM-DD) or", 1))
+    parse_datetime(s).map(DepartureDate::At).map_err(|e| {
+        if e.starts_with("must be") {
+            e.replacen("must be", "must be a date (YYYY-MM-DD) or", 1)
+        } else {
+            e
+        }
+    })
 }
 
 fn naive(s: &str) -> Result<NaiveDateTime, chrono::ParseError> {
@@ -87,7 +91,7 @@ fn naive(s: &str) -> Result<NaiveDateTime, chrono::ParseError> {
     ]
     .iter()
     .map(|f| NaiveDateTime::parse_from_str(s, f))
-    .reduce(|a, b| a.or(b))
+    .reduce(std::result::Result::or)
     .expect("formats are listed")
 }
 
@@ -234,10 +238,16 @@ mod tests {
             let err = parse_datetime(old).unwrap_err();
             assert!(err.contains("out of range"), "{old}: {err}");
         }
+        let range = "is out of range: the year must be between 1970 and 9999";
+        assert_eq!(parse_departure_date("0000-01-01").unwrap_err(), range);
+        assert_eq!(
+            parse_departure_date("0000-01-01T00:00:00").unwrap_err(),
+            range
+        );
+        let bad = parse_departure_date("soon").unwrap_err();
         assert!(
-            parse_departure_date("0000-01-01")
-                .unwrap_err()
-                .contains("out of range")
+            bad.starts_with("must be a date (YYYY-MM-DD) or an ISO 8601"),
+            "{bad}"
         );
     }
 
