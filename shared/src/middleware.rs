@@ -183,7 +183,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
             client_ip = %ip,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request"
-        )
+        );
     });
     response
 }

@@ -91,7 +91,10 @@ fn errors_reach_sentry_and_traces_reach_the_otlp_collector() {
     for (k, v) in otel {
         // SAFETY: no other thread of this one-test binary reads the
         // environment yet; the SDK reads these when the exporter is built.
-        unsafe { std::env::set_var(k, v) };
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var(k, v);
+        }
     }
     let overrides = [
         ("SENTRY_DSN", sentry_dsn.as_str()),

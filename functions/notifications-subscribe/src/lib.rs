@@ -94,7 +94,7 @@ mod tests {
     }
 
     fn row(uid: &str, token: &str, channels: &[&str]) -> (String, String, Vec<String>) {
-        let channels = channels.iter().map(|c| c.to_string()).collect();
+        let channels = channels.iter().map(ToString::to_string).collect();
         (uid.into(), token.into(), channels)
     }
 

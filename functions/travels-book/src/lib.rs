@@ -678,9 +678,9 @@ mod tests {
         let flapping = tokio::spawn(async move {
             for i in 0..20 {
                 if i % 2 == 0 {
-                    proxy.down()
+                    proxy.down();
                 } else {
-                    proxy.up()
+                    proxy.up();
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(40)).await;
             }

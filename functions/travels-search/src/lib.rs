@@ -214,7 +214,7 @@ mod tests {
             got.push(
                 pluck(&body["results"], "id")
                     .iter()
-                    .map(|s| s.to_string())
+                    .map(ToString::to_string)
                     .collect::<Vec<_>>(),
             );
         }
@@ -239,7 +239,7 @@ mod tests {
         let (_, before) = search(&app, req.clone()).await;
         let ids: Vec<String> = pluck(&before["results"], "id")
             .iter()
-            .map(|s| s.to_string())
+            .map(ToString::to_string)
             .collect();
         assert!(ids.len() >= 3);
         sqlx::query("UPDATE travel_routes SET available_seats = 2 WHERE id = $1")

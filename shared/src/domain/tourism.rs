@@ -383,7 +383,7 @@ mod tests {
 
     #[test]
     fn guided_tours_come_from_tags_or_museums() {
-        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let tags = |t: &[&str]| t.iter().map(ToString::to_string).collect::<Vec<_>>();
         assert!(guided_tour_available(
             "culture",
             &tags(&["palace", "guided-tours"])

@@ -204,7 +204,7 @@ fn stale_function_files(root: &Path, files: &BTreeMap<PathBuf, String>) -> Vec<P
         return Vec::new();
     };
     let mut stale: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .map(|e| PathBuf::from("knative/functions").join(e.file_name()))
         .filter(|p| p.extension().is_some_and(|x| x == "yaml") && !files.contains_key(p))
         .collect();

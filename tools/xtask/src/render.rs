@@ -201,7 +201,7 @@ pub fn knative_service(m: &Manifest, config_checksum: &str) -> String {
     );
     labels(&mut o, "    ", name);
     o.push_str("    networking.knative.dev/visibility: \"cluster-local\"\n");
-    let routes: Vec<String> = m.routes.iter().map(|r| r.to_string()).collect();
+    let routes: Vec<String> = m.routes.iter().map(ToString::to_string).collect();
     let _ = write!(
         o,
         "  annotations:\n    ai-imutis.dev/routes: {}\n    ai-imutis.dev/auth: {}\n    ai-imutis.dev/rate-limit: {}\n",
