@@ -52,6 +52,12 @@ pub const RULES: &[Rule] = &[
         why: "an unread notice a year old is no longer news",
     },
     Rule {
+        name: "notification_subscriptions",
+        table: "notification_subscriptions",
+        condition: "updated_at < now() - interval '270 days'",
+        why: "FCM expires a token unused for 270 days; a live app re-subscribes on start",
+    },
+    Rule {
         name: "idempotency_keys",
         table: "idempotency_keys",
         condition: "created_at < now() - interval '2 days'",
@@ -178,6 +184,9 @@ mod tests {
              SELECT 'ada', 't', 'b', r, now() - make_interval(days => d)
              FROM (VALUES (TRUE, 100), (TRUE, 100), (TRUE, 100), (TRUE, 10),
                           (FALSE, 100), (FALSE, 400)) AS v(r, d);
+             INSERT INTO notification_subscriptions (user_id, token, updated_at) VALUES
+                 ('ada', 'stale', now() - interval '300 days'),
+                 ('ada', 'live', now() - interval '3 days');
              INSERT INTO idempotency_keys (user_id, scope, key, request_hash, created_at) VALUES
                  ('ada', 's', 'old', 'h', now() - interval '3 days'),
                  ('ada', 's', 'new', 'h', now() - interval '1 hour');
@@ -208,6 +217,7 @@ mod tests {
         assert_eq!(rows("notifications (read)"), 3);
         assert_eq!(rows("notifications (unread)"), 1);
         assert_eq!(rows("idempotency_keys"), 1);
+        assert_eq!(rows("notification_subscriptions"), 1);
         assert_eq!(rows("ai_predictions (no feedback)"), 3);
         assert_eq!(rows("ai_predictions (with feedback)"), 1);
         assert_eq!(rows("user_locations"), 5);
@@ -225,6 +235,11 @@ mod tests {
         for (sql, want) in [
             ("SELECT count(*) FROM notifications", 2),
             ("SELECT count(*) FROM idempotency_keys WHERE key = 'new'", 1),
+            (
+                "SELECT count(*) FROM notification_subscriptions WHERE token = 'live'",
+                1,
+            ),
+            ("SELECT count(*) FROM notification_subscriptions", 1),
             ("SELECT count(*) FROM ai_predictions", 2),
             ("SELECT count(*) FROM user_locations", 1),
             ("SELECT count(*) FROM trip_observations", 1),
