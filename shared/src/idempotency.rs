@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult, ConstraintExt, FieldError};
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -31,7 +31,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             return Ok(Self(None));
         };
         let valid =
-            (1..=255).contains(&raw.len()) && raw.as_bytes().iter().all(|b| b.is_ascii_graphic());
+            (1..=255).contains(&raw.len()) && raw.as_bytes().iter().all(u8::is_ascii_graphic);
         if !valid {
             return Err(ApiError::Validation(vec![FieldError::new(
                 &["header", "Idempotency-Key"],
@@ -86,7 +86,12 @@ where
     .bind(key)
     .bind(&hash)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await
+    // The account was deleted while this request ran.
+    .on_constraint(
+        "idempotency_keys_user_id_fkey",
+        crate::domain::users::account_deleted,
+    )?;
     if fresh.is_none() {
         let (stored_hash, response): (String, Option<serde_json::Value>) = sqlx::query_as(
             "SELECT request_hash, response FROM idempotency_keys

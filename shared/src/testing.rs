@@ -58,8 +58,11 @@ fn template_name() -> String {
     }
     crate::seed::REFERENCE_DATA.hash(&mut h);
     include_str!("seed.rs").hash(&mut h);
-    // Departures are seeded relative to today: a new day needs a new template.
-    chrono::Utc::now().date_naive().hash(&mut h);
+    // Departures are seeded from today in Africa/Douala (UTC+1, as the seed
+    // reads Postgres' clock): a new day there needs a new template.
+    (chrono::Utc::now() + chrono::Duration::hours(1))
+        .date_naive()
+        .hash(&mut h);
     format!("imutis_tpl_{:016x}", h.finish())
 }
 
@@ -760,4 +763,13 @@ pub async fn assert_seats_add_up(db: &PgPool) {
         wrong.is_empty(),
         "seats do not add up (id, seats, free, held, cancelled, departed): {wrong:?}"
     );
+}
+
+/// The variables that set this process's clock (`scripts/test-at` runs the
+/// tests under libfaketime), for a child process started with `env_clear()`
+/// to read the same time as the test that starts it.
+pub fn clock_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k == "LD_PRELOAD" || k.starts_with("FAKETIME"))
+        .collect()
 }

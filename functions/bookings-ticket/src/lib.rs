@@ -48,24 +48,16 @@ async fn ticket(
 mod tests {
     use shared::domain::bookings::ticket_url;
     use shared::domain::tickets;
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{
+        TestApp, assert_seats_add_up, assert_serves_its_manifest, insert_booking, insert_departure,
+        send,
+    };
     use uuid::Uuid;
 
+    /// A one-seat booking of `uid` on a departure of its own, leaving tomorrow.
     async fn booking(app: &TestApp, uid: &str) -> Uuid {
-        sqlx::query("INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(uid)
-            .execute(&app.state.db)
-            .await
-            .unwrap();
-        sqlx::query_scalar(
-            "INSERT INTO bookings (user_id, route_id, passengers, total_price, payment_method)
-             SELECT $1, id, 1, price_per_seat, 'cash' FROM travel_routes
-             WHERE departure_time > now() ORDER BY departure_time LIMIT 1 RETURNING id",
-        )
-        .bind(uid)
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap()
+        let route = insert_departure(&app.state.db, chrono::Duration::days(1), 10).await;
+        insert_booking(&app.state.db, uid, &route, 1).await
     }
 
     #[tokio::test]
@@ -97,6 +89,7 @@ mod tests {
             Some(id),
             "valid for 30 days"
         );
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -117,6 +110,7 @@ mod tests {
         }
         let (status, _) = send(app.get(&format!("/api/bookings/{id}/ticket"))).await;
         assert_eq!(status, 401);
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[test]

@@ -146,6 +146,7 @@ async fn callers_behind_api_gateway_and_alb_get_their_own_limits() {
     let _child = Killed(
         Command::new(BIN)
             .env_clear()
+            .envs(shared::testing::clock_env())
             .env("DATABASE_URL", &db)
             .env("REDIS_URL", redis_url())
             .env("REDIS_KEY_PREFIX", format!("lambda:{}", std::process::id()))

@@ -14,6 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_cities-list");
 fn command(database_url: &str) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
+        .envs(shared::testing::clock_env())
         .env("DATABASE_URL", database_url)
         .env("REDIS_URL", redis_url())
         .env("FIREBASE_PROJECT_ID", "imutis-test")
@@ -196,6 +197,7 @@ async fn serves_http_and_drains_in_flight_requests_on_sigterm() {
 async fn bad_configuration_stops_with_a_message_naming_the_variable() {
     let output = Command::new(BIN)
         .env_clear()
+        .envs(shared::testing::clock_env())
         .env("DATABASE_URL", "postgres://h/db")
         .env("REDIS_URL", "redis://h")
         .env("FIREBASE_PROJECT_ID", "p")

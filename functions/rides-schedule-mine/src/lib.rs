@@ -63,7 +63,7 @@ mod tests {
     use chrono::{Duration, Utc};
     use serde_json::json;
     use shared::domain::travel::{NewRide, publish};
-    use shared::testing::{TestApp, pluck, send};
+    use shared::testing::{TestApp, assert_seats_add_up, pluck, send};
     use uuid::Uuid;
 
     /// Publishes `count` rides for `owner` through the shared publishing code.
@@ -152,6 +152,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, 422);
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
@@ -174,6 +175,7 @@ mod tests {
         assert_eq!(nobody, json!([]), "daily company routes are nobody's rides");
         let (status, _) = send(app.get("/api/rides/schedules/mine")).await;
         assert_eq!(status, 401);
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]

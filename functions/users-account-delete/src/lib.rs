@@ -410,7 +410,8 @@ mod tests {
             let request = json!({"route_id": route, "passengers": 3, "payment_method": "momo"});
             let booking = app
                 .post("/api/travels/book", &request)
-                .bearer_auth(app.token(&uid));
+                .bearer_auth(app.token(&uid))
+                .header("Idempotency-Key", format!("race-{round}"));
             let ((booked, body), (deleted, _)) = tokio::join!(send(booking), delete(&app, &uid));
             assert!(
                 [200, 409].contains(&booked),
@@ -458,6 +459,7 @@ mod tests {
             count(&app, "SELECT count(*) FROM users WHERE uid = 'dan'").await,
             1
         );
+        assert_seats_add_up(&app.state.db).await;
     }
 
     #[tokio::test]
