@@ -11,9 +11,10 @@
 //! `crate::gen_files`), and `check` reports the document as unchecked until the
 //! catalog is current.
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
-use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder};
+use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, RefOr};
 
 use shared::function::Function;
 
@@ -62,6 +63,7 @@ pub fn document(functions: &[Function]) -> OpenApi {
         "DeviceFingerprint",
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Device-Fingerprint"))),
     );
+    describe_responses(&mut doc);
     doc.tags = Some(
         TAGS.iter()
             .map(|(name, description)| {
@@ -75,10 +77,71 @@ pub fn document(functions: &[Function]) -> OpenApi {
     doc
 }
 
+/// Every operation of `doc`, with its method and path.
+fn operations_mut(doc: &mut OpenApi) -> impl Iterator<Item = (&str, &mut Operation)> {
+    doc.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+        .map(move |op| (path.as_str(), op))
+    })
+}
+
+/// OpenAPI requires a description on every response; an annotation that
+/// gives none gets the status code's reason phrase ("Not Found").
+fn describe_responses(doc: &mut OpenApi) {
+    for (_, op) in operations_mut(doc) {
+        for (status, response) in op.responses.responses.iter_mut() {
+            if let RefOr::T(response) = response
+                && response.description.is_empty()
+            {
+                response.description = status
+                    .parse::<u16>()
+                    .ok()
+                    .and_then(|s| http::StatusCode::from_u16(s).ok())
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("Response")
+                    .to_owned();
+            }
+        }
+    }
+}
+
+/// Operation ids used by more than one operation (generated clients name a
+/// function after each: they must be unique), with the paths that share them.
+pub fn duplicate_operation_ids(doc: &mut OpenApi) -> Vec<(String, Vec<String>)> {
+    let mut seen: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (path, op) in operations_mut(doc) {
+        if let Some(id) = &op.operation_id {
+            seen.entry(id.clone()).or_default().push(path.to_owned());
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, paths)| paths.len() > 1)
+        .collect()
+}
+
 /// The document as written to [`PATH`]: pretty JSON with a final newline.
+///
+/// Panics when two operations share an operation id: the document would be
+/// invalid, and the fix is an `operation_id = "..."` in one annotation.
 pub fn render(functions: &[Function]) -> String {
-    let mut text =
-        serde_json::to_string_pretty(&document(functions)).expect("an OpenAPI document serialises");
+    let mut doc = document(functions);
+    let duplicates = duplicate_operation_ids(&mut doc);
+    assert!(
+        duplicates.is_empty(),
+        "operation ids must be unique; give one of each an `operation_id`: {duplicates:?}"
+    );
+    let mut text = serde_json::to_string_pretty(&doc).expect("an OpenAPI document serialises");
     text.push('\n');
     text
 }
