@@ -13,7 +13,9 @@
 //! above a few KiB closes with 1009. A connected client gets
 //! `{"message": "connected", ...}`, then each notification (the list's item
 //! shape), and `{"type": "keepalive"}` every 15 s. When the instance drains
-//! (SIGTERM) it closes with 1001 so the client reconnects elsewhere.
+//! (SIGTERM) it closes with 1001 so the client reconnects elsewhere. The
+//! session is checked again with each keep-alive: revoking it (or signing out
+//! everywhere) closes an open socket with 4401.
 
 use std::ops::ControlFlow;
 use std::time::Duration;
@@ -30,6 +32,7 @@ use shared::domain::notifications::channel;
 use shared::middleware::ClientIp;
 use shared::prelude::*;
 use shared::runtime::draining;
+use shared::sessions::{self, Device};
 use shared::ws::{self, Close, Slots, Sockets};
 
 /// How often an idle socket hears from us, so proxies keep it open.
@@ -94,13 +97,19 @@ async fn notifications_ws(
         .token
         .or_else(|| bearer_token(&headers).map(str::to_owned));
     let verdict = authorize(&state, token.as_deref(), &user_id, &headers, &ip).await;
-    let uid = verdict.is_ok().then_some(user_id.as_str());
+    let uid = verdict.as_ref().ok().map(|s| s.user.uid.as_str());
     let slots = match settings.sockets.admit(&state, &ip, uid) {
         Ok(slots) => slots,
         Err(too_many) => return too_many.into_response(),
     };
-    ws::bounded(ws)
-        .on_upgrade(move |socket| serve(socket, state, settings, user_id, verdict, slots))
+    ws::bounded(ws).on_upgrade(move |socket| serve(socket, state, settings, verdict, slots))
+}
+
+/// Who holds an authorized socket, kept to check their session again.
+struct Session {
+    user: AuthUser,
+    device: Device,
+    ip: String,
 }
 
 /// A plain HTTP request to the socket's URL, answered in the contract's error shape.
@@ -115,14 +124,13 @@ async fn serve(
     mut socket: WebSocket,
     state: AppState,
     settings: Settings,
-    user_id: String,
-    verdict: Result<(), Close>,
+    verdict: Result<Session, Close>,
     _slots: Slots,
 ) {
     let _open = ws::Connection::open(&state);
     let close = match verdict {
         Err(close) => Some(close),
-        Ok(()) => stream(&mut socket, &state, &settings, &user_id).await,
+        Ok(session) => stream(&mut socket, &state, &settings, &session).await,
     };
     if let Some(close) = close {
         ws::close(&mut socket, close).await;
@@ -137,12 +145,17 @@ async fn authorize(
     user_id: &str,
     headers: &HeaderMap,
     ip: &str,
-) -> Result<(), Close> {
+) -> Result<Session, Close> {
     let token = token.ok_or((4401, "Not authenticated"))?;
     match state.auth.verify(token).await {
-        Ok(user) if user.uid == user_id => shared::sessions::keep(state, &user, headers, ip)
-            .await
-            .map_err(|_| (4401, "Session revoked; sign in again")),
+        Ok(user) if user.uid == user_id => {
+            sessions::keep(state, &user, headers, ip)
+                .await
+                .map_err(|_| REVOKED)?;
+            let device = Device::from_headers(headers, ip);
+            let ip = ip.to_owned();
+            Ok(Session { user, device, ip })
+        }
         Ok(_) => Err((4403, "Not allowed to read another user's notifications")),
         Err(AuthError::KeysUnavailable) => Err((1013, "Authentication is temporarily unavailable")),
         Err(e) => {
@@ -156,14 +169,19 @@ async fn authorize(
     }
 }
 
+/// The close of a socket whose session was revoked.
+const REVOKED: Close = (4401, "Session revoked; sign in again");
+
 /// Relays the user's notifications until the client leaves (`None`) or we
-/// close (the code to send).
+/// close (the code to send). The session is checked again at each
+/// keep-alive, so a revocation closes an open socket too (4401).
 async fn stream(
     socket: &mut WebSocket,
     state: &AppState,
     settings: &Settings,
-    user_id: &str,
+    session: &Session,
 ) -> Option<Close> {
+    let user_id = session.user.uid.as_str();
     let every = settings.keepalive;
     let hub = settings.sockets.hub();
     let mut published = match hub.subscribe(state, channel(state, user_id)).await {
@@ -188,6 +206,10 @@ async fn stream(
                 None => return Some((1011, "Notifications are temporarily unavailable")),
             },
             _ = keepalive.tick() => {
+                let Session { user, device, ip } = session;
+                if sessions::check(state, user, device, ip).await.is_err() {
+                    return Some(REVOKED);
+                }
                 let ping = json!({"type": "keepalive", "at": Utc::now()});
                 if !ws::send_text(socket, state, ping.to_string()).await {
                     return None;
@@ -679,6 +701,18 @@ mod tests {
         let again = signed_in_at(chrono::Utc::now().timestamp() + 2);
         let mut socket = open(&app, "ada", &format!("?token={again}"), None).await;
         assert_eq!(next_json(&mut socket).await["message"], "connected");
+    }
+
+    #[tokio::test]
+    async fn an_open_socket_closes_with_4401_once_its_session_is_revoked() {
+        let app = TestApp::spawn(vec![super::with_keepalive(Duration::from_millis(200))]).await;
+        let mut socket = open(&app, "ada", &format!("?token={}", app.token("ada")), None).await;
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
+        assert_eq!(next_json(&mut socket).await["type"], "keepalive");
+        shared::sessions::revoke_all(&app.state, "ada")
+            .await
+            .unwrap();
+        assert_eq!(close_code(&mut socket).await, 4401);
     }
 
     #[test]
