@@ -321,6 +321,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn concurrent_feedback_on_one_prediction_is_recorded_once() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let (id, scheduled) = prediction(&app, Some("ada"), Some("ada")).await;
+        let send = |i: i64| {
+            let body = json!({"prediction_id": id, "rating": 1 + i % 5,
+                "actual_departure_time": (scheduled + Duration::minutes(i)).to_rfc3339()});
+            feedback(&app, "ada", body)
+        };
+        let all = tokio::join!(send(0), send(1), send(2), send(3), send(4), send(5));
+        let mut statuses = [all.0.0, all.1.0, all.2.0, all.3.0, all.4.0, all.5.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 409, 409, 409, 409, 409]);
+        assert_eq!(recorded(&app).await, (1, 1, 1));
+    }
+
+    #[tokio::test]
     async fn only_the_signed_in_traveller_the_prediction_was_for_may_rate_it() {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (mine, scheduled) = prediction(&app, Some("ada"), None).await;
