@@ -364,3 +364,39 @@ async fn revocations_hold_while_redis_is_unreachable() {
     );
     assert_eq!(call(&app, &again, "laptop", ip).await, 200);
 }
+
+#[tokio::test]
+async fn a_revocation_redis_lost_is_enforced_from_the_database_and_restored() {
+    let app = spawn().await;
+    let phone = signed_in_at("ada", chrono::Utc::now().timestamp() - 600);
+    let ip = "203.0.113.5";
+    assert_eq!(call(&app, &phone, "phone-1", ip).await, 200);
+    shared::sessions::revoke_all(&app.state, "ada")
+        .await
+        .unwrap();
+    // Redis restarts empty of it.
+    let key = app.state.redis_key(&["tokens-valid-after", "ada"]);
+    let mut redis = app.state.redis.get().await.unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        call(&app, &phone, "a-new-device", ip).await,
+        401,
+        "the row write finds the revocation in Postgres"
+    );
+    let restored: Option<i64> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(restored.is_some(), "and gives Redis its copy back");
+    assert_eq!(
+        call(&app, &phone, "phone-1", ip).await,
+        401,
+        "so every device is refused again at once"
+    );
+}
