@@ -195,7 +195,7 @@ fn field_error<E: std::fmt::Display>(
     loc.extend(
         err.path()
             .iter()
-            .map(|seg| seg.to_string())
+            .map(ToString::to_string)
             .filter(|s| s != "?" && !s.is_empty()),
     );
     // serde names a missing field in its message only, not in the path.

@@ -91,7 +91,7 @@ fn naive(s: &str) -> Result<NaiveDateTime, chrono::ParseError> {
     ]
     .iter()
     .map(|f| NaiveDateTime::parse_from_str(s, f))
-    .reduce(std::result::Result::or)
+    .reduce(Result::or)
     .expect("formats are listed")
 }
 

@@ -27,6 +27,7 @@ struct TravelPatternRequest {
     #[schema(example = "route-yaounde-douala-morning")]
     route_id: String,
     /// How many of the latest departures, 1 to 100 (default 10).
+    #[schema(minimum = 1, maximum = 100)]
     #[serde(default = "ten")]
     recent_trips: i64,
 }
@@ -56,6 +57,7 @@ struct TravelInsight {
     #[schema(example = "rising")]
     trend: String,
     /// 0 to 1.
+    #[schema(minimum = 0, maximum = 1)]
     confidence: f64,
     commentary: String,
 }

@@ -26,8 +26,10 @@ struct AiFeedback {
     /// When it really arrived; after the departure.
     actual_arrival_time: Option<Timestamp>,
     /// 1 to 5: how useful the prediction was.
+    #[schema(minimum = 1, maximum = 5)]
     rating: Option<i32>,
     /// At most 1000 characters.
+    #[schema(max_length = 1000)]
     comment: Option<String>,
 }
 

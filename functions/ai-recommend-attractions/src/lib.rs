@@ -28,10 +28,12 @@ struct RecommendAttractionsRequest {
     #[schema(example = "yaounde")]
     city_id: String,
     /// Words or phrases, in English or French (at most 20, 100 characters each).
+    #[schema(max_items = 20)]
     #[serde(default)]
     #[schema(example = json!(["museum", "history"]))]
     interests: Vec<String>,
     /// 1 to 20 (default 5).
+    #[schema(minimum = 1, maximum = 20)]
     #[serde(default = "five")]
     max_results: i64,
     /// Where the caller is (with `longitude`): nearer attractions rank higher.
@@ -84,6 +86,7 @@ struct AttractionRecommendation {
     attraction_id: String,
     name: String,
     /// 0 to 1, best first.
+    #[schema(minimum = 0, maximum = 1)]
     score: f64,
     /// What matched, in words.
     #[schema(example = "matches museum, history; rated 4.5/5")]

@@ -14,8 +14,10 @@ pub fn function() -> Function {
 #[into_params(parameter_in = Query)]
 struct Near {
     /// Latitude, -90 to 90.
+    #[param(minimum = -90, maximum = 90)]
     lat: f64,
     /// Longitude, -180 to 180.
+    #[param(minimum = -180, maximum = 180)]
     lon: f64,
     /// Search radius in kilometres, above 0 and at most 200 (default 5).
     #[serde(default = "default_radius")]

@@ -17,6 +17,7 @@ struct SearchRequest {
     city_id: Option<String>,
     category: Option<String>,
     /// 0 to 5.
+    #[schema(minimum = 0, maximum = 5)]
     #[serde(default)]
     min_rating: f64,
 }

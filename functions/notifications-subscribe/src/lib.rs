@@ -14,9 +14,11 @@ pub fn function() -> Function {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PushSubscription {
     /// The FCM registration token, 1 to 4096 characters.
+    #[schema(min_length = 1, max_length = 4096)]
     #[schema(example = "fcm-registration-token")]
     pub token: String,
     /// Topics the device wants (at most 20, each 1 to 64 characters).
+    #[schema(max_items = 20)]
     #[serde(default)]
     #[schema(example = json!(["trip_update", "booking_confirmation"]))]
     pub channels: Vec<String>,

@@ -22,9 +22,11 @@ const MAX_COMMENT: usize = 2000;
 #[derive(Deserialize, ToSchema)]
 struct NewReview {
     /// A whole number of stars, 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     #[schema(example = 5)]
     rating: i32,
     /// At most 2000 characters (default empty).
+    #[schema(max_length = 2000)]
     #[serde(default)]
     #[schema(example = "Beautiful at sunset")]
     comment: String,

@@ -29,6 +29,7 @@ struct RideRequest {
     /// 1 to the vehicle's capacity.
     total_seats: i32,
     /// XAF, at least 0.
+    #[schema(minimum = 0)]
     price_per_seat: f64,
     /// Up to 500 characters for passengers.
     notes: Option<String>,

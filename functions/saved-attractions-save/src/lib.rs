@@ -19,6 +19,7 @@ struct SaveRequest {
     #[serde(alias = "attractionId")]
     attraction_id: String,
     /// At most 1000 characters; absent keeps the notes of an earlier save.
+    #[schema(max_length = 1000)]
     #[schema(example = "Go at sunset")]
     notes: Option<String>,
 }

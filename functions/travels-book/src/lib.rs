@@ -51,10 +51,12 @@ pub struct BookRequest {
     #[schema(example = "route-yaounde-douala-morning-20261127")]
     pub route_id: String,
     /// 1 to 20.
+    #[schema(minimum = 1, maximum = 20)]
     #[schema(example = 2)]
     pub passengers: i32,
     pub payment_method: PaymentMethod,
     /// At most 280 characters.
+    #[schema(max_length = 280)]
     pub special_requests: Option<String>,
 }
 

@@ -24,6 +24,7 @@ struct TravelEstimateRequest {
     /// Which day's departure of a daily route (its Africa/Douala day).
     departure_date: Option<DepartureDate>,
     /// 1 to 20 (default 1).
+    #[schema(minimum = 1, maximum = 20)]
     #[serde(default = "one")]
     passengers: i32,
     /// Logged with the estimate; the windows do not depend on it.

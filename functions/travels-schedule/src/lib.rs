@@ -28,8 +28,10 @@ struct ScheduleRequest {
     /// After the departure.
     estimated_arrival: Timestamp,
     /// At least 1, at most the vehicle's capacity.
+    #[schema(minimum = 1)]
     available_seats: i32,
     /// XAF, at least 0.
+    #[schema(minimum = 0)]
     price_per_seat: f64,
     #[serde(default)]
     amenities: Vec<String>,

@@ -22,9 +22,11 @@ struct SearchRequest {
     /// The day to search (its Africa/Douala day); any day when absent.
     departure_date: Option<DepartureDate>,
     /// 1 to 20 (default 1): departures with fewer free seats are left out.
+    #[schema(minimum = 1, maximum = 20)]
     #[serde(default = "one")]
     passengers: i32,
     /// 1 to 100 (default 50).
+    #[schema(minimum = 1, maximum = 100)]
     #[serde(default = "fifty")]
     limit: i64,
     /// Default 0.

@@ -47,12 +47,15 @@ impl LocationActivity {
 #[derive(Debug, Deserialize, ToSchema)]
 struct LocationPing {
     /// -90 to 90.
+    #[schema(minimum = -90, maximum = 90)]
     #[schema(example = 4.0511)]
     latitude: f64,
     /// -180 to 180.
+    #[schema(minimum = -180, maximum = 180)]
     #[schema(example = 9.7679)]
     longitude: f64,
     /// Metres, 0 to 100000.
+    #[schema(minimum = 0, maximum = 100000)]
     accuracy_meters: Option<f64>,
     /// As `accuracy_meters`.
     accuracy: Option<f64>,

@@ -26,6 +26,7 @@ const MAX_PHOTO_URL: usize = 2048;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 struct ProfileUpdate {
     /// At most 120 characters.
+    #[schema(max_length = 120)]
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     display_name: Option<Option<String>>,
@@ -33,14 +34,17 @@ struct ProfileUpdate {
     language: Option<Language>,
     notification_enabled: Option<bool>,
     /// At most 20 characters: an optional `+`, then digits, spaces, `-`, `.`, `(`, `)`.
+    #[schema(max_length = 20)]
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
     /// At most 80 characters.
+    #[schema(max_length = 80)]
     #[serde(default, rename = "firstName", deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     first_name: Option<Option<String>>,
     /// At most 80 characters.
+    #[schema(max_length = 80)]
     #[serde(default, rename = "lastName", deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     last_name: Option<Option<String>>,
@@ -57,6 +61,7 @@ struct ProfileUpdate {
     #[schema(value_type = Option<String>, example = "1990-05-17")]
     date_of_birth: Option<Option<String>>,
     /// At most 32 characters.
+    #[schema(max_length = 32)]
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     gender: Option<Option<String>>,

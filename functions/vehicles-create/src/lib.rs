@@ -21,6 +21,7 @@ struct NewVehicle {
     #[schema(example = "LT 123 AB")]
     license_plate: String,
     /// Seats, 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
     #[schema(example = 18)]
     capacity: i32,
     /// An `http` or `https` URL.
@@ -29,6 +30,7 @@ struct NewVehicle {
     make: Option<String>,
     model: Option<String>,
     /// 1900 to 2030.
+    #[schema(minimum = 1900, maximum = 2030)]
     year: Option<i32>,
     color: Option<String>,
     #[serde(default)]

@@ -14,6 +14,7 @@ pub fn function() -> Function {
 #[into_params(parameter_in = Query)]
 struct Page {
     /// 1 to 100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     #[serde(default = "default_limit")]
     limit: i64,
     /// Vehicles to skip, default 0.

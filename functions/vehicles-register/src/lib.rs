@@ -41,6 +41,7 @@ struct Registration {
     #[schema(example = "LT 123 AB")]
     plate_number: String,
     /// 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
     #[schema(example = 18)]
     seats: i32,
     make: Option<String>,

@@ -20,6 +20,7 @@ struct VehiclePatch {
     vehicle_type: Option<String>,
     license_plate: Option<String>,
     /// Seats, 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
     capacity: Option<i32>,
     /// An `http` or `https` URL; `null` removes the photo.
     #[serde(default, deserialize_with = "nullable")]
@@ -32,6 +33,7 @@ struct VehiclePatch {
     #[schema(value_type = Option<String>)]
     model: Option<Option<String>>,
     /// 1900 to 2030.
+    #[schema(minimum = 1900, maximum = 2030)]
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<i32>)]
     year: Option<Option<i32>>,

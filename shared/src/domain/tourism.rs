@@ -53,6 +53,7 @@ pub struct Attraction {
     pub category: String,
     /// 0 to 5: the average of the attraction's reviews (one decimal), or the
     /// published rating while it has none.
+    #[schema(minimum = 0, maximum = 5)]
     pub rating: f64,
     /// `HH:MM-HH:MM`.
     #[schema(example = "08:00-18:00")]
@@ -289,6 +290,7 @@ pub struct Review {
     #[sqlx(try_from = "crate::domain::users::NameParts")]
     pub user_name: String,
     /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     #[schema(example = 4)]
     pub rating: i32,
     pub comment: String,

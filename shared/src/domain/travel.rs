@@ -30,6 +30,7 @@ pub struct TravelSummary {
     #[schema(example = 5500.0)]
     pub price_per_seat: f64,
     /// 0 to 1.
+    #[schema(minimum = 0, maximum = 1)]
     pub confidence: f64,
 }
 
@@ -109,6 +110,7 @@ pub fn route_not_found() -> ApiError {
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// At most this many items, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     #[serde(default = "default_limit")]
     pub limit: i64,
     /// Skip this many items (default 0).

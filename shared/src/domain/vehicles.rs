@@ -23,12 +23,14 @@ pub struct Vehicle {
     #[schema(example = "LT 123 AB")]
     pub license_plate: String,
     /// Seats, 1 to 100.
+    #[schema(minimum = 1, maximum = 100)]
     pub capacity: i32,
     #[schema(example = "https://example.com/bus.jpg")]
     pub photo_url: Option<String>,
     pub make: Option<String>,
     pub model: Option<String>,
     /// 1900 to 2030.
+    #[schema(minimum = 1900, maximum = 2030)]
     pub year: Option<i32>,
     pub color: Option<String>,
     pub amenities: Vec<String>,

@@ -323,6 +323,7 @@ pub struct DepartureWindow {
     pub window: String,
     /// 0 to 1: the held-out probability of leaving in this window (a prior
     /// when `notes` says heuristic).
+    #[schema(minimum = 0, maximum = 1)]
     pub confidence: f64,
     pub recommended: bool,
 }

@@ -46,6 +46,7 @@ pub struct TravelPreferences {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<Level>,
     /// Highest acceptable price per seat, XAF, 0 to 1 000 000.
+    #[schema(minimum = 0, maximum = 1000000)]
     #[serde(alias = "maxPrice", skip_serializing_if = "Option::is_none")]
     pub max_price: Option<f64>,
     #[serde(alias = "preferredTime", skip_serializing_if = "Option::is_none")]
