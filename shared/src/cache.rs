@@ -87,7 +87,7 @@ impl AppState {
     pub async fn with_redis<T>(
         &self,
         command: &'static str,
-        op: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+        op: impl AsyncFnOnce(&mut crate::redis_pool::RedisConnection) -> redis::RedisResult<T>,
     ) -> Result<T, CacheError> {
         let m = &self.metrics;
         if !self.redis_breaker.allow() {

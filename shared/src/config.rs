@@ -39,6 +39,10 @@ pub struct Config {
     pub function: String,
     pub port: u16,
     pub database_url: String,
+    /// A read-only DSN (the replicas' Service, `DATABASE_READ_URL`): the
+    /// pool of functions whose manifest says `read_only = true`; unset, they
+    /// read from the primary. Read-after-write never goes through it.
+    pub database_read_url: Option<String>,
     pub db_max_connections: u32,
     /// Prepared statements cached per connection (`DB_STATEMENT_CACHE_CAPACITY`,
     /// 100). Set 0 behind a transaction-mode pooler that cannot track them
@@ -51,7 +55,10 @@ pub struct Config {
     /// How long a request waits for a pooled connection before answering 503
     /// (`DB_ACQUIRE_TIMEOUT_MS`, 5000).
     pub db_acquire_timeout: Duration,
+    /// `REDIS_URL` as given (a `redis+sentinel://` one under Sentinel).
     pub redis_url: String,
+    /// Set when the master is found through Sentinel ([`crate::redis_pool`]).
+    pub redis_sentinel: Option<RedisSentinel>,
     pub redis_max_connections: usize,
     /// Prefix of every Redis key this deployment writes.
     pub redis_prefix: String,
@@ -108,6 +115,96 @@ pub struct Config {
     /// Fewest observations a fitted model needs before it is trusted over the
     /// heuristic (`AI_MIN_SAMPLES`, 30).
     pub ai_min_samples: u32,
+}
+
+/// Redis behind Sentinel: `REDIS_URL=redis+sentinel://[[user]:password@]host:port[,host:port...]/master[/db]`,
+/// or `REDIS_SENTINELS=host:port,...` with `REDIS_SENTINEL_MASTER` (`mymaster`).
+/// The URL's password is the data nodes'; `REDIS_SENTINEL_PASSWORD` is the
+/// Sentinels' own, when they require one.
+#[derive(Clone, PartialEq)]
+pub struct RedisSentinel {
+    /// `host:port` of each Sentinel.
+    pub sentinels: Vec<String>,
+    /// The monitored master's name.
+    pub master: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub sentinel_password: Option<String>,
+    pub db: i64,
+}
+
+impl std::fmt::Debug for RedisSentinel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSentinel")
+            .field("sentinels", &self.sentinels)
+            .field("master", &self.master)
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisSentinel {
+    /// Parses `REDIS_URL`'s `redis+sentinel://` form.
+    fn from_url(url: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("redis+sentinel://")
+            .ok_or("must start with redis+sentinel://")?;
+        let (hosts, path) = rest.split_once('/').ok_or("names no master (…/master)")?;
+        let (auth, hosts) = match hosts.rsplit_once('@') {
+            Some((auth, hosts)) => (Some(auth), hosts),
+            None => (None, hosts),
+        };
+        let decode = |s: &str| -> Option<String> {
+            let s: String = form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())?;
+            (!s.is_empty()).then_some(s)
+        };
+        let (username, password) = match auth.map(|a| a.split_once(':').unwrap_or((a, ""))) {
+            Some((user, password)) => (decode(user), decode(password)),
+            None => (None, None),
+        };
+        let (master, db) = match path.split_once('/') {
+            Some((master, db)) => (
+                master,
+                db.trim_end_matches('/')
+                    .parse()
+                    .map_err(|_| format!("{db:?} is not a database number"))?,
+            ),
+            None => (path, 0),
+        };
+        if master.is_empty() {
+            return Err("names no master (…/master)".into());
+        }
+        Ok(Self {
+            sentinels: sentinel_hosts(hosts)?,
+            master: master.to_owned(),
+            username,
+            password,
+            sentinel_password: None,
+            db,
+        })
+    }
+}
+
+/// `host:port,host:port`, each with its port.
+fn sentinel_hosts(list: &str) -> Result<Vec<String>, String> {
+    let hosts: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if hosts.is_empty() {
+        return Err("lists no Sentinel".into());
+    }
+    if let Some(bad) = hosts.iter().find(|h| {
+        h.rsplit_once(':')
+            .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+    }) {
+        return Err(format!("{bad:?} is not host:port"));
+    }
+    Ok(hosts)
 }
 
 /// `GEMINI_API_KEY` (enables it), `GEMINI_API_URL` (default Google's
@@ -218,13 +315,17 @@ impl Config {
                 problem: "must be a postgres:// URL".into(),
             });
         }
-        let redis_url = required("REDIS_URL")?;
-        if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
+        let database_read_url = get("DATABASE_READ_URL");
+        if let Some(url) = &database_read_url
+            && !url.starts_with("postgres://")
+            && !url.starts_with("postgresql://")
+        {
             return Err(ConfigError {
-                variable: "REDIS_URL",
-                problem: "must be a redis:// URL".into(),
+                variable: "DATABASE_READ_URL",
+                problem: "must be a postgres:// URL".into(),
             });
         }
+        let (redis_url, redis_sentinel) = redis_target(&get)?;
         let project_id = required("FIREBASE_PROJECT_ID")?;
         let log_filter = get("RUST_LOG")
             .or_else(|| get("LOG_LEVEL").map(|l| l.to_lowercase()))
@@ -235,6 +336,7 @@ impl Config {
                 .unwrap_or_else(|| "unknown".into()),
             port: parse(&get, "PORT", 8080u16)?,
             database_url,
+            database_read_url,
             db_max_connections: parse(&get, "DB_MAX_CONNECTIONS", 5u32)?,
             db_statement_cache: parse(&get, "DB_STATEMENT_CACHE_CAPACITY", 100usize)?,
             db_statement_timeout: Duration::from_millis(parse(
@@ -246,6 +348,7 @@ impl Config {
                 parse(&get, "DB_ACQUIRE_TIMEOUT_MS", 5000u64)?.max(1),
             ),
             redis_url,
+            redis_sentinel,
             redis_max_connections: parse(&get, "REDIS_MAX_CONNECTIONS", 8usize)?,
             redis_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "imutis".into()),
             read_cache: Duration::from_millis(parse(&get, "READ_CACHE_MS", 1000u64)?),
@@ -359,6 +462,42 @@ impl Config {
     }
 }
 
+/// `REDIS_URL` (`redis://`, `rediss://` or `redis+sentinel://`), or
+/// `REDIS_SENTINELS` with `REDIS_SENTINEL_MASTER` in its place.
+fn redis_target(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(String, Option<RedisSentinel>), ConfigError> {
+    let bad = |variable, problem| ConfigError { variable, problem };
+    let sentinel_password = get("REDIS_SENTINEL_PASSWORD");
+    if let Some(list) = get("REDIS_SENTINELS") {
+        let master = get("REDIS_SENTINEL_MASTER").unwrap_or_else(|| "mymaster".into());
+        let sentinels = sentinel_hosts(&list).map_err(|p| bad("REDIS_SENTINELS", p))?;
+        let url = format!("redis+sentinel://{}/{master}", sentinels.join(","));
+        let sentinel = RedisSentinel {
+            sentinels,
+            master,
+            username: None,
+            password: None,
+            sentinel_password,
+            db: 0,
+        };
+        return Ok((url, Some(sentinel)));
+    }
+    let url = get("REDIS_URL").ok_or(bad("REDIS_URL", "is required".into()))?;
+    if url.starts_with("redis+sentinel://") {
+        let mut sentinel = RedisSentinel::from_url(&url).map_err(|p| bad("REDIS_URL", p))?;
+        sentinel.sentinel_password = sentinel_password;
+        return Ok((url, Some(sentinel)));
+    }
+    if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+        return Err(bad(
+            "REDIS_URL",
+            "must be a redis://, rediss:// or redis+sentinel:// URL".into(),
+        ));
+    }
+    Ok((url, None))
+}
+
 /// A duration in whole seconds, at least 1.
 fn seconds(
     get: &impl Fn(&str) -> Option<String>,
@@ -469,6 +608,62 @@ mod tests {
         assert!(!c.emulator_mode());
         assert_eq!(c.ipv6_prefix, 64);
         assert_eq!((c.ws_max_per_user, c.ws_max_per_address), (5, 200));
+    }
+
+    #[test]
+    fn redis_through_sentinel() {
+        let c = config(&[(
+            "REDIS_URL",
+            "redis+sentinel://:p%40ss@s1:26379,s2:26380/imutis/2",
+        )])
+        .unwrap();
+        let s = c.redis_sentinel.unwrap();
+        assert_eq!(s.sentinels, ["s1:26379", "s2:26380"]);
+        assert_eq!((s.master.as_str(), s.db), ("imutis", 2));
+        assert_eq!((s.username, s.password.as_deref()), (None, Some("p@ss")));
+        let c = config(&[
+            ("REDIS_SENTINELS", "a:26379, b:26379"),
+            ("REDIS_SENTINEL_PASSWORD", "x"),
+        ])
+        .unwrap();
+        let s = c.redis_sentinel.unwrap();
+        assert_eq!(
+            (s.sentinels.len(), s.master.as_str(), s.sentinel_password),
+            (2, "mymaster", Some("x".into()))
+        );
+        assert!(config(&[]).unwrap().redis_sentinel.is_none());
+        for bad in [
+            "redis+sentinel://s1:26379",
+            "redis+sentinel://s1/m",
+            "redis+sentinel://s1:26379/m/x",
+            "redis+sentinel:///m",
+        ] {
+            assert_eq!(
+                config(&[("REDIS_URL", bad)]).unwrap_err().variable,
+                "REDIS_URL",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            config(&[("REDIS_SENTINELS", "a")]).unwrap_err().variable,
+            "REDIS_SENTINELS"
+        );
+    }
+
+    #[test]
+    fn a_read_only_dsn_is_optional() {
+        assert_eq!(config(&[]).unwrap().database_read_url, None);
+        let c = config(&[("DATABASE_READ_URL", "postgres://replicas/db")]).unwrap();
+        assert_eq!(
+            c.database_read_url.as_deref(),
+            Some("postgres://replicas/db")
+        );
+        assert_eq!(
+            config(&[("DATABASE_READ_URL", "mysql://x")])
+                .unwrap_err()
+                .variable,
+            "DATABASE_READ_URL"
+        );
     }
 
     #[test]

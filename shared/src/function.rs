@@ -72,6 +72,10 @@ pub struct Manifest {
     /// function only these keys of the Secret.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// Reads only: served alone, it reads through `DATABASE_READ_URL` (the
+    /// replicas) when that is set, via `state.db_read`.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// Keys of the functions' Secret that a manifest may ask for under `secrets`.
@@ -239,6 +243,11 @@ timeout_seconds = 30
         assert_eq!(m.routes[0].to_string(), "GET /api/x/{id}");
         assert_eq!(m.auth, AuthPolicy::Required);
         assert_eq!(m.rate_limit, RateTier::Booking);
+        assert!(!m.read_only);
+        let m = Manifest::from_cargo_toml(&format!("{GOOD}read_only = true\n"))
+            .unwrap()
+            .unwrap();
+        assert!(m.read_only);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod local_limit;
 pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;
+pub mod redis_pool;
 pub mod runtime;
 pub mod schema;
 pub mod seed;

@@ -35,6 +35,10 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
         }
     };
     let names: Vec<String> = functions.iter().map(|f| f.manifest.name.clone()).collect();
+    if !functions.iter().all(|f| f.manifest.read_only) {
+        // A process that serves any writer reads from the primary only.
+        config.database_read_url = None;
+    }
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         config.function = names.join("+");
     }

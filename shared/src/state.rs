@@ -12,6 +12,7 @@ use crate::cache::{Breaker, Memo};
 use crate::config::Config;
 use crate::local_limit::LocalLimiter;
 use crate::metrics::Metrics;
+use crate::redis_pool::RedisPool;
 use crate::users::KnownUsers;
 
 /// Shared by every request of one instance. One `Arc`, so the clones axum
@@ -23,8 +24,14 @@ pub struct AppState(Arc<App>);
 /// What [`AppState`] shares; reached through `Deref` (`state.db`).
 pub struct App {
     pub config: Arc<Config>,
+    /// The primary: every write, and every read that must see them.
     pub db: PgPool,
-    pub redis: deadpool_redis::Pool,
+    /// Where a read-only function reads: the replicas (`DATABASE_READ_URL`)
+    /// when the served functions' manifests all say `read_only = true`,
+    /// else the same pool as [`App::db`].
+    pub db_read: PgPool,
+    /// The Redis master, directly or through Sentinel.
+    pub redis: RedisPool,
     pub auth: Arc<FirebaseVerifier>,
     pub metrics: Arc<Metrics>,
     pub known_users: Arc<KnownUsers>,
@@ -45,30 +52,18 @@ pub struct App {
 impl AppState {
     /// Pools that connect on first use: nothing here waits on the network.
     pub fn new(config: Config) -> Result<Self, String> {
-        let db = PgPoolOptions::new()
-            .max_connections(config.db_max_connections)
-            .min_connections(0)
-            .acquire_timeout(config.db_acquire_timeout)
-            .idle_timeout(Duration::from_secs(300))
-            .connect_lazy_with(connect_options(&config)?);
+        let db = lazy_pool(&config, connect_options(&config)?);
         Self::with_pool(config, db)
     }
 
-    /// State around an existing Postgres pool (tests, the dev server).
+    /// State around an existing Postgres pool (tests, the dev server); the
+    /// read pool is its own when `DATABASE_READ_URL` is set.
     pub fn with_pool(config: Config, db: PgPool) -> Result<Self, String> {
-        let mut redis_cfg = deadpool_redis::Config::from_url(config.redis_url.clone());
-        redis_cfg.pool = Some(deadpool_redis::PoolConfig {
-            max_size: config.redis_max_connections,
-            timeouts: deadpool_redis::Timeouts {
-                wait: Some(Duration::from_secs(2)),
-                create: Some(Duration::from_secs(2)),
-                recycle: Some(Duration::from_secs(1)),
-            },
-            ..Default::default()
-        });
-        let redis = redis_cfg
-            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-            .map_err(|e| format!("REDIS_URL: {e}"))?;
+        let db_read = match &config.database_read_url {
+            Some(url) => lazy_pool(&config, with_settings(&config, url, "DATABASE_READ_URL")?),
+            None => db.clone(),
+        };
+        let redis = RedisPool::new(&config)?;
         Ok(Self(Arc::new(App {
             auth: FirebaseVerifier::new(&config),
             metrics: Arc::new(Metrics::new(&config.function)),
@@ -80,6 +75,7 @@ impl AppState {
             known_users: Arc::default(),
             config: Arc::new(config),
             db,
+            db_read,
             redis,
         })))
     }
@@ -105,12 +101,23 @@ impl App {
     }
 }
 
+fn lazy_pool(config: &Config, options: PgConnectOptions) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .min_connections(0)
+        .acquire_timeout(config.db_acquire_timeout)
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy_with(options)
+}
+
 /// `DATABASE_URL` with the configured statement cache.
 pub fn connect_options(config: &Config) -> Result<PgConnectOptions, String> {
-    let options: PgConnectOptions = config
-        .database_url
-        .parse()
-        .map_err(|e| format!("DATABASE_URL: {e}"))?;
+    with_settings(config, &config.database_url, "DATABASE_URL")
+}
+
+/// `url` with the configured statement cache and statement timeout.
+fn with_settings(config: &Config, url: &str, variable: &str) -> Result<PgConnectOptions, String> {
+    let options: PgConnectOptions = url.parse().map_err(|e| format!("{variable}: {e}"))?;
     let options = options.statement_cache_capacity(config.db_statement_cache);
     let timeout = config.db_statement_timeout.as_millis();
     Ok(if timeout > 0 {

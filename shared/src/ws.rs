@@ -28,6 +28,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use crate::client_ip::limit_key;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::redis_pool::RedisPool;
 use crate::runtime::LongLived;
 use crate::state::AppState;
 
@@ -314,8 +315,8 @@ impl Hub {
     ) -> Result<Subscription, String> {
         let commands = self.0.commands.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let url = state.config.redis_url.clone();
-            tokio::spawn(listen(url, self.0.channels.clone(), rx));
+            let redis = state.redis.clone();
+            tokio::spawn(listen(redis, self.0.channels.clone(), rx));
             tx
         });
         let subscription = {
@@ -349,7 +350,11 @@ impl Hub {
 
 /// The subscriber task: applies (un)subscriptions in order and fans each
 /// message out to its channel's listeners.
-async fn listen(url: String, channels: Channels, mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn listen(
+    redis: RedisPool,
+    channels: Channels,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
     let mut sink: Option<PubSubSink> = None;
     let mut stream: Option<PubSubStream> = None;
     let mut subscribed: HashSet<String> = HashSet::new();
@@ -361,7 +366,7 @@ async fn listen(url: String, channels: Channels, mut commands: mpsc::UnboundedRe
                     let result = if subscribed.contains(&channel) {
                         Ok(())
                     } else {
-                        subscribe(&url, &mut sink, &mut stream, &channel).await
+                        subscribe(&redis, &mut sink, &mut stream, &channel).await
                     };
                     if result.is_ok() {
                         subscribed.insert(channel);
@@ -403,14 +408,14 @@ async fn next_message(stream: &mut Option<PubSubStream>) -> Option<redis::Msg> {
 
 /// Subscribes to `channel`, connecting first if needed.
 async fn subscribe(
-    url: &str,
+    redis: &RedisPool,
     sink: &mut Option<PubSubSink>,
     stream: &mut Option<PubSubStream>,
     channel: &str,
 ) -> Result<(), String> {
     let work = async {
         if sink.is_none() {
-            let client = redis::Client::open(url)?;
+            let client = redis.client().await?;
             let (s, st) = client.get_async_pubsub().await?.split();
             (*sink, *stream) = (Some(s), Some(st));
         }

@@ -20,10 +20,10 @@ async fn get_attraction(
     let sql = format!("{SELECT_ATTRACTIONS} WHERE a.id = $1");
     let mut attraction: Attraction = sqlx::query_as(&sql)
         .bind(&attraction_id)
-        .fetch_optional(&state.db)
+        .fetch_optional(&state.db_read)
         .await?
         .ok_or_else(|| not_found("Attraction"))?;
-    attraction.app.reviews = reviews_of(&state.db, &attraction_id, 3, 0).await?;
+    attraction.app.reviews = reviews_of(&state.db_read, &attraction_id, 3, 0).await?;
     Ok(Json(attraction))
 }
 

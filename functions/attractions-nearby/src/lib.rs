@@ -73,7 +73,7 @@ async fn nearby_attractions(
         .bind(near.lat)
         .bind(near.lon)
         .bind(near.radius_km)
-        .fetch_all(&state.db)
+        .fetch_all(&state.db_read)
         .await?;
     Ok(Json(NearbyResults { results }))
 }

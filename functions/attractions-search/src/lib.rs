@@ -59,7 +59,7 @@ async fn search_attractions(
         .bind(req.city_id)
         .bind(req.category)
         .bind(req.min_rating)
-        .fetch_all(&state.db)
+        .fetch_all(&state.db_read)
         .await?;
     Ok(Json(SearchResults { results }))
 }

@@ -13,7 +13,7 @@ pub fn function() -> Function {
     responses((status = 200, body = [City])))]
 async fn list_cities(State(state): State<AppState>) -> ApiResult<Json<Vec<City>>> {
     let sql = format!("SELECT {CITY_COLUMNS} FROM cities ORDER BY name");
-    let cities = sqlx::query_as(&sql).fetch_all(&state.db).await?;
+    let cities = sqlx::query_as(&sql).fetch_all(&state.db_read).await?;
     Ok(Json(cities))
 }
 

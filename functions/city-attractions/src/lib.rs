@@ -19,7 +19,7 @@ async fn city_attractions(
     let sql = format!("{SELECT_ATTRACTIONS} WHERE a.city_id = $1 ORDER BY a.rating DESC, a.name");
     let attractions: Vec<Attraction> = sqlx::query_as(&sql)
         .bind(&city_id)
-        .fetch_all(&state.db)
+        .fetch_all(&state.db_read)
         .await?;
     if attractions.is_empty() && !city_exists(&state, &city_id).await? {
         return Err(not_found("City"));
@@ -30,7 +30,7 @@ async fn city_attractions(
 async fn city_exists(state: &AppState, city_id: &str) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cities WHERE id = $1)")
         .bind(city_id)
-        .fetch_one(&state.db)
+        .fetch_one(&state.db_read)
         .await
 }
 

@@ -79,7 +79,7 @@ async fn route_attractions(
 ) -> ApiResult<Json<RouteAttractions>> {
     let exists = sqlx::query(&format!("{ROUTE_ROAD} LIMIT 1"))
         .bind(&route_id)
-        .fetch_optional(&state.db)
+        .fetch_optional(&state.db_read)
         .await?
         .is_some();
     if !exists {
@@ -88,7 +88,7 @@ async fn route_attractions(
     let attractions = sqlx::query_as(NEAR_ROAD.as_str())
         .bind(&route_id)
         .bind(within_km)
-        .fetch_all(&state.db)
+        .fetch_all(&state.db_read)
         .await?;
     Ok(Json(RouteAttractions {
         route_id,

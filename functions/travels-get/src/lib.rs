@@ -17,7 +17,7 @@ async fn get_travel(
     State(state): State<AppState>,
     Path(route_id): Path<String>,
 ) -> ApiResult<Json<TravelDetail>> {
-    let mut conn = state.db.acquire().await?;
+    let mut conn = state.db_read.acquire().await?;
     find_detail(&mut conn, &route_id)
         .await?
         .map(Json)

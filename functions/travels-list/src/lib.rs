@@ -33,7 +33,7 @@ async fn list_travels(
             let travels: Vec<TravelSummary> = sqlx::query_as(LIST)
                 .bind(page.limit)
                 .bind(page.offset)
-                .fetch_all(&state.db)
+                .fetch_all(&state.db_read)
                 .await?;
             to_json_bytes(&travels)
         })
