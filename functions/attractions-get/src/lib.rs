@@ -124,8 +124,10 @@ mod tests {
         );
         assert_eq!(
             pluck(&body["reviews"], "userName"),
-            ["Dee", "Traveller", "bob"]
+            ["Dee", "Traveller", "Traveller"],
+            "public names, never an e-mail's local part"
         );
+        assert!(!body.to_string().contains("bob"), "{body}");
         let third = &body["reviews"][2];
         assert_eq!(third["userId"], "u2");
         assert_eq!(third["rating"], 4);
