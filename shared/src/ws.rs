@@ -384,8 +384,20 @@ async fn listen(
                     let (Ok(payload), channel) = (message.get_payload::<String>(), message.get_channel_name()) else {
                         continue;
                     };
-                    if let Some((_, tx)) = channels.lock().expect("not poisoned").get(channel) {
-                        let _ = tx.send(payload.into());
+                    let listened = match channels.lock().expect("not poisoned").get(channel) {
+                        Some((_, tx)) => {
+                            let _ = tx.send(payload.into());
+                            true
+                        }
+                        None => false,
+                    };
+                    // No local listener left (one that raced a reconnect):
+                    // stop receiving the channel; a new listener subscribes again.
+                    if !listened
+                        && subscribed.remove(channel)
+                        && let Some(sink) = sink.as_mut()
+                    {
+                        let _ = tokio::time::timeout(SUBSCRIBE_TIMEOUT, sink.unsubscribe(channel)).await;
                     }
                 }
                 None => {

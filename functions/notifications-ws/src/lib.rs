@@ -207,7 +207,9 @@ async fn stream(
             },
             _ = keepalive.tick() => {
                 let Session { user, device, ip } = session;
-                if sessions::check(state, user, device, ip).await.is_err() {
+                // Boxed: an idle socket's task stays small (the check's
+                // future is several KiB, held only while it runs).
+                if Box::pin(sessions::check(state, user, device, ip)).await.is_err() {
                     return Some(REVOKED);
                 }
                 let ping = json!({"type": "keepalive", "at": Utc::now()});
