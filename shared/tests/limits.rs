@@ -77,6 +77,22 @@ async fn the_prefix_is_configurable() {
 }
 
 #[tokio::test]
+async fn the_exact_booking_tier_counts_a_64_as_one_caller_too() {
+    let router = OpenApiRouter::new().route("/book", get(ok));
+    let booking = probe_function("booking-probe", &["GET /book"], "none", "booking", router);
+    let app = TestApp::spawn_with(
+        vec![booking],
+        &[("RATE_LIMIT_BOOKING", "2"), ("FLOOD_LIMIT", "1000")],
+    )
+    .await;
+    let book = |ip: &'static str| send(app.get("/book").header("x-forwarded-for", ip));
+    assert_eq!(book("2001:db8:9:1::1").await.0, 200);
+    assert_eq!(book("2001:db8:9:1::2").await.0, 200);
+    assert_eq!(book("2001:db8:9:1::3").await.0, 429);
+    assert_eq!(book("2001:db8:9:2::1").await.0, 200);
+}
+
+#[tokio::test]
 async fn bad_tokens_from_rotating_addresses_lock_out_their_whole_64() {
     let app = TestApp::spawn_with(
         vec![probe()],
