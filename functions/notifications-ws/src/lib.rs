@@ -717,6 +717,33 @@ mod tests {
         assert_eq!(close_code(&mut socket).await, 4401);
     }
 
+    #[tokio::test]
+    async fn a_lost_redis_closes_with_1011_and_the_next_socket_subscribes_again() {
+        let authority = shared::testing::redis_url()
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap().to_owned())
+            .unwrap();
+        let proxy = shared::testing::FaultProxy::start(&authority).await;
+        let redis = shared::testing::via(&shared::testing::redis_url(), proxy.addr);
+        let app = TestApp::spawn_with(vec![super::function()], &[("REDIS_URL", &redis)]).await;
+        let token = app.token("ada");
+        let mut socket = open(&app, "ada", &format!("?token={token}"), None).await;
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
+
+        proxy.down();
+        assert_eq!(
+            close_code(&mut socket).await,
+            1011,
+            "the client is told to reconnect"
+        );
+        proxy.up();
+        tokio::time::sleep(shared::cache::OPEN_FOR).await;
+        let mut socket = open(&app, "ada", &format!("?token={token}"), None).await;
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
+        let id = notify(&app, "ada", "Back").await;
+        assert_eq!(next_json(&mut socket).await["id"], json!(id.to_string()));
+    }
+
     #[test]
     fn keeps_alive_every_15_seconds() {
         assert_eq!(super::KEEPALIVE, Duration::from_secs(15));
