@@ -342,7 +342,9 @@ mod tests {
         .fetch_all(&app.state.db)
         .await
         .unwrap();
-        assert!(booked >= 90 * routes.len() as i64, "{booked}");
+        // 90 days of departures that left, but for the day still under way,
+        // whose departures may not all have left at this hour.
+        assert!(booked >= 89 * routes.len() as i64, "{booked}");
         let mut trends = std::collections::BTreeSet::new();
         for route in &routes {
             let (status, body) =

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use shared::domain::travel::{NewRide, publish};
 use shared::idempotency::{IdempotencyKey, once};
 use shared::prelude::*;
+use shared::time::Timestamp;
 use uuid::Uuid;
 
 /// This function: its route and manifest.
@@ -25,8 +26,9 @@ struct RideRequest {
     #[schema(example = "Buea")]
     destination: String,
     /// In the future.
-    departure_time: DateTime<Utc>,
+    departure_time: Timestamp,
     /// 1 to the vehicle's capacity.
+    #[schema(minimum = 1)]
     total_seats: i32,
     /// XAF, at least 0.
     #[schema(minimum = 0)]
@@ -86,7 +88,7 @@ async fn create_schedule(
         vehicle_id: req.vehicle_id,
         origin: req.origin.trim().to_owned(),
         destination: req.destination.trim().to_owned(),
-        departure_time: req.departure_time,
+        departure_time: req.departure_time.into(),
         estimated_arrival: None,
         seats: req.total_seats,
         price_per_seat: req.price_per_seat,
@@ -158,6 +160,44 @@ mod tests {
         .fetch_one(&app.state.db)
         .await
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_departure_time_without_an_offset_is_utc() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let v = vehicle(&app, "driver", 15, true).await;
+        let mut body = ride(v, 2);
+        // Python's utcnow().isoformat(), as the original's clients send it.
+        body["departure_time"] = json!(
+            departure(2)
+                .naive_utc()
+                .format("%Y-%m-%dT%H:%M:%S%.6f")
+                .to_string()
+        );
+        let (status, answer) = send(
+            app.post("/api/rides/schedules", &body)
+                .bearer_auth(app.token("driver")),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let stored: DateTime<Utc> =
+            sqlx::query_scalar("SELECT departure_time FROM travel_routes WHERE vehicle_id = $1")
+                .bind(v)
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap();
+        assert_eq!(stored, departure(2));
+        body["departure_time"] = json!("0000-01-01T05:00:00");
+        let (status, answer) = send(
+            app.post("/api/rides/schedules", &body)
+                .bearer_auth(app.token("driver")),
+        )
+        .await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(
+            answer["detail"][0]["loc"],
+            json!(["body", "departure_time"])
+        );
     }
 
     #[tokio::test]

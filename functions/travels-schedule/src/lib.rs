@@ -84,6 +84,7 @@ impl Validate for ScheduleRequest {
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body answer the first result")),
     responses((status = 201, body = TravelDetail), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The ride already has booked seats: its route, times and price cannot change", body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("FirebaseAuth" = [])))]
 async fn schedule_travel(
@@ -115,7 +116,7 @@ async fn schedule_travel(
             let published = publish(conn, &user.uid, &ride).await?;
             find_detail(conn, &published.route_id)
                 .await?
-                .ok_or_else(|| ApiError::Internal("published ride vanished".into()))
+                .ok_or_else(|| ApiError::internal("published ride vanished"))
         },
     )
     .await?;

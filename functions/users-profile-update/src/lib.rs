@@ -104,8 +104,9 @@ fn parse_day(s: &str) -> Option<NaiveDate> {
     if s.len() == 10 {
         return NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
     }
-    let instant = DateTime::parse_from_rfc3339(s).ok()?;
-    Some(wat(instant.with_timezone(&Utc)).date_naive())
+    // A date-time without an offset is UTC, as everywhere (shared::time).
+    let instant = shared::time::parse_datetime(s).ok()?;
+    Some(wat(instant).date_naive())
 }
 
 fn is_birth_date(s: &str) -> bool {
