@@ -28,13 +28,17 @@ upload)
     echo "S3_BUCKET is not set: the dump stays on the volume only"
     exit 0
   fi
-  file=$(ls -1 "$dir"/ai_imutis-*.dump | sort | tail -n 1)
+  file=""
+  for f in "$dir"/ai_imutis-*.dump; do [ -f "$f" ] && file="$f"; done
+  [ -n "$file" ] || { echo "no dump in $dir" >&2; exit 1; }
   name=$(basename "$file")
-  dest="s3://$S3_BUCKET/${S3_PREFIX:+$S3_PREFIX/}$name"
+  key="${S3_PREFIX:+$S3_PREFIX/}$name"
+  dest="s3://$S3_BUCKET/$key"
   if [ -n "${S3_ENDPOINT:-}" ]; then set -- --endpoint-url "$S3_ENDPOINT"; else set --; fi
   aws "$@" s3 cp --only-show-errors "$file.sha256" "$dest.sha256"
   aws "$@" s3 cp --only-show-errors "$file" "$dest"
-  stored=$(aws "$@" s3 ls "$dest" | awk -v n="$name" '$4 == n {print $3}')
+  stored=$(aws "$@" s3api head-object --bucket "$S3_BUCKET" --key "$key" \
+    --query ContentLength --output text)
   local_size=$(wc -c <"$file" | tr -d ' ')
   if [ "$stored" != "$local_size" ]; then
     echo "upload of $name: $stored bytes stored, $local_size expected" >&2
