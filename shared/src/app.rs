@@ -65,7 +65,7 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::R
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic".into());
-    ApiError::Internal(format!("handler panicked: {what}")).into_response()
+    ApiError::internal(format!("handler panicked: {what}")).into_response()
 }
 
 async fn fallback() -> ApiError {

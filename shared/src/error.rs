@@ -68,10 +68,66 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Unavailable(String),
-    #[error("database error: {0}")]
+    /// A business refusal (sold out, departed, not yours ...): its `status`
+    /// and its reason, a typed error whose text is the message shown. Callers
+    /// tell refusals apart by type with [`ApiError::refusal`], never by text.
+    #[error("{reason}")]
+    Refused {
+        status: StatusCode,
+        reason: BoxError,
+    },
+    #[error("database error")]
     Database(#[from] sqlx::Error),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A failure the caller cannot fix: its cause is logged with its chain,
+    /// never shown (the answer is a plain 500).
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+/// Any error, as the cause an [`ApiError`] carries.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A business refusal: a typed reason, its text the message, its status the answer.
+pub trait Refusal: std::error::Error + Send + Sync + 'static {
+    /// The HTTP status of the refusal (400 unless it says otherwise).
+    fn status(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+impl ApiError {
+    /// A 500 carrying its cause (an error, or a `&str`/`String` saying what broke).
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// A business refusal with its typed reason.
+    pub fn refused<R: Refusal>(reason: R) -> Self {
+        Self::Refused {
+            status: reason.status(),
+            reason: Box::new(reason),
+        }
+    }
+
+    /// The refusal of type `R` this error carries, if it is one.
+    pub fn refusal<R: Refusal>(&self) -> Option<&R> {
+        match self {
+            Self::Refused { reason, .. } => reason.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// `error: cause: cause's cause ...`, for the log.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        next = e.source();
+    }
+    out
 }
 
 /// `404 "<what> not found"`.
@@ -114,6 +170,7 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Refused { status, .. } => *status,
             Self::Database(e) if database_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -145,12 +202,12 @@ impl IntoResponse for ApiError {
                 (json!(fields), message)
             }
             Self::Database(e) if database_unavailable(e) => {
-                tracing::error!(error = %self, "database unavailable");
+                tracing::error!(error = %chain(&self), "database unavailable");
                 let m = "Service temporarily unavailable".to_owned();
                 (json!(m), m)
             }
             Self::Database(_) | Self::Internal(_) => {
-                tracing::error!(error = %self, "request failed");
+                tracing::error!(error = %chain(&self), "request failed");
                 let m = "Internal server error".to_owned();
                 (json!(m), m)
             }
@@ -215,3 +272,39 @@ impl<T> ConstraintExt<T> for Result<T, sqlx::Error> {
 
 /// The result every handler returns.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, thiserror::Error)]
+    enum Refused {
+        #[error("Not yours")]
+        NotYours,
+    }
+
+    impl Refusal for Refused {
+        fn status(&self) -> StatusCode {
+            StatusCode::FORBIDDEN
+        }
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_for_the_log_only() {
+        let cause = std::io::Error::other("disk on fire");
+        let e = ApiError::internal(cause);
+        assert_eq!(chain(&e), "internal error: disk on fire");
+        assert!(std::error::Error::source(&e).is_some());
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_refusal_is_told_apart_by_type_and_shows_its_text() {
+        let e = ApiError::refused(Refused::NotYours);
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        assert_eq!(e.refusal(), Some(&Refused::NotYours));
+        assert_eq!(e.to_string(), "Not yours");
+        assert_eq!(not_found("Route").refusal::<Refused>(), None);
+    }
+}

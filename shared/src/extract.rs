@@ -288,7 +288,7 @@ impl IntoResponse for RawJson {
 pub fn to_json_bytes<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
     serde_json::to_vec(value)
         .map(Bytes::from)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(ApiError::internal)
 }
 
 /// The `{message, success: true}` answer of every acknowledging endpoint

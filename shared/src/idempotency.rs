@@ -112,11 +112,10 @@ where
         let response = response.ok_or_else(|| {
             ApiError::Conflict("A request with this Idempotency-Key is in progress".into())
         })?;
-        return serde_json::from_value(response)
-            .map_err(|e| ApiError::Internal(format!("stored idempotent response: {e}")));
+        return serde_json::from_value(response).map_err(ApiError::internal);
     }
     let out = work(&mut tx).await?;
-    let stored = serde_json::to_value(&out).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let stored = serde_json::to_value(&out).map_err(ApiError::internal)?;
     sqlx::query(
         "UPDATE idempotency_keys SET response = $4 WHERE user_id = $1 AND scope = $2 AND key = $3",
     )

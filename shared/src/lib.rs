@@ -39,7 +39,7 @@ pub mod ws;
 pub mod prelude {
     pub use crate::auth::{AuthUser, MaybeUser, Role};
     pub use crate::error::{
-        ApiError, ApiResult, ConstraintExt, ErrorBody, FieldError, bad_request, conflict,
+        ApiError, ApiResult, ConstraintExt, ErrorBody, FieldError, Refusal, bad_request, conflict,
         forbidden, invalid, not_found,
     };
     pub use crate::extract::{
@@ -54,11 +54,32 @@ pub mod prelude {
     pub use utoipa_axum::{router::OpenApiRouter, routes};
 }
 
-/// Every function's allocator (feature `mimalloc`, on by default; see the
-/// README's benchmark figures for why).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// Sets mimalloc as the calling binary's global allocator (see the README's
+/// benchmark figures for why). A binary sets it, never a library: `migrate`
+/// and `xtask` keep the system allocator.
+#[macro_export]
+macro_rules! global_allocator {
+    () => {
+        #[global_allocator]
+        static ALLOCATOR: $crate::mimalloc::MiMalloc = $crate::mimalloc::MiMalloc;
+    };
+}
+
+/// A function binary: `shared::main!(my_function::function());` is its whole
+/// `main.rs` (the allocator, then the runtime serving the function).
+#[macro_export]
+macro_rules! main {
+    ($function:expr) => {
+        $crate::global_allocator!();
+
+        fn main() -> ::std::process::ExitCode {
+            $crate::runtime::run($function)
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use mimalloc;
 
 pub use sqlx;
 pub use utoipa;

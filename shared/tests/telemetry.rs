@@ -38,7 +38,7 @@ async fn collect(State(inbox): State<Inbox>, headers: HeaderMap, body: Bytes) ->
 }
 
 async fn broken() -> ApiResult<Json<()>> {
-    Err(ApiError::Internal("boom: the database is on fire".into()))
+    Err(ApiError::internal("boom: the database is on fire"))
 }
 
 async fn panics(_user: AuthUser) -> Json<()> {

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(ai_analyze_travel_pattern::function())
-}
+shared::main!(ai_analyze_travel_pattern::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(ai_estimate_departure::function())
-}
+shared::main!(ai_estimate_departure::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(ai_models_status::function())
-}
+shared::main!(ai_models_status::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(ai_recommend_attractions::function())
-}
+shared::main!(ai_recommend_attractions::function());

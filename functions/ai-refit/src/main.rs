@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(ai_refit::function())
-}
+shared::main!(ai_refit::function());

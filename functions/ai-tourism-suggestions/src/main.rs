@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(ai_tourism_suggestions::function())
-}
+shared::main!(ai_tourism_suggestions::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(ai_tourist_guide::function())
-}
+shared::main!(ai_tourist_guide::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(ai_traffic_prediction::function())
-}
+shared::main!(ai_traffic_prediction::function());

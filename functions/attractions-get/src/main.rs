@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(attractions_get::function())
-}
+shared::main!(attractions_get::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(attractions_nearby::function())
-}
+shared::main!(attractions_nearby::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(auth_verify_token::function())
-}
+shared::main!(auth_verify_token::function());

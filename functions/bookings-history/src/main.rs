@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(bookings_history::function())
-}
+shared::main!(bookings_history::function());

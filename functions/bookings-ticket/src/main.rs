@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(bookings_ticket::function())
-}
+shared::main!(bookings_ticket::function());

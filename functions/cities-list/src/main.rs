@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(cities_list::function())
-}
+shared::main!(cities_list::function());

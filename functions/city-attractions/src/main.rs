@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(city_attractions::function())
-}
+shared::main!(city_attractions::function());

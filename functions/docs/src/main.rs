@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(docs::function())
-}
+shared::main!(docs::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(health::function())
-}
+shared::main!(health::function());

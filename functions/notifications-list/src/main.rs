@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(notifications_list::function())
-}
+shared::main!(notifications_list::function());

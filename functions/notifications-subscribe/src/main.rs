@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(notifications_subscribe::function())
-}
+shared::main!(notifications_subscribe::function());

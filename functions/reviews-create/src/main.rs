@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(reviews_create::function())
-}
+shared::main!(reviews_create::function());

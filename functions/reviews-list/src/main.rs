@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(reviews_list::function())
-}
+shared::main!(reviews_list::function());

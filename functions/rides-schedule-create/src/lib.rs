@@ -3,7 +3,6 @@
 //! never below the seats already booked, and once it has bookings never its
 //! route, times or price (409): passengers keep what they booked.
 
-use chrono::{DateTime, Utc};
 use shared::domain::travel::{NewRide, publish};
 use shared::idempotency::{IdempotencyKey, once};
 use shared::prelude::*;

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(rides_schedule_mine::function())
-}
+shared::main!(rides_schedule_mine::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(root::function())
-}
+shared::main!(root::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(saved_attractions_list::function())
-}
+shared::main!(saved_attractions_list::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(saved_attractions_save::function())
-}
+shared::main!(saved_attractions_save::function());

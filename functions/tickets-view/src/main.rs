@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(tickets_view::function())
-}
+shared::main!(tickets_view::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(travels_attractions::function())
-}
+shared::main!(travels_attractions::function());

@@ -20,8 +20,19 @@ pub fn function() -> Function {
     shared::function!(OpenApiRouter::new().routes(routes!(book)))
 }
 
-/// The answer when the departure has fewer free seats than asked for.
-pub const SOLD_OUT: &str = "Not enough seats available";
+/// Why no seat was taken on a departure that exists.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("This departure has already left")]
+    Departed,
+    #[error("This departure was cancelled")]
+    Cancelled,
+    /// The departure has fewer free seats than asked for.
+    #[error("Not enough seats available")]
+    SoldOut,
+}
+
+impl Refusal for Refused {}
 
 /// How the traveller pays.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
@@ -208,9 +219,9 @@ async fn why_not(conn: &mut PgConnection, route_id: &str) -> ApiError {
     .await;
     match found {
         Ok(None) => not_found("Route"),
-        Ok(Some((false, _))) => bad_request("This departure has already left"),
-        Ok(Some((true, true))) => bad_request("This departure was cancelled"),
-        Ok(Some((true, false))) => bad_request(SOLD_OUT),
+        Ok(Some((false, _))) => ApiError::refused(Refused::Departed),
+        Ok(Some((true, true))) => ApiError::refused(Refused::Cancelled),
+        Ok(Some((true, false))) => ApiError::refused(Refused::SoldOut),
         Err(e) => e.into(),
     }
 }
@@ -218,7 +229,7 @@ async fn why_not(conn: &mut PgConnection, route_id: &str) -> ApiError {
 fn record(state: &AppState, result: &ApiResult<BookingConfirmation>, started: Instant) {
     let outcome = match result {
         Ok(_) => "confirmed",
-        Err(ApiError::BadRequest(m)) if m == SOLD_OUT => "sold_out",
+        Err(e) if e.refusal() == Some(&Refused::SoldOut) => "sold_out",
         Err(e) if e.status().is_client_error() => "rejected",
         Err(_) => "error",
     };

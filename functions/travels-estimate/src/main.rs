@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(travels_estimate::function())
-}
+shared::main!(travels_estimate::function());

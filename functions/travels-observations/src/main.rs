@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(travels_observations::function())
-}
+shared::main!(travels_observations::function());

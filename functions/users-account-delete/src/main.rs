@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(users_account_delete::function())
-}
+shared::main!(users_account_delete::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(users_locations_track::function())
-}
+shared::main!(users_locations_track::function());

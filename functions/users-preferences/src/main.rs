@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(users_preferences::function())
-}
+shared::main!(users_preferences::function());

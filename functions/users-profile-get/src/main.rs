@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(users_profile_get::function())
-}
+shared::main!(users_profile_get::function());

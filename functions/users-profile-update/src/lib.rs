@@ -4,7 +4,7 @@
 //! spellings of one field with different values are a 422, as is any invalid
 //! field: then nothing changes.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use shared::domain::bookings::wat;
 use shared::domain::users::{self, Language, Profile, USER_COLUMNS, UserRow};
 use shared::domain::vehicles::{is_web_url, nullable};

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(users_sessions_revoke::function())
-}
+shared::main!(users_sessions_revoke::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(vehicles_get::function())
-}
+shared::main!(vehicles_get::function());

@@ -1,3 +1,1 @@
-fn main() -> std::process::ExitCode {
-    shared::runtime::run(vehicles_mine::function())
-}
+shared::main!(vehicles_mine::function());

@@ -93,8 +93,7 @@ pub fn ticket_key(config: &Config) -> Result<&[u8], ApiError> {
 /// now; 503 when no signing key is configured.
 pub fn ticket_url(config: &Config, booking: Uuid) -> Result<String, ApiError> {
     let key = ticket_key(config)?;
-    let ttl = chrono::Duration::from_std(config.ticket_ttl)
-        .map_err(|e| ApiError::Internal(format!("TICKET_TTL_SECONDS: {e}")))?;
+    let ttl = chrono::Duration::from_std(config.ticket_ttl).map_err(ApiError::internal)?;
     let token = tickets::sign(key, booking, Utc::now() + ttl);
     let base = config.public_base_url.trim_end_matches('/');
     Ok(format!("{base}{}", tickets::path(&token)))
