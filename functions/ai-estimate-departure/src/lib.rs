@@ -316,9 +316,4 @@ mod tests {
         assert_eq!(response.status(), 429);
         assert!(response.headers().contains_key("retry-after"));
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -445,9 +445,4 @@ mod tests {
         assert_eq!(status, 200, "{body}");
         assert!(body["observation_id"].is_string());
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -199,9 +199,4 @@ mod tests {
         let (_, body) = send(down.get("/ai/models/status")).await;
         assert_eq!(body["guide_api"]["status"], "unreachable");
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

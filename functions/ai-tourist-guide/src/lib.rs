@@ -381,9 +381,4 @@ mod tests {
             .unwrap();
         assert_eq!(n, 0);
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -172,7 +172,7 @@ mod tests {
     use futures_util::{SinkExt, StreamExt};
     use serde_json::Value;
     use shared::domain::ai::traffic::ping_recorded;
-    use shared::testing::{TestApp, assert_serves_its_manifest};
+    use shared::testing::TestApp;
     use tokio::net::TcpStream;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -316,10 +316,5 @@ mod tests {
     #[test]
     fn updates_every_10_seconds() {
         assert_eq!(super::EVERY, Duration::from_secs(10));
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

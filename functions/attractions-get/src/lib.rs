@@ -30,7 +30,7 @@ async fn get_attraction(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
+    use shared::testing::{TestApp, pluck, send};
 
     fn every_day(open: &str, close: &str) -> Value {
         let day = json!({"open": open, "close": close, "closed": false});
@@ -38,11 +38,6 @@ mod tests {
             "monday": day, "tuesday": day, "wednesday": day, "thursday": day,
             "friday": day, "saturday": day, "sunday": day,
         })
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

@@ -81,7 +81,7 @@ async fn nearby_attractions(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
+    use shared::testing::{TestApp, pluck, send};
 
     /// Great-circle distance, an independent check of PostGIS's spheroid answer.
     fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -175,11 +175,6 @@ mod tests {
             send(app.get("/api/attractions/nearby?lat=4.052&lon=9.7679&radius_km=0.1")).await;
         assert_eq!(pluck(&body["results"], "id"), ["douala-waterfront"]);
         assert_eq!(body["results"][0]["rating"], 3.5);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

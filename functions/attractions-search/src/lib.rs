@@ -81,7 +81,7 @@ fn contains_pattern(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
+    use shared::testing::{TestApp, pluck, send};
 
     fn ids(body: &Value) -> Vec<&str> {
         pluck(&body["results"], "id")
@@ -122,11 +122,6 @@ mod tests {
 
         let (_, body) = search(json!({"query": "100%_"})).await;
         assert_eq!(ids(&body).len(), 0, "wildcards in the query are literal");
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

@@ -80,7 +80,7 @@ async fn verify_token(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     #[tokio::test]
     async fn an_empty_body_answers_the_caller_in_both_shapes() {
@@ -170,10 +170,5 @@ mod tests {
             .post_raw("/api/auth/verify-token", "")
             .bearer_auth("not.a.token");
         assert_eq!(send(forged).await.0, 401);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

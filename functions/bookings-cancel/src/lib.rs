@@ -179,10 +179,7 @@ async fn why_not(conn: &mut PgConnection, uid: &str, id: Uuid) -> ApiResult<()> 
 mod tests {
     use chrono::Duration;
     use serde_json::Value;
-    use shared::testing::{
-        TestApp, assert_seats_add_up, assert_serves_its_manifest, insert_booking, insert_departure,
-        send,
-    };
+    use shared::testing::{TestApp, assert_seats_add_up, insert_booking, insert_departure, send};
     use uuid::Uuid;
 
     /// A booking of `seats` by `uid` on a departure of its own, leaving
@@ -223,11 +220,6 @@ mod tests {
             request = request.header("Idempotency-Key", key);
         }
         send(request).await
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

@@ -182,7 +182,7 @@ mod tests {
     use chrono::Utc;
     use serde_json::{Value, json};
     use shared::domain::tickets;
-    use shared::testing::{TestApp, assert_seats_add_up, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, assert_seats_add_up, send};
     use uuid::Uuid;
 
     /// A booking of `seats` on `route` by `uid`, made `age_minutes` ago.
@@ -227,11 +227,6 @@ mod tests {
                 .bearer_auth(app.token(uid)),
         )
         .await
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

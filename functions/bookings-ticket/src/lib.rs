@@ -48,21 +48,13 @@ async fn ticket(
 mod tests {
     use shared::domain::bookings::ticket_url;
     use shared::domain::tickets;
-    use shared::testing::{
-        TestApp, assert_seats_add_up, assert_serves_its_manifest, insert_booking, insert_departure,
-        send,
-    };
+    use shared::testing::{TestApp, assert_seats_add_up, insert_booking, insert_departure, send};
     use uuid::Uuid;
 
     /// A one-seat booking of `uid` on a departure of its own, leaving tomorrow.
     async fn booking(app: &TestApp, uid: &str) -> Uuid {
         let route = insert_departure(&app.state.db, chrono::Duration::days(1), 10).await;
         insert_booking(&app.state.db, uid, &route, 1).await
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

@@ -37,12 +37,7 @@ async fn city_exists(state: &AppState, city_id: &str) -> Result<bool, sqlx::Erro
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
-    }
+    use shared::testing::{TestApp, pluck, send};
 
     #[tokio::test]
     async fn lists_a_citys_attractions_with_their_points() {

@@ -40,7 +40,7 @@ async fn dismiss_notification(
 mod tests {
     use serde_json::{Value, json};
     use shared::domain::notifications::{self, Kind, NewNotification};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
     use uuid::Uuid;
 
     async fn notify(app: &TestApp, uid: &str) -> Uuid {
@@ -129,10 +129,5 @@ mod tests {
         )
         .await;
         assert_eq!(status, 401);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

@@ -57,7 +57,7 @@ async fn list_notifications(
 mod tests {
     use serde_json::{Value, json};
     use shared::domain::notifications::{self, Kind, NewNotification};
-    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
+    use shared::testing::{TestApp, pluck, send};
     use uuid::Uuid;
 
     /// Writes a notification for `uid`, `minutes_ago` in the past; its id.
@@ -223,10 +223,5 @@ mod tests {
         let (status, body) = send(app.get("/api/notifications")).await;
         assert_eq!(status, 401);
         assert_eq!(body["message"], "Not authenticated");
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

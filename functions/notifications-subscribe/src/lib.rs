@@ -75,7 +75,7 @@ async fn subscribe(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     async fn subscribe(app: &TestApp, uid: &str, body: &Value) -> (u16, Value) {
         send(
@@ -178,10 +178,5 @@ mod tests {
         assert_eq!(status, 401);
         assert_eq!(body["message"], "Not authenticated");
         assert_eq!(rows(&app).await, []);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

@@ -232,7 +232,7 @@ mod tests {
     use futures_util::{SinkExt, StreamExt};
     use serde_json::{Value, json};
     use shared::domain::notifications::{self, Kind, NewNotification};
-    use shared::testing::{TestApp, TestKeys, assert_serves_its_manifest, claims};
+    use shared::testing::{TestApp, TestKeys, claims};
     use tokio::net::TcpStream;
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -747,10 +747,5 @@ mod tests {
     #[test]
     fn keeps_alive_every_15_seconds() {
         assert_eq!(super::KEEPALIVE, Duration::from_secs(15));
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

@@ -132,7 +132,7 @@ async fn upsert(
 mod tests {
     use serde_json::{Value, json};
     use shared::domain::tourism::ATTRACTIONS;
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     const WATERFRONT: &str = "/api/tourism/attractions/douala-waterfront/reviews";
 
@@ -165,11 +165,6 @@ mod tests {
             .await
             .unwrap();
         (reviews, rating)
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

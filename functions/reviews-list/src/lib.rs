@@ -68,7 +68,7 @@ async fn list_reviews(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     /// Reviews of the waterfront by `n` users, the first written longest ago;
     /// user 0 has a display name, user 1 only an e-mail, the rest neither.
@@ -104,11 +104,6 @@ mod tests {
 
     async fn get(app: &TestApp, path: &str) -> (u16, Value) {
         send(app.get(path)).await
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

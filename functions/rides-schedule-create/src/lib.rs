@@ -463,9 +463,4 @@ mod tests {
         assert_eq!(status, 422);
         assert_seats_add_up(&app.state.db).await;
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -49,7 +49,7 @@ async fn list_saved(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use shared::testing::{TestApp, assert_serves_its_manifest, pluck, send};
+    use shared::testing::{TestApp, pluck, send};
 
     async fn save(
         app: &TestApp,
@@ -74,11 +74,6 @@ mod tests {
         .execute(&app.state.db)
         .await
         .unwrap();
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

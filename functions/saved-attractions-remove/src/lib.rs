@@ -42,7 +42,7 @@ async fn remove_saved(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     async fn saved_rows(app: &TestApp) -> Vec<(String, String)> {
         sqlx::query_as(
@@ -74,11 +74,6 @@ mod tests {
         .execute(&app.state.db)
         .await
         .unwrap();
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

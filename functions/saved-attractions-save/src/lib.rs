@@ -94,7 +94,7 @@ struct SaveRow {
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     async fn saved_rows(app: &TestApp) -> Vec<(String, String, Option<String>)> {
         sqlx::query_as(
@@ -111,11 +111,6 @@ mod tests {
                 .bearer_auth(app.token(uid)),
         )
         .await
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

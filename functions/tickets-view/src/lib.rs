@@ -201,9 +201,7 @@ dt{color:#5c6b7a}dd{margin:0;font-weight:600;text-align:right;overflow-wrap:anyw
 mod tests {
     use chrono::{Duration, Utc};
     use shared::domain::tickets;
-    use shared::testing::{
-        TestApp, assert_serves_its_manifest, insert_booking, insert_departure, insert_vehicle,
-    };
+    use shared::testing::{TestApp, insert_booking, insert_departure, insert_vehicle};
     use uuid::Uuid;
 
     /// A 2-seat booking by a user with an awkward name, on the seeded 06:00
@@ -253,11 +251,6 @@ mod tests {
             csp,
             response.text().await.unwrap(),
         )
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

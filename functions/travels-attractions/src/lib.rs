@@ -216,9 +216,4 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(body["attractions"], json!([]));
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -246,9 +246,7 @@ mod tests {
 
     use chrono::Duration;
     use serde_json::{Value, json};
-    use shared::testing::{
-        TestApp, assert_seats_add_up, assert_serves_its_manifest, insert_departure, send,
-    };
+    use shared::testing::{TestApp, assert_seats_add_up, insert_departure, send};
 
     const MANY: &[(&str, &str)] = &[("RATE_LIMIT_BOOKING", "1000")];
 
@@ -288,11 +286,6 @@ mod tests {
         .execute(&app.state.db)
         .await
         .unwrap();
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

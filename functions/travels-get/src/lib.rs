@@ -142,9 +142,4 @@ mod tests {
         let (status, _) = send(app.get("/api/travels/route%00x")).await;
         assert_eq!(status, 422);
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -122,11 +122,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
-
-    #[tokio::test]
     async fn a_page_is_reused_for_the_read_cache_period_then_refreshed() {
         let app = TestApp::spawn_with(vec![super::function()], &[("READ_CACHE_MS", "400")]).await;
         let (_, before) = send(app.get("/api/travels?limit=1")).await;

@@ -341,9 +341,4 @@ mod tests {
         assert_eq!(updated["price_per_seat"], 9999.0);
         assert_eq!(counts(&app).await, (before.0 + 1, before.1 + 1));
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -343,11 +343,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
-
-    #[tokio::test]
     async fn mangled_bodies_are_refused_and_never_a_server_error() {
         let app = TestApp::spawn_with(
             vec![super::function()],

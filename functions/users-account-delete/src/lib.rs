@@ -161,10 +161,7 @@ async fn notify(conn: &mut PgConnection, s: &Stranded) -> ApiResult<Uuid> {
 mod tests {
     use chrono::Duration;
     use serde_json::{Value, json};
-    use shared::testing::{
-        TestApp, assert_seats_add_up, assert_serves_its_manifest, insert_booking, insert_departure,
-        send,
-    };
+    use shared::testing::{TestApp, assert_seats_add_up, insert_booking, insert_departure, send};
     use uuid::Uuid;
 
     async fn delete(app: &TestApp, uid: &str) -> (u16, Value) {
@@ -460,10 +457,5 @@ mod tests {
             1
         );
         assert_seats_add_up(&app.state.db).await;
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

@@ -214,7 +214,7 @@ async fn track_location(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     async fn track(app: &TestApp, body: &Value) -> (u16, Value) {
         let request = app
@@ -493,11 +493,6 @@ mod tests {
             &json!({"latitude": 4.0, "longitude": 9.7}),
         );
         assert_eq!(send(request).await.0, 401);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 
     #[tokio::test]

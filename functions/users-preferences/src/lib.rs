@@ -332,7 +332,7 @@ async fn update_preferences(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     async fn get(app: &TestApp) -> Value {
         let request = app
@@ -487,10 +487,5 @@ mod tests {
         let (status, _) =
             send(app.post("/api/users/preferences", &json!({"language": "fr"}))).await;
         assert_eq!(status, 401);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

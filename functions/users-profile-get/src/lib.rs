@@ -22,7 +22,7 @@ async fn get_profile(State(state): State<AppState>, user: AuthUser) -> ApiResult
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     #[tokio::test]
     async fn a_new_user_gets_the_defaults_in_both_shapes() {
@@ -78,10 +78,5 @@ mod tests {
     async fn without_a_token_it_is_401() {
         let app = TestApp::spawn(vec![super::function()]).await;
         assert_eq!(send(app.get("/api/users/profile")).await.0, 401);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

@@ -256,7 +256,7 @@ async fn save(conn: &mut PgConnection, row: UserRow) -> ApiResult<UserRow> {
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     async fn put(app: &TestApp, body: &Value) -> (u16, Value) {
         let request = app
@@ -393,10 +393,5 @@ mod tests {
             .put(app.url("/api/users/profile"))
             .json(&json!({"language": "fr"}));
         assert_eq!(send(request).await.0, 401);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

@@ -115,7 +115,7 @@ async fn list_sessions(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, assert_serves_its_manifest, send};
+    use shared::testing::{TestApp, send};
 
     async fn list(app: &TestApp, uid: &str, device: &str, ip: &str) -> Value {
         let request = app
@@ -201,10 +201,5 @@ mod tests {
     async fn without_a_token_it_is_401() {
         let app = TestApp::spawn(vec![super::function()]).await;
         assert_eq!(send(app.get("/api/users/sessions")).await.0, 401);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

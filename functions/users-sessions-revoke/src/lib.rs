@@ -56,7 +56,7 @@ async fn revoke_session(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::testing::{TestApp, TestKeys, assert_serves_its_manifest, claims, send};
+    use shared::testing::{TestApp, TestKeys, claims, send};
     use uuid::Uuid;
 
     async fn spawn() -> TestApp {
@@ -282,10 +282,5 @@ mod tests {
         assert_eq!(send(app.client.delete(url)).await.0, 401);
         let everywhere = app.url("/api/users/sessions");
         assert_eq!(send(app.client.delete(everywhere)).await.0, 401);
-    }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        assert_serves_its_manifest(super::function()).await;
     }
 }

@@ -265,9 +265,4 @@ mod tests {
         assert!(body["message"].is_string());
         assert_eq!(vehicle_count(&app).await, 0);
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -132,9 +132,4 @@ mod tests {
         assert_eq!(delete(&app, None, &id).await.0, 401);
         assert_eq!(stored(&app, &id).await["is_active"], true);
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -105,9 +105,4 @@ mod tests {
         let id = give(&app, "alice").await;
         assert_eq!(send(app.get(&format!("/api/vehicles/{id}"))).await.0, 401);
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -152,9 +152,4 @@ mod tests {
         let app = TestApp::spawn(vec![super::function()]).await;
         assert_eq!(send(app.get("/api/vehicles")).await.0, 401);
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -151,9 +151,4 @@ mod tests {
         assert_eq!(status, 401);
         assert!(body["message"].is_string());
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -319,9 +319,4 @@ mod tests {
         assert_eq!(status, 401);
         assert!(rows(&app).await.is_empty());
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }

@@ -337,9 +337,4 @@ mod tests {
             .json(&json!({"color": "red"}));
         assert_eq!(send(request).await.0, 401);
     }
-
-    #[tokio::test]
-    async fn serves_its_manifest() {
-        shared::testing::assert_serves_its_manifest(super::function()).await;
-    }
 }
