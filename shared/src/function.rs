@@ -1,5 +1,7 @@
 //! A function: its router and the manifest it declares in its own `Cargo.toml`
-//! under `[package.metadata.function]`. The manifests are the one list of
+//! under `[package.metadata.function]`, over the defaults every function
+//! inherits from `[workspace.metadata.function]` in the root `Cargo.toml` (a
+//! crate writes only what differs). The manifests are the one list of
 //! functions; the runtime, the dev server and the deployment generator read them.
 
 use axum::http::Method;
@@ -102,20 +104,50 @@ struct Package {
 
 #[derive(Deserialize)]
 struct PackageMetadata {
-    function: Option<Manifest>,
+    function: Option<toml::Table>,
+}
+
+/// The defaults in a workspace `Cargo.toml`'s `[workspace.metadata.function]`.
+fn workspace_defaults(workspace_toml: &str) -> Result<toml::Table, String> {
+    if workspace_toml.is_empty() {
+        return Ok(toml::Table::new());
+    }
+    let root: toml::Table =
+        toml::from_str(workspace_toml).map_err(|e| format!("workspace Cargo.toml: {e}"))?;
+    let defaults = root
+        .get("workspace")
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("function"));
+    match defaults {
+        None => Ok(toml::Table::new()),
+        Some(toml::Value::Table(t)) => Ok(t.clone()),
+        Some(_) => Err("[workspace.metadata.function] is not a table".into()),
+    }
 }
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 impl Manifest {
-    /// Reads the manifest from a function crate's `Cargo.toml`; `Ok(None)` for a
-    /// crate that is not a function.
+    /// Reads the manifest from a function crate's `Cargo.toml` alone (no
+    /// inherited defaults); `Ok(None)` for a crate that is not a function.
     pub fn from_cargo_toml(text: &str) -> Result<Option<Self>, String> {
+        Self::from_cargo_toml_in(text, "")
+    }
+
+    /// Reads the manifest from a function crate's `Cargo.toml` over the
+    /// defaults of the workspace `Cargo.toml` (`workspace_toml`); `Ok(None)`
+    /// for a crate that is not a function.
+    pub fn from_cargo_toml_in(text: &str, workspace_toml: &str) -> Result<Option<Self>, String> {
         let cargo: CargoToml = toml::from_str(text).map_err(|e| e.to_string())?;
-        let Some(mut manifest) = cargo.package.metadata.and_then(|m| m.function) else {
+        let Some(own) = cargo.package.metadata.and_then(|m| m.function) else {
             return Ok(None);
         };
         let name = cargo.package.name;
+        let mut table = workspace_defaults(workspace_toml)?;
+        table.extend(own);
+        let mut manifest: Self = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| format!("{name}: {e}"))?;
         manifest.name = name.clone();
         manifest.description = cargo.package.description.unwrap_or_default();
         if manifest.raw_routes.is_empty() {
@@ -168,7 +200,20 @@ impl Function {
     /// When the manifest is missing or invalid: a build-time constant, caught by
     /// every function's tests.
     pub fn new(cargo_toml: &str, router: OpenApiRouter<AppState>) -> Self {
-        let manifest = Manifest::from_cargo_toml(cargo_toml)
+        Self::in_workspace(cargo_toml, "", router)
+    }
+
+    /// Pairs a router with the manifest in `cargo_toml` over the defaults of
+    /// `workspace_toml`; what [`crate::function!`] calls.
+    ///
+    /// # Panics
+    /// As [`Function::new`].
+    pub fn in_workspace(
+        cargo_toml: &str,
+        workspace_toml: &str,
+        router: OpenApiRouter<AppState>,
+    ) -> Self {
+        let manifest = Manifest::from_cargo_toml_in(cargo_toml, workspace_toml)
             .and_then(|m| m.ok_or_else(|| "no [package.metadata.function] table".into()))
             .unwrap_or_else(|e| panic!("invalid function manifest: {e}"));
         let (router, openapi) = router.split_for_parts();
@@ -206,12 +251,14 @@ impl Function {
 }
 
 /// `shared::function!(router)` builds a [`Function`] from the calling crate's
-/// own `Cargo.toml` manifest.
+/// own `Cargo.toml` manifest over the workspace's defaults (function crates sit
+/// at `functions/<name>/`, two levels below the root `Cargo.toml`).
 #[macro_export]
 macro_rules! function {
     ($router:expr) => {
-        $crate::function::Function::new(
+        $crate::function::Function::in_workspace(
             include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml")),
             $router,
         )
     };
@@ -248,6 +295,23 @@ timeout_seconds = 30
             .unwrap()
             .unwrap();
         assert!(m.read_only);
+    }
+
+    #[test]
+    fn a_manifest_inherits_what_it_does_not_say_from_the_workspace() {
+        let workspace = "[workspace.metadata.function]\nauth = \"none\"\nmax_scale = 7\n\
+                         memory = \"128Mi\"\n";
+        let m = Manifest::from_cargo_toml_in(&GOOD.replace("memory = \"64Mi\"\n", ""), workspace)
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.auth, AuthPolicy::Required, "the crate's own value wins");
+        assert_eq!(m.max_scale, 10);
+        assert_eq!(m.memory, "128Mi", "inherited");
+        let bare = "[package]\nname = \"y\"\n[package.metadata.function]\nroutes = [\"GET /y\"]\n";
+        assert!(Manifest::from_cargo_toml(bare).is_err(), "nothing to inherit");
+        let root = include_str!("../../Cargo.toml");
+        let m = Manifest::from_cargo_toml_in(bare, root).unwrap().unwrap();
+        assert_eq!((m.auth, m.concurrency), (AuthPolicy::Required, 100));
     }
 
     #[test]

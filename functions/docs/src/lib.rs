@@ -100,13 +100,15 @@ mod tests {
         assert_serves_its_manifest(super::function()).await;
     }
 
+    const WORKSPACE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml"));
+
     /// Every function crate's manifest (`functions/*/Cargo.toml`, docs aside).
     fn manifests() -> Vec<Manifest> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let mut found: Vec<Manifest> = std::fs::read_dir(dir)
             .unwrap()
             .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("Cargo.toml")).ok())
-            .filter_map(|text| Manifest::from_cargo_toml(&text).unwrap())
+            .filter_map(|text| Manifest::from_cargo_toml_in(&text, WORKSPACE).unwrap())
             .filter(|m| m.name != "docs")
             .collect();
         found.sort_by(|a, b| a.name.cmp(&b.name));

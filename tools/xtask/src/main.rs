@@ -11,6 +11,8 @@
 //!   two routes conflict at the edge (see [`routes`]), or when the functions
 //!   can open more database connections than the pooler accepts (see
 //!   [`budget`]).
+//! * `cargo xtask new NAME --route "METHOD /api/..."`: a new function crate
+//!   (see [`scaffold`]), then `gen`.
 //! * `cargo run -p xtask -- list [--json]`: the functions (names, or JSON with
 //!   their crate dirs, routes and scaling), for CI matrices. Needs no function
 //!   crate: `cargo run -p xtask --no-default-features -- list --json` builds
@@ -25,6 +27,7 @@ mod budget;
 mod openapi;
 mod render;
 mod routes;
+mod scaffold;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,8 +60,17 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The workspace `Cargo.toml` whose `[workspace.metadata.function]` defaults
+/// the manifests inherit: `root`'s, or this workspace's when `root` (a partial
+/// copy under `$XTASK_ROOT`) has none.
+fn workspace_toml(root: &Path) -> String {
+    std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap_or_else(|_| include_str!("../../../Cargo.toml").to_owned())
+}
+
 /// Every function crate under `functions/`, sorted by name.
 fn discover(root: &Path) -> Result<Vec<(Manifest, Vec<EdgeMatch>)>, String> {
+    let workspace = workspace_toml(root);
     let dir = root.join("functions");
     let mut found = Vec::new();
     let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -70,7 +82,8 @@ fn discover(root: &Path) -> Result<Vec<(Manifest, Vec<EdgeMatch>)>, String> {
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let Some(manifest) =
-            Manifest::from_cargo_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            Manifest::from_cargo_toml_in(&text, &workspace)
+                .map_err(|e| format!("{}: {e}", path.display()))?
         else {
             continue;
         };
@@ -352,7 +365,20 @@ fn list(root: &Path, json: bool) -> Result<(), String> {
     Ok(())
 }
 
-const USAGE: &str = "usage: xtask gen | check | list [--json]";
+const USAGE: &str =
+    "usage: xtask gen | check | list [--json] | new NAME --route \"METHOD /api/...\" [--tag TAG]";
+
+/// `new`: writes the crate, then `gen` routes, deploys and documents it.
+fn new_function(root: &Path, args: &[&str]) -> Result<(), String> {
+    let request = scaffold::Request::parse(args)?;
+    scaffold::write(root, &request)?;
+    gen_files(root)?;
+    println!(
+        "functions/{0}: run `cargo test -p {0}` and `cargo xtask check`",
+        request.name
+    );
+    Ok(())
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -362,6 +388,7 @@ fn main() -> ExitCode {
         ["check"] => check(&root),
         ["list"] => list(&root, false),
         ["list", "--json"] => list(&root, true),
+        ["new", ref rest @ ..] => new_function(&root, rest),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -376,6 +403,63 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A copy of what `check` reads: the manifests, `knative/`, the chart's
+    /// values, the catalog and the OpenAPI document.
+    fn copy_of_the_workspace(to: &Path) {
+        let root = workspace_root();
+        let copy = |rel: &str| {
+            let (from, dest) = (root.join(rel), to.join(rel));
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(&from, &dest).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        };
+        for rel in ["Cargo.toml", "helm/ai-imutis/values.yaml", OPENAPI_PATH] {
+            copy(rel);
+        }
+        for dir in ["functions", "knative", "tools/catalog"] {
+            let mut stack = vec![root.join(dir)];
+            while let Some(d) = stack.pop() {
+                for entry in std::fs::read_dir(&d).unwrap() {
+                    let path = entry.unwrap().path();
+                    let rel = path.strip_prefix(&root).unwrap().to_str().unwrap().to_owned();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if dir != "functions" || rel.ends_with("/Cargo.toml") {
+                        copy(&rel);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn check_fails_on_a_manifest_that_drifted_from_the_generated_files() {
+        let dir = std::env::temp_dir().join(format!("xtask-drift-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_of_the_workspace(&dir);
+        check(&dir).expect("the copy is up to date");
+        let manifest = dir.join("functions/cities-list/Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, text.replace("max_scale = 10", "max_scale = 9")).unwrap();
+        let err = check(&dir).unwrap_err();
+        assert!(err.contains("knative/functions/cities-list.yaml: stale"), "{err}");
+        let root = dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&root).unwrap();
+        std::fs::write(&root, text.replace("memory = \"64Mi\"", "memory = \"96Mi\"")).unwrap();
+        let err = check(&dir).unwrap_err();
+        assert!(
+            err.contains("knative/functions/users-profile-get.yaml: stale"),
+            "a changed default reaches every function that inherits it: {err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `new`'s tags are the document's.
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn new_offers_the_documents_tags() {
+        assert_eq!(scaffold::TAGS, openapi::TAGS.map(|(name, _)| name));
+    }
 
     #[test]
     fn the_workspace_functions_have_no_route_conflicts() {
