@@ -211,14 +211,28 @@ pub async fn publish(state: &AppState, user_id: &str, notification_id: Uuid) {
     }
 }
 
-/// PUBLISHes `n` on its user's channel; how many subscribers received it.
-async fn broadcast(state: &AppState, n: &Notification) -> Result<usize, String> {
-    let payload = serde_json::to_string(n).map_err(|e| e.to_string())?;
-    let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
-    redis::cmd("PUBLISH")
-        .arg(channel(state, &n.user_id))
-        .arg(payload)
-        .query_async::<usize>(&mut conn)
-        .await
-        .map_err(|e| e.to_string())
+/// PUBLISHes `n` on its user's channel (within the Redis deadline, through
+/// the breaker); how many subscribers received it.
+async fn broadcast(state: &AppState, n: &Notification) -> Result<usize, BroadcastError> {
+    let payload = serde_json::to_string(n)?;
+    let channel = channel(state, &n.user_id);
+    let received = state
+        .with_redis("PUBLISH", async |c| {
+            redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(payload)
+                .query_async::<usize>(c)
+                .await
+        })
+        .await?;
+    Ok(received)
+}
+
+/// Why a notification did not reach the WebSockets.
+#[derive(Debug, thiserror::Error)]
+enum BroadcastError {
+    #[error("could not serialize it: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Redis(#[from] crate::cache::CacheError),
 }

@@ -176,12 +176,15 @@ pub async fn probe(state: &AppState) -> &'static str {
         return "not configured";
     };
     let key = state.redis_key(&["ai", "guide-probe"]);
-    if let Ok(mut conn) = state.redis.get().await
-        && let Ok(Some(cached)) = redis::cmd("GET")
-            .arg(&key)
-            .query_async::<Option<String>>(&mut conn)
-            .await
-    {
+    let remembered = state
+        .with_redis("GET", async |c| {
+            redis::cmd("GET")
+                .arg(&key)
+                .query_async::<Option<String>>(c)
+                .await
+        })
+        .await;
+    if let Ok(Some(cached)) = remembered {
         return if cached == "ok" { "ok" } else { "unreachable" };
     }
     let url = format!("{}/v1beta/models/{}", cfg.api_url, cfg.model);
@@ -195,15 +198,17 @@ pub async fn probe(state: &AppState) -> &'static str {
         Ok(Ok(r)) if r.status().is_success()
     );
     let answer = if ok { "ok" } else { "unreachable" };
-    if let Ok(mut conn) = state.redis.get().await {
-        let _: Result<(), _> = redis::cmd("SET")
-            .arg(&key)
-            .arg(answer)
-            .arg("EX")
-            .arg(PROBE_TTL.as_secs())
-            .query_async(&mut conn)
-            .await;
-    }
+    let _ = state
+        .with_redis("SET", async |c| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(answer)
+                .arg("EX")
+                .arg(PROBE_TTL.as_secs())
+                .query_async::<()>(c)
+                .await
+        })
+        .await;
     answer
 }
 
@@ -237,26 +242,33 @@ pub struct Cached {
 
 /// The cached guide under `key`, if any.
 pub async fn cached(state: &AppState, key: &str) -> Option<Cached> {
-    let mut conn = state.redis.get().await.ok()?;
-    let raw: Option<String> = redis::cmd("GET")
-        .arg(key)
-        .query_async(&mut conn)
+    let raw = state
+        .with_redis("GET", async |c| {
+            redis::cmd("GET")
+                .arg(key)
+                .query_async::<Option<String>>(c)
+                .await
+        })
         .await
-        .ok()?;
-    serde_json::from_str(&raw?).ok()
+        .ok()??;
+    serde_json::from_str(&raw).ok()
 }
 
 /// Caches a guide for `ttl`; failures only cost a later regeneration.
 pub async fn store(state: &AppState, key: &str, guide: &Cached, ttl: Duration) {
-    let (Ok(mut conn), Ok(value)) = (state.redis.get().await, serde_json::to_string(guide)) else {
+    let Ok(value) = serde_json::to_string(guide) else {
         return;
     };
-    let _: Result<(), _> = redis::cmd("SET")
-        .arg(key)
-        .arg(value)
-        .arg("EX")
-        .arg(ttl.as_secs().max(1))
-        .query_async(&mut conn)
+    let _ = state
+        .with_redis("SET", async |c| {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("EX")
+                .arg(ttl.as_secs().max(1))
+                .query_async::<()>(c)
+                .await
+        })
         .await;
 }
 

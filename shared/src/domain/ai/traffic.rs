@@ -292,16 +292,17 @@ pub async fn ping_recorded(state: &AppState, route_id: &str) {
         }
     };
     let Some(corridor) = corridor else { return };
-    let published = async {
-        let mut conn = state.redis.get().await.map_err(|e| e.to_string())?;
-        redis::cmd("PUBLISH")
-            .arg(channel(state, &corridor))
-            .arg(route_id)
-            .query_async::<i64>(&mut conn)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    if let Err(e) = published.await {
+    let channel = channel(state, &corridor);
+    let published = state
+        .with_redis("PUBLISH", async |c| {
+            redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(route_id)
+                .query_async::<i64>(c)
+                .await
+        })
+        .await;
+    if let Err(e) = published {
         tracing::warn!(error = %e, "traffic: ping news not published");
     }
 }
