@@ -308,7 +308,10 @@ timeout_seconds = 30
         assert_eq!(m.max_scale, 10);
         assert_eq!(m.memory, "128Mi", "inherited");
         let bare = "[package]\nname = \"y\"\n[package.metadata.function]\nroutes = [\"GET /y\"]\n";
-        assert!(Manifest::from_cargo_toml(bare).is_err(), "nothing to inherit");
+        assert!(
+            Manifest::from_cargo_toml(bare).is_err(),
+            "nothing to inherit"
+        );
         let root = include_str!("../../Cargo.toml");
         let m = Manifest::from_cargo_toml_in(bare, root).unwrap().unwrap();
         assert_eq!((m.auth, m.concurrency), (AuthPolicy::Required, 100));

@@ -7,10 +7,10 @@
 //! (confidence p: how well a flat line fits). A second insight counts what is
 //! already booked on the coming departures. Logged, with its `prediction_id`.
 
+use ai::stats::{least_squares, mean, round, student_t_two_sided_p};
+use ai::{NewPrediction, log_prediction};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use shared::domain::ai::stats::{least_squares, mean, round, student_t_two_sided_p};
-use shared::domain::ai::{NewPrediction, log_prediction};
 use shared::domain::travel::route_not_found;
 use shared::prelude::*;
 use uuid::Uuid;
@@ -315,7 +315,7 @@ mod tests {
     /// has departures that left with their bookings, so an answer is a trend.
     #[tokio::test]
     async fn the_synthetic_history_gives_every_route_a_trend() {
-        use shared::domain::ai::synthetic;
+        use ai::synthetic;
         let app = TestApp::spawn(vec![super::function()]).await;
         for _ in 0..2 {
             synthetic::seed(&app.state.db, 90, synthetic::DEFAULT_SEED)

@@ -1,12 +1,12 @@
 //! `POST /api/ai/estimate-departure`: when a departure will really leave, as
 //! windows of Africa/Douala local time from the fitted departure-window
-//! model (see [`shared::domain::ai::departure`]), or a heuristic flagged in
+//! model (see [`ai::departure`]), or a heuristic flagged in
 //! `notes` where data is thin. A route's id means its next departure after
 //! `current_time`; every answer is logged and carries its `prediction_id`.
 
+use ai::departure::{self, DepartureEstimate, Target};
+use ai::preferences::TravelPreferences;
 use serde_json::json;
-use shared::domain::ai::departure::{self, DepartureEstimate, Target};
-use shared::domain::ai::preferences::TravelPreferences;
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -68,9 +68,9 @@ async fn estimate_departure(
 
 #[cfg(test)]
 mod tests {
+    use ai::{departure, refit, synthetic};
     use chrono::{DateTime, Utc};
     use serde_json::{Value, json};
-    use shared::domain::ai::{departure, refit, synthetic};
     use shared::testing::{TestApp, fresh_db, send};
 
     async fn estimate(app: &TestApp, body: Value) -> (u16, Value) {

@@ -312,7 +312,7 @@ mod tests {
         assert_eq!(status, 409, "{again}");
         assert_eq!(recorded(&app).await, (1, 1, 1));
         let mut conn = app.state.db.acquire().await.unwrap();
-        let seen = shared::domain::ai::departure::load_observations(&mut conn, None)
+        let seen = ai::departure::load_observations(&mut conn, None)
             .await
             .unwrap();
         assert_eq!(seen.len(), 1);

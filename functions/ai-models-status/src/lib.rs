@@ -4,9 +4,9 @@
 //! tourist guide's API answers (a cheap check within its timeout, remembered
 //! for a minute; `not configured` without a key).
 
+use ai::{departure, guide, traffic};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use shared::domain::ai::{departure, guide, traffic};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -128,10 +128,10 @@ fn unfitted(name: &str, health: &str, description: &'static str) -> AiModel {
 
 #[cfg(test)]
 mod tests {
+    use ai::{refit, synthetic};
     use axum::Router;
     use axum::routing::get;
     use serde_json::{Value, json};
-    use shared::domain::ai::{refit, synthetic};
     use shared::testing::{TestApp, send, serve};
 
     fn model<'a>(body: &'a Value, name: &str) -> &'a Value {

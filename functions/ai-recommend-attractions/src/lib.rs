@@ -2,17 +2,17 @@
 //! caller. The score (0 to 1) blends the Okapi BM25 relevance of the
 //! interests to each attraction's name, category, tags and description
 //! (accent- and case-insensitive, English and French, see
-//! [`shared::domain::ai::text`]), the relevance of what a signed-in user saved
+//! [`ai::text`]), the relevance of what a signed-in user saved
 //! or rated 4 or more, the rating, popularity (reviews and saves) and, when
 //! the body gives a position, nearness. `reason` names what matched. Logged,
 //! with its `prediction_id`.
 
 use std::collections::{BTreeMap, HashMap};
 
+use ai::stats::round;
+use ai::text::{Document, bm25, terms};
+use ai::{NewPrediction, log_prediction};
 use serde_json::json;
-use shared::domain::ai::stats::round;
-use shared::domain::ai::text::{Document, bm25, terms};
-use shared::domain::ai::{NewPrediction, log_prediction};
 use shared::domain::tourism::ATTRACTIONS;
 use shared::prelude::*;
 use uuid::Uuid;

@@ -3,8 +3,8 @@
 //! in one transaction under an advisory lock; a refit started while another
 //! runs skips (`status: "already_running"`). Meant to run on a schedule.
 
+use ai::refit::{self, FittedModel};
 use chrono::{DateTime, Utc};
-use shared::domain::ai::refit::{self, FittedModel};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -46,8 +46,8 @@ async fn refit_models(State(state): State<AppState>, user: AuthUser) -> ApiResul
 
 #[cfg(test)]
 mod tests {
+    use ai::{refit, synthetic};
     use serde_json::Value;
-    use shared::domain::ai::{refit, synthetic};
     use shared::testing::{TestApp, TestKeys, claims, send};
 
     fn admin() -> String {

@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use ai::departure::Params;
+use ai::{NewPrediction, log_prediction, stats::round};
 use serde_json::json;
-use shared::domain::ai::departure::Params;
-use shared::domain::ai::{NewPrediction, log_prediction, stats::round};
 use shared::domain::tourism::ATTRACTIONS;
 use shared::prelude::*;
 use uuid::Uuid;
@@ -226,8 +226,8 @@ fn travel_advice(
 
 #[cfg(test)]
 mod tests {
+    use ai::{refit, synthetic};
     use serde_json::Value;
-    use shared::domain::ai::{refit, synthetic};
     use shared::testing::{TestApp, send};
 
     async fn suggest(app: &TestApp, city: &str) -> (u16, Value) {

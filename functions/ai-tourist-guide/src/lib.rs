@@ -1,14 +1,14 @@
 //! `POST /api/ai/tourist-guide/{attraction_id}`: a short guide to an
 //! attraction in English or French, written by Gemini from our data about it
-//! (see [`shared::domain::ai::guide`]) under a strict timeout, else a written
+//! (see [`ai::guide`]) under a strict timeout, else a written
 //! fallback in the same language. Guides are cached per attraction, language
 //! and preferences (a day; a fallback for a minute, so the API is retried).
 //! Logged, with its `prediction_id`.
 
+use ai::guide::{self, Cached, Facts, Language};
+use ai::{NewPrediction, log_prediction};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use shared::domain::ai::guide::{self, Cached, Facts, Language};
-use shared::domain::ai::{NewPrediction, log_prediction};
 use shared::domain::tourism::ATTRACTIONS;
 use shared::prelude::*;
 use uuid::Uuid;
@@ -291,17 +291,17 @@ mod tests {
             "the cache answered the second call"
         );
         // Keyed by the SHA-256 of the caller's preferences.
-        let key = shared::domain::ai::guide::cache_key(
+        let key = ai::guide::cache_key(
             &app.state,
             "yaounde-national-museum",
-            shared::domain::ai::guide::Language::Fr,
+            ai::guide::Language::Fr,
             "history",
         );
         assert!(
             key.ends_with(":259aa8ef98a8b91de574cd904138ef643240c23080cf24da4793a6f10a43fa9d"),
             "{key}"
         );
-        let hit = shared::domain::ai::guide::cached(&app.state, &key).await;
+        let hit = ai::guide::cached(&app.state, &key).await;
         assert_eq!(
             hit.map(|c| c.guide),
             first["guide"].as_str().map(String::from)

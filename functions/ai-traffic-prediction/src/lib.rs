@@ -1,11 +1,11 @@
 //! `GET /api/ai/traffic-prediction/{route_id}`: average speed and congestion
 //! on a route's corridor for the current hour of the week, from the fitted
 //! traffic model moved by the last 30 minutes of travellers' pings (see
-//! [`shared::domain::ai::traffic`]). Logged, with its `prediction_id`.
+//! [`ai::traffic`]). Logged, with its `prediction_id`.
 
+use ai::traffic::{self, Traffic};
+use ai::{NewPrediction, log_prediction, stats::round};
 use serde_json::json;
-use shared::domain::ai::traffic::{self, Traffic};
-use shared::domain::ai::{NewPrediction, log_prediction, stats::round};
 use shared::domain::travel::route_not_found;
 use shared::prelude::*;
 use uuid::Uuid;
@@ -63,8 +63,8 @@ async fn traffic_prediction(
 
 #[cfg(test)]
 mod tests {
+    use ai::{refit, synthetic};
     use serde_json::Value;
-    use shared::domain::ai::{refit, synthetic};
     use shared::testing::{TestApp, send};
 
     async fn predict(app: &TestApp, route: &str) -> (u16, Value) {

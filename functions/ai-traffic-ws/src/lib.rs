@@ -3,7 +3,7 @@
 //! `GET /api/ai/traffic-prediction/{route_id}` answers it) at once, then every
 //! 10 s, and as soon as new pings on the corridor change it: the socket
 //! listens on the corridor's Redis channel, where
-//! [`shared::domain::ai::traffic::ping_recorded`] announces each ping from any
+//! [`ai::traffic::ping_recorded`] announces each ping from any
 //! instance (one Redis subscriber per process serves every socket). An
 //! unknown route closes with 4404; a client message above a few KiB with
 //! 1009; too many open sockets from one client address (or user) on this
@@ -13,10 +13,10 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
+use ai::traffic::{self, Traffic};
 use axum::Extension;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
-use shared::domain::ai::traffic::{self, Traffic};
 use shared::middleware::ClientIp;
 use shared::prelude::*;
 use shared::runtime::draining;
@@ -169,9 +169,9 @@ async fn send(socket: &mut WebSocket, state: &AppState, t: &Traffic) -> bool {
 mod tests {
     use std::time::Duration;
 
+    use ai::traffic::ping_recorded;
     use futures_util::{SinkExt, StreamExt};
     use serde_json::Value;
-    use shared::domain::ai::traffic::ping_recorded;
     use shared::testing::TestApp;
     use tokio::net::TcpStream;
     use tokio_tungstenite::tungstenite::Message;

@@ -1,13 +1,13 @@
 //! `POST /api/travels/estimate`: when a departure will really leave, as
 //! windows of Africa/Douala local time around its timetable, from the same
 //! fitted departure-window model as `POST /api/ai/estimate-departure` (see
-//! [`shared::domain::ai::departure`]); where data is thin, a heuristic flagged
+//! [`ai::departure`]); where data is thin, a heuristic flagged
 //! in `notes`. Windows carry `label` and `window`; every estimate is logged
 //! and carries its `prediction_id`.
 
+use ai::departure::{self, DepartureEstimate, Target};
+use ai::preferences::TravelPreferences;
 use serde_json::json;
-use shared::domain::ai::departure::{self, DepartureEstimate, Target};
-use shared::domain::ai::preferences::TravelPreferences;
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -189,10 +189,7 @@ mod tests {
         .execute(&app.state.db)
         .await
         .unwrap();
-        shared::domain::ai::refit::run(&app.state.db, 30)
-            .await
-            .unwrap()
-            .unwrap();
+        ai::refit::run(&app.state.db, 30).await.unwrap().unwrap();
         let departure: String = sqlx::query_scalar(
             "SELECT id FROM travel_routes WHERE schedule_id = 'route-yaounde-douala-evening'
              AND departure_time > now() ORDER BY departure_time LIMIT 1",

@@ -195,7 +195,7 @@ async fn track_location(
         .await?;
     // A ping on a departure under way may move that road's traffic estimate.
     if let Some(route_id) = &row.route_id {
-        shared::domain::ai::traffic::ping_recorded(&state, route_id).await;
+        ai::traffic::ping_recorded(&state, route_id).await;
     }
     let city = row
         .city_id

@@ -1,7 +1,6 @@
 //! The business: what more than one function knows about tourism, travel,
 //! bookings, vehicles and notifications. Functions stay thin handlers over it.
 
-pub mod ai;
 pub mod bookings;
 pub mod geo;
 pub mod notifications;

@@ -48,7 +48,7 @@ async fn run(
         println!("seeded: {report:?}");
     }
     if synthetic {
-        use shared::domain::ai::synthetic as history;
+        use ai::synthetic as history;
         let trips = history::seed(&pool, history::DEFAULT_DAYS, history::DEFAULT_SEED).await?;
         println!("synthetic history: {trips} trips");
     }
@@ -57,7 +57,7 @@ async fn run(
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(30);
-        match shared::domain::ai::refit::run(&pool, min_samples).await? {
+        match ai::refit::run(&pool, min_samples).await? {
             None => println!("refit skipped: another refit is running"),
             Some(models) => {
                 for m in models {

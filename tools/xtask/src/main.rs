@@ -81,9 +81,8 @@ fn discover(root: &Path) -> Result<Vec<(Manifest, Vec<EdgeMatch>)>, String> {
         }
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let Some(manifest) =
-            Manifest::from_cargo_toml_in(&text, &workspace)
-                .map_err(|e| format!("{}: {e}", path.display()))?
+        let Some(manifest) = Manifest::from_cargo_toml_in(&text, &workspace)
+            .map_err(|e| format!("{}: {e}", path.display()))?
         else {
             continue;
         };
@@ -421,7 +420,12 @@ mod tests {
             while let Some(d) = stack.pop() {
                 for entry in std::fs::read_dir(&d).unwrap() {
                     let path = entry.unwrap().path();
-                    let rel = path.strip_prefix(&root).unwrap().to_str().unwrap().to_owned();
+                    let rel = path
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
                     if path.is_dir() {
                         stack.push(path);
                     } else if dir != "functions" || rel.ends_with("/Cargo.toml") {
@@ -442,10 +446,17 @@ mod tests {
         let text = std::fs::read_to_string(&manifest).unwrap();
         std::fs::write(&manifest, text.replace("max_scale = 10", "max_scale = 9")).unwrap();
         let err = check(&dir).unwrap_err();
-        assert!(err.contains("knative/functions/cities-list.yaml: stale"), "{err}");
+        assert!(
+            err.contains("knative/functions/cities-list.yaml: stale"),
+            "{err}"
+        );
         let root = dir.join("Cargo.toml");
         let text = std::fs::read_to_string(&root).unwrap();
-        std::fs::write(&root, text.replace("memory = \"64Mi\"", "memory = \"96Mi\"")).unwrap();
+        std::fs::write(
+            &root,
+            text.replace("memory = \"64Mi\"", "memory = \"96Mi\""),
+        )
+        .unwrap();
         let err = check(&dir).unwrap_err();
         assert!(
             err.contains("knative/functions/users-profile-get.yaml: stale"),

@@ -21,9 +21,9 @@ use uuid::Uuid;
 
 use super::stats::{mean, quantile, round, sorted};
 use super::{NewPrediction, log_prediction, version_label};
-use crate::domain::travel::route_not_found;
-use crate::error::ApiResult;
-use crate::state::AppState;
+use shared::domain::travel::route_not_found;
+use shared::error::ApiResult;
+use shared::state::AppState;
 
 /// The model's name in `ai_models` and `ai_model_params`.
 pub const MODEL: &str = "departure";
@@ -532,7 +532,7 @@ fn window(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ai::stats::SplitMix64;
+    use crate::stats::SplitMix64;
 
     fn observations(n: usize, seed: u64) -> Vec<Observation> {
         let mut rng = SplitMix64::new(seed);

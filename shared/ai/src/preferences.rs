@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::FieldError;
-use crate::extract::Validator;
+use shared::error::FieldError;
+use shared::extract::Validator;
 
 /// Most amenities a request may list.
 pub const MAX_AMENITIES: usize = 10;

@@ -18,8 +18,8 @@ use utoipa::ToSchema;
 
 use super::stats::{mean, quantile, round, sorted};
 use super::version_label;
-use crate::domain::travel::{RESOLVE_ORDER, RESOLVE_WHERE};
-use crate::state::AppState;
+use shared::domain::travel::{RESOLVE_ORDER, RESOLVE_WHERE};
+use shared::state::AppState;
 
 /// The model's name in `ai_models` and `ai_model_params`.
 pub const MODEL: &str = "traffic";

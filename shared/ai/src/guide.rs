@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::config::GeminiConfig;
-use crate::state::AppState;
+use shared::config::GeminiConfig;
+use shared::state::AppState;
 
 /// How long a generated guide is served from the cache.
 pub const CACHE_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -129,7 +129,7 @@ pub enum GuideError {
     Failed(String),
 }
 
-static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(crate::auth::http_client);
+static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(shared::auth::http_client);
 
 /// The text Gemini generates for `prompt`, within the configured timeout.
 pub async fn generate(config: Option<&GeminiConfig>, prompt: &str) -> Result<String, GuideError> {
