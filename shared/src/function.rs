@@ -75,18 +75,21 @@ pub struct Manifest {
     #[serde(default)]
     pub secrets: Vec<String>,
     /// Reads only: served alone, it reads through `DATABASE_READ_URL` (the
-    /// replicas) when that is set, via `state.db_read`.
+    /// replicas) when that is set, via `state.db_read`. Goes with
+    /// `secrets = ["DATABASE_READ_URL"]`, which hands it that key.
     #[serde(default)]
     pub read_only: bool,
 }
 
-/// Keys of the functions' Secret that a manifest may ask for under `secrets`.
-pub const OPTIONAL_SECRETS: [&str; 5] = [
+/// Keys of the functions' Secret that a manifest may ask for under `secrets`
+/// (`DATABASE_READ_URL` only with `read_only = true`).
+pub const OPTIONAL_SECRETS: [&str; 6] = [
     "TICKET_SIGNING_KEY",
     "FCM_PROJECT_ID",
     "FCM_CLIENT_EMAIL",
     "FCM_PRIVATE_KEY",
     "GEMINI_API_KEY",
+    "DATABASE_READ_URL",
 ];
 
 #[derive(Deserialize)]
@@ -175,6 +178,12 @@ impl Manifest {
         {
             return Err(format!(
                 "{name}: unknown secret {s:?} (known: {OPTIONAL_SECRETS:?})"
+            ));
+        }
+        let reads_replicas = manifest.secrets.iter().any(|s| s == "DATABASE_READ_URL");
+        if reads_replicas != manifest.read_only {
+            return Err(format!(
+                "{name}: read_only = true and secrets = [\"DATABASE_READ_URL\"] go together"
             ));
         }
         if manifest.concurrency == 0 || manifest.timeout_seconds == 0 {
@@ -291,10 +300,15 @@ timeout_seconds = 30
         assert_eq!(m.auth, AuthPolicy::Required);
         assert_eq!(m.rate_limit, RateTier::Booking);
         assert!(!m.read_only);
-        let m = Manifest::from_cargo_toml(&format!("{GOOD}read_only = true\n"))
-            .unwrap()
-            .unwrap();
+        let m = Manifest::from_cargo_toml(&format!(
+            "{GOOD}read_only = true\nsecrets = [\"DATABASE_READ_URL\"]\n"
+        ))
+        .unwrap()
+        .unwrap();
         assert!(m.read_only);
+        for half in ["read_only = true\n", "secrets = [\"DATABASE_READ_URL\"]\n"] {
+            assert!(Manifest::from_cargo_toml(&format!("{GOOD}{half}")).is_err());
+        }
     }
 
     #[test]
