@@ -1,5 +1,5 @@
-//! The client IP that rate limits, lockouts and sessions are keyed by
-//! (contract A). It is the TCP peer, unless the peer is a trusted proxy (the
+//! The client IP that rate limits, lockouts and sessions are keyed by. It
+//! is the TCP peer, unless the peer is a trusted proxy (the
 //! cluster's gateway and Knative hops); then `X-Forwarded-For` is walked from
 //! the right, skipping trusted proxies, and the first untrusted entry wins.
 //! Envoy, Kourier and Istio append what they saw, so entries left of that are

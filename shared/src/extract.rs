@@ -292,7 +292,7 @@ pub fn to_json_bytes<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
 }
 
 /// The `{message, success: true}` answer of every acknowledging endpoint
-/// (contract E: `{message}` answers also carry `success`).
+/// (every `{message}` answer also carries `success`).
 #[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Acknowledged {
     #[schema(example = "Preferences updated")]

@@ -90,7 +90,7 @@ where
     // The account was deleted while this request ran.
     .on_constraint(
         "idempotency_keys_user_id_fkey",
-        crate::domain::users::account_deleted,
+        crate::users::account_deleted,
     )?;
     if fresh.is_none() {
         let (stored_hash, response): (String, Option<serde_json::Value>) = sqlx::query_as(

@@ -2,15 +2,16 @@
 //! auth, rate limiting, the error type and extractors, middleware, metrics, the
 //! runtime that serves a function over HTTP or AWS Lambda, and the seed data.
 //!
-//! The platform modules sit at the top level; [`domain`] holds what several
-//! functions know about the business (tourism, travel, bookings, vehicles).
+//! It knows nothing of the business: the `domain` crate (`shared/domain`) and
+//! the `ai` crate (`shared/ai`) sit above it and use its handles. The business
+//! writes notifications through [`notifications`] (the outbox: the row, its
+//! WebSocket publication and its FCM [`push`]) and decides what they say.
 
 pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod client_ip;
 pub mod config;
-pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod function;
@@ -20,6 +21,8 @@ pub mod lambda;
 pub mod local_limit;
 pub mod metrics;
 pub mod middleware;
+pub mod notifications;
+pub mod push;
 pub mod rate_limit;
 pub mod redis_pool;
 pub mod runtime;

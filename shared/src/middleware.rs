@@ -26,7 +26,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// The client's address, resolved per contract A.
+/// The client's address, as [`crate::client_ip`] resolves it.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
@@ -53,7 +53,7 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ),
 ];
 
-/// The client IP per contract A (see [`crate::client_ip`]).
+/// The client IP (see [`crate::client_ip`]).
 pub fn client_ip(req: &Request, trusted: &TrustedProxies) -> String {
     let peer = req
         .extensions()

@@ -31,8 +31,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::domain::notifications::{self, Kind, NewNotification};
 use crate::error::ApiError;
+use crate::notifications::{self, Kind, NewNotification};
 use crate::state::AppState;
 
 /// Session rows are refreshed at most this often per device.

@@ -80,3 +80,8 @@ impl KnownUsers {
         self.0.lock().expect("not poisoned").remove(uid);
     }
 }
+
+/// The answer to a write whose account was deleted while it ran (409).
+pub fn account_deleted() -> crate::error::ApiError {
+    crate::error::ApiError::Conflict("This account has been deleted".into())
+}

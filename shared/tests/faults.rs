@@ -302,7 +302,7 @@ async fn keeps_the_deadline_and_the_breaker(what: &str, mut call: impl AsyncFnMu
 
 #[tokio::test]
 async fn a_notification_is_published_within_the_deadline_when_redis_hangs() {
-    use shared::domain::notifications::{self, Kind, NewNotification};
+    use shared::notifications::{self, Kind, NewNotification};
     let app = over_a_hung_redis().await;
     sqlx::query("INSERT INTO users (uid, email) VALUES ('ada', 'ada@example.test')")
         .execute(&app.state.db)

@@ -10,8 +10,8 @@
 use ai::stats::{least_squares, mean, round, student_t_two_sided_p};
 use ai::{NewPrediction, log_prediction};
 use chrono::{DateTime, Utc};
+use domain::travel::route_not_found;
 use serde_json::json;
-use shared::domain::travel::route_not_found;
 use shared::prelude::*;
 use uuid::Uuid;
 

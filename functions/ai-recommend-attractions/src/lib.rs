@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use ai::stats::round;
 use ai::text::{Document, bm25, terms};
 use ai::{NewPrediction, log_prediction};
+use domain::tourism::ATTRACTIONS;
 use serde_json::json;
-use shared::domain::tourism::ATTRACTIONS;
 use shared::prelude::*;
 use uuid::Uuid;
 

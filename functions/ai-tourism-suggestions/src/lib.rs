@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use ai::departure::Params;
 use ai::{NewPrediction, log_prediction, stats::round};
+use domain::tourism::ATTRACTIONS;
 use serde_json::json;
-use shared::domain::tourism::ATTRACTIONS;
 use shared::prelude::*;
 use uuid::Uuid;
 

@@ -8,8 +8,8 @@
 use ai::guide::{self, Cached, Facts, Language};
 use ai::{NewPrediction, log_prediction};
 use chrono::{DateTime, Utc};
+use domain::tourism::ATTRACTIONS;
 use serde_json::{Value, json};
-use shared::domain::tourism::ATTRACTIONS;
 use shared::prelude::*;
 use uuid::Uuid;
 

@@ -5,8 +5,8 @@
 
 use ai::traffic::{self, Traffic};
 use ai::{NewPrediction, log_prediction, stats::round};
+use domain::travel::route_not_found;
 use serde_json::json;
-use shared::domain::travel::route_not_found;
 use shared::prelude::*;
 use uuid::Uuid;
 

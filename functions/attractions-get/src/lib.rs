@@ -1,7 +1,7 @@
 //! `GET /api/attractions/{attraction_id}`: one attraction, with its latest
 //! three reviews.
 
-use shared::domain::tourism::{Attraction, SELECT_ATTRACTIONS, reviews_of};
+use domain::tourism::{Attraction, SELECT_ATTRACTIONS, reviews_of};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

@@ -1,7 +1,7 @@
 //! `GET /api/attractions/nearby?lat=&lon=&radius_km=`: attractions within a
 //! radius of a point, nearest first, distances computed by PostGIS on the spheroid.
 
-use shared::domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction};
+use domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

@@ -1,7 +1,7 @@
 //! `POST /api/attractions/search`: attractions whose name, description or
 //! category contains the query, ignoring case and accents.
 
-use shared::domain::tourism::{Attraction, SELECT_ATTRACTIONS};
+use domain::tourism::{Attraction, SELECT_ATTRACTIONS};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

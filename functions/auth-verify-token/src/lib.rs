@@ -3,7 +3,7 @@
 //! The app posts an empty JSON body; any body, or none, is accepted and ignored.
 
 use chrono::{DateTime, Utc};
-use shared::domain::users::{self, UserRow};
+use domain::users::{self, UserRow};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

@@ -4,11 +4,11 @@
 //! cancelling twice (or two retries racing) returns the seats only once.
 
 use chrono::{DateTime, Utc};
+use domain::bookings::local_time;
+use domain::users;
 use serde_json::json;
-use shared::domain::bookings::local_time;
-use shared::domain::notifications::{self, Kind, NewNotification};
-use shared::domain::users;
 use shared::idempotency::{self, IdempotencyKey};
+use shared::notifications::{self, Kind, NewNotification};
 use shared::prelude::*;
 use sqlx::PgConnection;
 use uuid::Uuid;

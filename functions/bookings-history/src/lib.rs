@@ -2,8 +2,8 @@
 //! at a time, each with its trip in the app's own (camelCase) shape.
 
 use chrono::{DateTime, Utc};
-use shared::domain::bookings::{BookingRecord, SELECT_BOOKINGS, ticket_url};
-use shared::domain::geo;
+use domain::bookings::{BookingRecord, SELECT_BOOKINGS, ticket_url};
+use domain::geo;
 use shared::prelude::*;
 use uuid::Uuid;
 
@@ -180,8 +180,8 @@ fn passengers(stored: &serde_json::Value, count: i32) -> Vec<BookedPassenger> {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+    use domain::tickets;
     use serde_json::{Value, json};
-    use shared::domain::tickets;
     use shared::testing::{TestApp, assert_seats_add_up, send};
     use uuid::Uuid;
 

@@ -1,7 +1,7 @@
 //! `GET /api/bookings/{booking_id}/ticket`: a signed link to the e-ticket of
 //! one of the caller's bookings, which the app opens in a browser view.
 
-use shared::domain::bookings::ticket_url;
+use domain::bookings::ticket_url;
 use shared::prelude::*;
 use uuid::Uuid;
 
@@ -46,8 +46,8 @@ async fn ticket(
 
 #[cfg(test)]
 mod tests {
-    use shared::domain::bookings::ticket_url;
-    use shared::domain::tickets;
+    use domain::bookings::ticket_url;
+    use domain::tickets;
     use shared::testing::{TestApp, assert_seats_add_up, insert_booking, insert_departure, send};
     use uuid::Uuid;
 

@@ -1,6 +1,6 @@
 //! `GET /api/cities`: every city, by name.
 
-use shared::domain::tourism::{CITY_COLUMNS, City};
+use domain::tourism::{CITY_COLUMNS, City};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

@@ -1,6 +1,6 @@
 //! `GET /api/cities/{city_id}/attractions`: a city's attractions, best rated first.
 
-use shared::domain::tourism::{Attraction, SELECT_ATTRACTIONS};
+use domain::tourism::{Attraction, SELECT_ATTRACTIONS};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

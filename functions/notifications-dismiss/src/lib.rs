@@ -39,7 +39,7 @@ async fn dismiss_notification(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::domain::notifications::{self, Kind, NewNotification};
+    use shared::notifications::{self, Kind, NewNotification};
     use shared::testing::{TestApp, send};
     use uuid::Uuid;
 

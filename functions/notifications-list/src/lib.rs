@@ -1,7 +1,7 @@
 //! `GET /api/notifications`: the caller's notifications, newest first, a page
-//! at a time, each in the original's fields and the app's (contract E).
+//! at a time, each in the original's fields and the app's (see `functions/docs/openapi.json`).
 
-use shared::domain::notifications::{Notification, NotificationRow, SELECT_NOTIFICATIONS};
+use shared::notifications::{Notification, NotificationRow, SELECT_NOTIFICATIONS};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -56,7 +56,7 @@ async fn list_notifications(
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
-    use shared::domain::notifications::{self, Kind, NewNotification};
+    use shared::notifications::{self, Kind, NewNotification};
     use shared::testing::{TestApp, pluck, send};
     use uuid::Uuid;
 

@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
-use shared::domain::notifications::{self, Kind, NewNotification, Notification};
-use shared::domain::push::{PushReport, deliver};
+use shared::notifications::{self, Kind, NewNotification, Notification};
+use shared::push::{PushReport, deliver};
 use shared::testing::{TestApp, send, serve};
 use uuid::Uuid;
 

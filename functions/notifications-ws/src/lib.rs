@@ -1,6 +1,6 @@
 //! `WS /api/ws/user/{user_id}/notifications`: the user's notifications as they
 //! happen. The socket listens on the user's Redis channel, where
-//! [`shared::domain::notifications::publish`] puts each committed notification,
+//! [`shared::notifications::publish`] puts each committed notification,
 //! so a booking written by any instance reaches sockets open on any other.
 //!
 //! The token (`?token=` or `Authorization: Bearer`) is checked before the
@@ -28,8 +28,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::json;
 use shared::auth::{AuthError, bearer_token};
-use shared::domain::notifications::channel;
 use shared::middleware::ClientIp;
+use shared::notifications::channel;
 use shared::prelude::*;
 use shared::runtime::draining;
 use shared::sessions::{self, Device};
@@ -231,7 +231,7 @@ mod tests {
 
     use futures_util::{SinkExt, StreamExt};
     use serde_json::{Value, json};
-    use shared::domain::notifications::{self, Kind, NewNotification};
+    use shared::notifications::{self, Kind, NewNotification};
     use shared::testing::{TestApp, TestKeys, claims};
     use tokio::net::TcpStream;
     use tokio_tungstenite::tungstenite::Message;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use shared::domain::notifications::{self, Kind, NewNotification};
+use shared::notifications::{self, Kind, NewNotification};
 use shared::state::AppState;
 use shared::testing::{JwksServer, PROJECT_ID, TestKeys, claims, config, fresh_db_url, redis_url};
 use sqlx::postgres::PgPoolOptions;

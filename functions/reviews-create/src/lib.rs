@@ -4,8 +4,8 @@
 //! the average of its reviews from then on (computed as attractions are read).
 
 use axum::http::StatusCode;
-use shared::domain::tourism::{Review, SELECT_REVIEWS};
-use shared::domain::vehicles::{MAX_URL, is_web_url};
+use domain::tourism::{Review, SELECT_REVIEWS};
+use domain::vehicles::{MAX_URL, is_web_url};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -130,8 +130,8 @@ async fn upsert(
 
 #[cfg(test)]
 mod tests {
+    use domain::tourism::ATTRACTIONS;
     use serde_json::{Value, json};
-    use shared::domain::tourism::ATTRACTIONS;
     use shared::testing::{TestApp, send};
 
     const WATERFRONT: &str = "/api/tourism/attractions/douala-waterfront/reviews";

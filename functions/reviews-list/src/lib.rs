@@ -1,7 +1,7 @@
 //! `GET /api/tourism/attractions/{attraction_id}/reviews?page=1&pageSize=10`:
 //! an attraction's reviews, newest first, a page at a time.
 
-use shared::domain::tourism::{Review, attraction_exists, reviews_of};
+use domain::tourism::{Review, attraction_exists, reviews_of};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

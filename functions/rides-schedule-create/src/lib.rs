@@ -1,9 +1,9 @@
-//! `POST /api/rides/schedules`: a driver publishes a ride (contract C).
+//! `POST /api/rides/schedules`: a driver publishes a ride.
 //! Publishing the same vehicle at the same instant again updates that ride,
 //! never below the seats already booked, and once it has bookings never its
 //! route, times or price (409): passengers keep what they booked.
 
-use shared::domain::travel::{NewRide, publish};
+use domain::travel::{NewRide, publish};
 use shared::idempotency::{IdempotencyKey, once};
 use shared::prelude::*;
 use shared::time::Timestamp;

@@ -2,7 +2,7 @@
 //! departure first, a page at a time.
 
 use chrono::{DateTime, Utc};
-use shared::domain::travel::Page;
+use domain::travel::Page;
 use shared::prelude::*;
 use uuid::Uuid;
 
@@ -61,8 +61,8 @@ async fn my_rides(
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, Utc};
+    use domain::travel::{NewRide, publish};
     use serde_json::json;
-    use shared::domain::travel::{NewRide, publish};
     use shared::testing::{TestApp, assert_seats_add_up, pluck, send};
     use uuid::Uuid;
 

@@ -1,7 +1,7 @@
 //! `GET /api/tourism/saved-attractions`: the caller's saved attractions,
 //! newest first, a page at a time (`?page=1&pageSize=50`, at most 100).
 
-use shared::domain::tourism::{SAVED_COLUMNS, SavedAttraction};
+use domain::tourism::{SAVED_COLUMNS, SavedAttraction};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

@@ -4,7 +4,7 @@
 //! save, 200 for an update.
 
 use axum::http::StatusCode;
-use shared::domain::tourism::{MAX_NOTES, SAVED_COLUMNS, SavedAttraction};
+use domain::tourism::{MAX_NOTES, SAVED_COLUMNS, SavedAttraction};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

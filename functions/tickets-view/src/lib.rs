@@ -7,10 +7,10 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use domain::bookings::{BookingRecord, SELECT_BOOKINGS, local_time, ticket_key, wat};
+use domain::tickets;
 use qrcode::QrCode;
 use qrcode::render::svg;
-use shared::domain::bookings::{BookingRecord, SELECT_BOOKINGS, local_time, ticket_key, wat};
-use shared::domain::tickets;
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -200,7 +200,7 @@ dt{color:#5c6b7a}dd{margin:0;font-weight:600;text-align:right;overflow-wrap:anyw
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, Utc};
-    use shared::domain::tickets;
+    use domain::tickets;
     use shared::testing::{TestApp, insert_booking, insert_departure, insert_vehicle};
     use uuid::Uuid;
 

@@ -1,8 +1,8 @@
 //! `GET /api/travels/{route_id}/attractions?within_km=5`: attractions within
 //! a distance of a route's road, nearest first, measured on the spheroid.
 
-use shared::domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction};
-use shared::domain::travel::route_not_found;
+use domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction};
+use domain::travel::route_not_found;
 use shared::prelude::*;
 use std::sync::LazyLock;
 

@@ -6,11 +6,11 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use domain::bookings::{local_time, ticket_url};
+use domain::users;
 use serde_json::json;
-use shared::domain::bookings::{local_time, ticket_url};
-use shared::domain::notifications::{self, Kind, NewNotification};
-use shared::domain::users;
 use shared::idempotency::{self, IdempotencyKey};
+use shared::notifications::{self, Kind, NewNotification};
 use shared::prelude::*;
 use sqlx::PgConnection;
 use uuid::Uuid;

@@ -1,7 +1,7 @@
 //! `GET /api/travels/{route_id}`: one departure with its road. A daily
 //! route's id answers with its next upcoming departure.
 
-use shared::domain::travel::{TravelDetail, find_detail, route_not_found};
+use domain::travel::{TravelDetail, find_detail, route_not_found};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

@@ -1,6 +1,6 @@
 //! `GET /api/travels`: upcoming departures, soonest first, a page at a time.
 
-use shared::domain::travel::{Page, TravelSummary};
+use domain::travel::{Page, TravelSummary};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

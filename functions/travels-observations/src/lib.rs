@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use shared::domain::travel::route_not_found;
+use domain::travel::route_not_found;
 use shared::prelude::*;
 use uuid::Uuid;
 

@@ -3,7 +3,7 @@
 //! `Idempotency-Key` answer the first result.
 
 use axum::http::StatusCode;
-use shared::domain::travel::{NewRide, TravelDetail, find_detail, publish};
+use domain::travel::{NewRide, TravelDetail, find_detail, publish};
 use shared::idempotency::{IdempotencyKey, once};
 use shared::prelude::*;
 use uuid::Uuid;

@@ -2,7 +2,7 @@
 //! destination start with what the app sends (ignoring case and accents), on
 //! an Africa/Douala calendar day, with enough free seats.
 
-use shared::domain::travel::{SELECT_SUMMARIES, TravelSummary};
+use domain::travel::{SELECT_SUMMARIES, TravelSummary};
 use shared::prelude::*;
 use std::sync::LazyLock;
 

@@ -9,9 +9,9 @@
 //! their next request starts a fresh account.
 
 use chrono::{DateTime, Utc};
+use domain::bookings::local_time;
 use serde_json::json;
-use shared::domain::bookings::local_time;
-use shared::domain::notifications::{self, Kind, NewNotification};
+use shared::notifications::{self, Kind, NewNotification};
 use shared::prelude::*;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -45,7 +45,7 @@ async fn delete_account(
 /// Locks every departure whose seats the deletion changes (those of `$1`'s
 /// live bookings and `$1`'s own rides still to come), in id order: after the
 /// user's row and before any booking, the order every seat write takes (see
-/// `shared::domain::users::hold`).
+/// `domain::users::hold`).
 const LOCK_DEPARTURES: &str = "
     SELECT t.id FROM travel_routes t
     WHERE t.id IN (SELECT route_id FROM bookings WHERE user_id = $1 AND status IN ('confirmed', 'pending'))

@@ -8,7 +8,7 @@
 use axum::Extension;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
-use shared::domain::geo;
+use domain::geo;
 use shared::middleware::ClientIp;
 use shared::prelude::*;
 use shared::sessions::Device;
@@ -121,7 +121,8 @@ struct LocationCity {
 struct TrackedLocation {
     #[schema(value_type = String)]
     location_id: Uuid,
-    /// The client IP the platform resolved (contract A), not the device's own report.
+    /// The client IP the platform resolved (`shared::client_ip`: the peer, or `X-Forwarded-For` behind
+    /// trusted proxies), not the device's own report.
     #[schema(example = "203.0.113.5")]
     device_ip: Option<String>,
     recorded_at: DateTime<Utc>,

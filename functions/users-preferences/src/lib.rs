@@ -1,5 +1,5 @@
 //! `GET` and `POST /api/users/preferences`: the caller's settings, in the
-//! app's shape (contract E) beside the original backend's three switches.
+//! app's shape (see `functions/docs/openapi.json`) beside the original backend's three switches.
 //!
 //! Where each field lives:
 //!
@@ -18,8 +18,8 @@
 //! currency or font size, or any key outside this shape, are a 422 and
 //! change nothing: what is stored is bounded by the shape.
 
+use domain::users::{self, Language};
 use serde_json::{Map, Value};
-use shared::domain::users::{self, Language};
 use shared::prelude::*;
 
 /// This function: its routes and manifest.

@@ -1,7 +1,7 @@
 //! `GET /api/users/profile`: the caller's profile, the original backend's
 //! fields beside the app's camelCase ones.
 
-use shared::domain::users::{self, Profile};
+use domain::users::{self, Profile};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

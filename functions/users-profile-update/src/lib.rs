@@ -5,9 +5,9 @@
 //! field: then nothing changes.
 
 use chrono::{NaiveDate, Utc};
-use shared::domain::bookings::wat;
-use shared::domain::users::{self, Language, Profile, USER_COLUMNS, UserRow};
-use shared::domain::vehicles::{is_web_url, nullable};
+use domain::bookings::wat;
+use domain::users::{self, Language, Profile, USER_COLUMNS, UserRow};
+use domain::vehicles::{is_web_url, nullable};
 use shared::prelude::*;
 use sqlx::PgConnection;
 

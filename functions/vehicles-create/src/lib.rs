@@ -2,7 +2,7 @@
 //! normalised (trimmed, upper case, single spaces) and unique: a clash is 409.
 
 use axum::http::StatusCode;
-use shared::domain::vehicles::{
+use domain::vehicles::{
     PLATE_CONSTRAINT, VEHICLE_COLUMNS, Vehicle, VehicleRules, clean_amenities, clean_label,
     normalize_plate, plate_taken,
 };

@@ -3,7 +3,7 @@
 //! with it keep their vehicle. Deleting twice is harmless.
 
 use axum::http::StatusCode;
-use shared::domain::vehicles::find_owned;
+use domain::vehicles::find_owned;
 use shared::prelude::*;
 
 /// This function: its route and manifest.

@@ -1,7 +1,7 @@
 //! `GET /api/vehicles/{vehicle_id}`: one of the caller's vehicles; 403 for
 //! someone else's, 404 when unknown (any id that is not a UUID included).
 
-use shared::domain::vehicles::{Vehicle, find_owned};
+use domain::vehicles::{Vehicle, find_owned};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

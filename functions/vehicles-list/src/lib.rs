@@ -1,7 +1,7 @@
 //! `GET /api/vehicles`: the caller's vehicles (retired ones too, with
 //! `is_active` false), newest first, a page at a time.
 
-use shared::domain::vehicles::{VEHICLE_COLUMNS, Vehicle};
+use domain::vehicles::{VEHICLE_COLUMNS, Vehicle};
 use shared::prelude::*;
 
 /// This function: its route and manifest.

@@ -4,7 +4,7 @@
 //! otherwise; someone else's plate is 409. Absent `make`/`model`/`color` mean
 //! none: a registration describes the whole vehicle.
 
-use shared::domain::vehicles::{VehicleRules, clean_label, normalize_plate, plate_taken};
+use domain::vehicles::{VehicleRules, clean_label, normalize_plate, plate_taken};
 use shared::prelude::*;
 use sqlx::PgConnection;
 use sqlx::types::Uuid;

@@ -2,7 +2,7 @@
 //! vehicle. Absent fields stay; `null` clears the optional ones (`photo_url`,
 //! `make`, `model`, `year`, `color`) and leaves the required ones as they are.
 
-use shared::domain::vehicles::{
+use domain::vehicles::{
     PLATE_CONSTRAINT, VEHICLE_COLUMNS, Vehicle, VehicleRules, clean_amenities, clean_label,
     find_owned, normalize_plate, nullable, plate_taken,
 };

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::stats::{mean, quantile, round, sorted};
 use super::{NewPrediction, log_prediction, version_label};
-use shared::domain::travel::route_not_found;
+use domain::travel::route_not_found;
 use shared::error::ApiResult;
 use shared::state::AppState;
 

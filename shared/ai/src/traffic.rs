@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use super::stats::{mean, quantile, round, sorted};
 use super::version_label;
-use shared::domain::travel::{RESOLVE_ORDER, RESOLVE_WHERE};
+use domain::travel::{RESOLVE_ORDER, RESOLVE_WHERE};
 use shared::state::AppState;
 
 /// The model's name in `ai_models` and `ai_model_params`.

@@ -1,5 +1,5 @@
 //! A user's own record as the user functions answer it: the profile (the
-//! original backend's fields beside the app's, contract E), the languages the
+//! original backend's fields beside the app's, see `functions/docs/openapi.json`), the languages the
 //! app speaks, and reading the caller's row, which exists from their first
 //! authenticated request (the platform writes it; [`load`] writes it too
 //! should that write have failed).
@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 
-use crate::auth::AuthUser;
-use crate::error::ApiResult;
+use shared::auth::AuthUser;
+use shared::error::ApiResult;
 
 /// The languages the app speaks; anything else is a 422.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -203,10 +203,7 @@ pub async fn hold(conn: &mut PgConnection, uid: &str) -> Result<bool, sqlx::Erro
     Ok(found.is_some())
 }
 
-/// The answer to a write whose account was deleted while it ran.
-pub fn account_deleted() -> crate::error::ApiError {
-    crate::error::ApiError::Conflict("This account has been deleted".into())
-}
+pub use shared::users::account_deleted;
 
 /// `GET`/`PUT /api/users/profile`: the original backend's fields, then the
 /// app's camelCase ones with the same values.

@@ -42,7 +42,7 @@ pub struct Location {
 }
 
 /// An attraction, as the contract shapes it: the original's fields, and the
-/// app's (contract E) flattened in beside them.
+/// app's flattened in beside them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Attraction {
     #[schema(example = "douala-waterfront")]
@@ -67,7 +67,7 @@ pub struct Attraction {
     pub app: AppAttractionFields,
 }
 
-/// The fields the app's attraction screens read (contract E).
+/// The fields the app's attraction screens read.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppAttractionFields {
@@ -287,7 +287,7 @@ pub struct Review {
     /// The reviewer's public name (`users::public_name`: "Ada L."), else
     /// "Traveller"; never an e-mail or part of one.
     #[schema(example = "Ada L.")]
-    #[sqlx(try_from = "crate::domain::users::NameParts")]
+    #[sqlx(try_from = "crate::users::NameParts")]
     pub user_name: String,
     /// 1 to 5.
     #[schema(minimum = 1, maximum = 5)]

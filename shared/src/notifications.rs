@@ -3,7 +3,7 @@
 //! confirmation exist together or not at all. Once that transaction commits,
 //! the writer calls [`publish`]: the row goes out on the user's Redis channel,
 //! which every instance serving that user's WebSockets listens to, and as a
-//! push to the user's subscribed devices ([`crate::domain::push`]).
+//! push to the user's subscribed devices ([`crate::push`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,10 +12,10 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::push;
+use crate::push;
 use crate::state::AppState;
 
-/// The app's notification types (contract E), stored as the row's `category`.
+/// The app's notification types (see `functions/docs/openapi.json`), stored as the row's `category`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     TripUpdate,
@@ -82,7 +82,7 @@ pub async fn insert(
 }
 
 /// A stored notification as the list, the WebSocket and the push carry it:
-/// the original backend's fields beside the app's (contract E).
+/// the original backend's fields beside the app's.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Notification {
     #[schema(value_type = String, example = "0f8fad5b-d9cb-469f-a165-70867728950e")]

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
 use crate::config::FcmConfig;
-use crate::domain::notifications::Notification;
+use crate::notifications::Notification;
 use crate::state::AppState;
 
 /// The OAuth scope FCM sends require.

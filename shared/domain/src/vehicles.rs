@@ -8,8 +8,8 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, forbidden, not_found};
-use crate::extract::Validator;
+use shared::error::{ApiError, ApiResult, forbidden, not_found};
+use shared::extract::Validator;
 
 /// A vehicle, as `/api/vehicles` answers it.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -49,7 +49,7 @@ pub const PLATE_CONSTRAINT: &str = "vehicles_license_plate_key";
 
 /// The 409 a plate clash answers with.
 pub fn plate_taken() -> ApiError {
-    crate::error::conflict("A vehicle with this license plate already exists")
+    shared::error::conflict("A vehicle with this license plate already exists")
 }
 
 /// Longest vehicle type, make, model or colour.

@@ -7,10 +7,10 @@ use chrono::{DateTime, FixedOffset, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::config::Config;
-use crate::domain::tickets;
-use crate::domain::users::NameParts;
-use crate::error::ApiError;
+use crate::tickets;
+use crate::users::NameParts;
+use shared::config::Config;
+use shared::error::ApiError;
 
 /// A booking with its departure, the departure's vehicle and driver, and the
 /// passenger who booked it: what the history and the e-ticket show.
@@ -39,7 +39,7 @@ pub struct BookingRecord {
     pub destination: String,
     pub distance_km: Option<f64>,
     pub duration_minutes: Option<i32>,
-    /// `ST_AsEWKB` of the route's line, for [`crate::domain::geo::geojson`].
+    /// `ST_AsEWKB` of the route's line, for [`crate::geo::geojson`].
     pub geometry: Option<Vec<u8>>,
     pub departure_time: DateTime<Utc>,
     pub estimated_arrival: DateTime<Utc>,

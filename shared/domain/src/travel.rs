@@ -10,8 +10,8 @@ use sqlx::{FromRow, PgConnection, Row};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, FieldError, bad_request, forbidden, not_found};
-use crate::extract::{Validate, Validator};
+use shared::error::{ApiError, ApiResult, FieldError, bad_request, forbidden, not_found};
+use shared::extract::{Validate, Validator};
 
 /// One dated departure, as `GET /api/travels` lists it. `id` is the
 /// departure's id (`travel_routes.id`): what the app books.
