@@ -247,8 +247,24 @@ fn cache_key(fcm: &FcmConfig) -> String {
     format!("{} {}", fcm.token_url, fcm.client_email)
 }
 
+/// Why no FCM access token was had.
+#[derive(Debug, thiserror::Error)]
+enum TokenError {
+    #[error("FCM_PRIVATE_KEY: {0}")]
+    Key(String),
+    #[error("signing the assertion failed")]
+    Signing,
+    #[error("token endpoint: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("token endpoint answered {status}: {text}")]
+    Refused {
+        status: reqwest::StatusCode,
+        text: String,
+    },
+}
+
 /// A valid OAuth access token for FCM: the cached one, else a fresh exchange.
-async fn access_token(fcm: &FcmConfig) -> Result<String, String> {
+async fn access_token(fcm: &FcmConfig) -> Result<String, TokenError> {
     // Held across the exchange, so concurrent pushes fetch one token, not many.
     let mut tokens = TOKENS.lock().await;
     let key = cache_key(fcm);
@@ -284,7 +300,7 @@ fn an_hour() -> u64 {
 }
 
 /// Exchanges a signed service-account assertion for an access token and its lifetime.
-async fn exchange(fcm: &FcmConfig) -> Result<(String, Duration), String> {
+async fn exchange(fcm: &FcmConfig) -> Result<(String, Duration), TokenError> {
     let now = chrono::Utc::now().timestamp();
     let claims = json!({
         "iss": fcm.client_email,
@@ -306,17 +322,13 @@ async fn exchange(fcm: &FcmConfig) -> Result<(String, Duration), String> {
         )
         .body(form)
         .send()
-        .await
-        .map_err(|e| format!("token endpoint: {e}"))?;
+        .await?;
     let status = response.status();
     if !status.is_success() {
         let text = response.text().await.unwrap_or_default();
-        return Err(format!("token endpoint answered {status}: {text}"));
+        return Err(TokenError::Refused { status, text });
     }
-    let answer: TokenAnswer = response
-        .json()
-        .await
-        .map_err(|e| format!("token endpoint: {e}"))?;
+    let answer: TokenAnswer = response.json().await?;
     Ok((answer.access_token, Duration::from_secs(answer.expires_in)))
 }
 
@@ -324,7 +336,7 @@ async fn exchange(fcm: &FcmConfig) -> Result<(String, Duration), String> {
 /// (PKCS#8, as Google issues them, or PKCS#1). Signed with ring, whose RSA
 /// private-key operations are constant-time (the `rsa` crate's are not:
 /// RUSTSEC-2023-0071, see deny.toml).
-fn sign_rs256(pem: &str, claims: &Value) -> Result<String, String> {
+fn sign_rs256(pem: &str, claims: &Value) -> Result<String, TokenError> {
     use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
     let der = STANDARD
         .decode(
@@ -333,13 +345,13 @@ fn sign_rs256(pem: &str, claims: &Value) -> Result<String, String> {
                 .collect::<String>()
                 .trim(),
         )
-        .map_err(|e| format!("FCM_PRIVATE_KEY is not PEM: {e}"))?;
+        .map_err(|e| TokenError::Key(format!("not PEM: {e}")))?;
     let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
         RsaKeyPair::from_der(&der)
     } else {
         RsaKeyPair::from_pkcs8(&der)
     }
-    .map_err(|e| format!("FCM_PRIVATE_KEY: {e}"))?;
+    .map_err(|e| TokenError::Key(e.to_string()))?;
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signing_input = format!("{header}.{payload}");
@@ -350,7 +362,7 @@ fn sign_rs256(pem: &str, claims: &Value) -> Result<String, String> {
         signing_input.as_bytes(),
         &mut signature,
     )
-    .map_err(|_| "signing the assertion failed".to_owned())?;
+    .map_err(|_| TokenError::Signing)?;
     Ok(format!(
         "{signing_input}.{}",
         URL_SAFE_NO_PAD.encode(signature)

@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 
 use crate::auth::{AuthUser, Role};
+use crate::cache::CacheError;
 use crate::client_ip::limit_key;
 use crate::config::RateLimits;
 use crate::state::AppState;
@@ -154,7 +155,7 @@ pub async fn check(
     bucket: &str,
     limit: u32,
     caller: &Caller<'_>,
-) -> Result<Decision, String> {
+) -> Result<Decision, CacheError> {
     let limits = &state.config.rate_limits;
     let abuse = &state.config.abuse;
     let ip = &*limit_key(caller.ip, state.config.ipv6_prefix);
@@ -179,8 +180,7 @@ pub async fn check(
         .with_redis("rate_limit", async |conn| {
             invocation.invoke_async(conn).await
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let retry_after = (ttl_ms.max(1) as u64).div_ceil(1000);
     Ok(match verdict {
         0 => Decision::Allowed,
@@ -192,7 +192,7 @@ pub async fn check(
 
 /// Records a refused token from `ip`; the configured streak locks the IP out
 /// (in Redis for every instance, and at once on this one for `bucket`).
-pub async fn record_bad_token(state: &AppState, bucket: &str, ip: &str) -> Result<(), String> {
+pub async fn record_bad_token(state: &AppState, bucket: &str, ip: &str) -> Result<(), CacheError> {
     let ip = &*limit_key(ip, state.config.ipv6_prefix);
     let abuse = &state.config.abuse;
     state.limiter.saw_bad_token(ip);
@@ -206,8 +206,7 @@ pub async fn record_bad_token(state: &AppState, bucket: &str, ip: &str) -> Resul
         .with_redis("bad_token", async |conn| {
             invocation.invoke_async(conn).await
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     if streak >= u64::from(abuse.bad_token_limit) {
         state.limiter.lock_out(bucket, ip, abuse.lockout);
     }

@@ -17,7 +17,7 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use crate::config::{Config, RedisSentinel};
+use crate::config::{Config, ConfigError, RedisSentinel};
 
 /// Pooled connections to the Redis master, found directly or through Sentinel.
 #[derive(Clone)]
@@ -43,7 +43,7 @@ pub enum RedisConnection {
 
 impl RedisPool {
     /// A pool that connects on first use.
-    pub fn new(config: &Config) -> Result<Self, String> {
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
         let pool = PoolConfig {
             max_size: config.redis_max_connections,
             timeouts: Timeouts {
@@ -59,7 +59,7 @@ impl RedisPool {
             return Ok(Self::Single {
                 pool: cfg
                     .create_pool(Some(Runtime::Tokio1))
-                    .map_err(|e| format!("REDIS_URL: {e}"))?,
+                    .map_err(redis_url_error)?,
                 url: config.redis_url.clone(),
             });
         };
@@ -86,11 +86,11 @@ impl RedisPool {
             Some(SentinelNodeConnectionInfo::from(nodes)),
             SentinelServerType::Master,
         )
-        .map_err(|e| format!("REDIS_URL: {e}"))?;
+        .map_err(redis_url_error)?;
         Ok(Self::Sentinel {
             pool: cfg
                 .create_pool(Some(Runtime::Tokio1))
-                .map_err(|e| format!("REDIS_URL: {e}"))?,
+                .map_err(redis_url_error)?,
             client: Arc::new(tokio::sync::Mutex::new(client)),
         })
     }
@@ -172,4 +172,12 @@ fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
+}
+
+/// `REDIS_URL` that the pool refuses.
+fn redis_url_error(e: impl std::fmt::Display) -> ConfigError {
+    ConfigError {
+        variable: "REDIS_URL",
+        problem: e.to_string(),
+    }
 }

@@ -65,7 +65,7 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
         .expect("tokio runtime");
     let result = runtime.block_on(async move {
         // Pools are lazy, but sqlx needs a runtime to create one.
-        let state = AppState::new(config).map_err(|e| format!("invalid configuration: {e}"))?;
+        let state = AppState::new(config).map_err(|e| e.to_string())?;
         let app = app::build(functions, state);
         #[cfg(feature = "lambda")]
         if lambda {

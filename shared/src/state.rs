@@ -9,7 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::auth::FirebaseVerifier;
 use crate::cache::{Breaker, Memo};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::local_limit::LocalLimiter;
 use crate::metrics::Metrics;
 use crate::redis_pool::RedisPool;
@@ -51,14 +51,14 @@ pub struct App {
 
 impl AppState {
     /// Pools that connect on first use: nothing here waits on the network.
-    pub fn new(config: Config) -> Result<Self, String> {
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
         let db = lazy_pool(&config, connect_options(&config)?);
         Self::with_pool(config, db)
     }
 
     /// State around an existing Postgres pool (tests, the dev server); the
     /// read pool is its own when `DATABASE_READ_URL` is set.
-    pub fn with_pool(config: Config, db: PgPool) -> Result<Self, String> {
+    pub fn with_pool(config: Config, db: PgPool) -> Result<Self, ConfigError> {
         let db_read = match &config.database_read_url {
             Some(url) => lazy_pool(&config, with_settings(&config, url, "DATABASE_READ_URL")?),
             None => db.clone(),
@@ -111,13 +111,20 @@ fn lazy_pool(config: &Config, options: PgConnectOptions) -> PgPool {
 }
 
 /// `DATABASE_URL` with the configured statement cache.
-pub fn connect_options(config: &Config) -> Result<PgConnectOptions, String> {
+pub fn connect_options(config: &Config) -> Result<PgConnectOptions, ConfigError> {
     with_settings(config, &config.database_url, "DATABASE_URL")
 }
 
 /// `url` with the configured statement cache and statement timeout.
-fn with_settings(config: &Config, url: &str, variable: &str) -> Result<PgConnectOptions, String> {
-    let options: PgConnectOptions = url.parse().map_err(|e| format!("{variable}: {e}"))?;
+fn with_settings(
+    config: &Config,
+    url: &str,
+    variable: &'static str,
+) -> Result<PgConnectOptions, ConfigError> {
+    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| ConfigError {
+        variable,
+        problem: e.to_string(),
+    })?;
     let options = options.statement_cache_capacity(config.db_statement_cache);
     let timeout = config.db_statement_timeout.as_millis();
     Ok(if timeout > 0 {
