@@ -145,7 +145,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     m.db_pool
         .with_label_values(&["max"])
         .set(i64::from(db.options().get_max_connections()));
-    let redis = state.redis.status();
+    let redis = state.redis.pool().status();
     m.redis_pool
         .with_label_values(&["idle"])
         .set(redis.available as i64);

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use crate::metrics::PROCESS_START;
-use crate::state::AppState;
+use crate::config::{Config, ConfigError};
+use crate::metrics::{Metrics, PROCESS_START};
+use crate::redis_pool::{RedisConnection, RedisPool};
 
 /// Consecutive failures that open the breaker.
 pub const TRIP_AFTER: u32 = 3;
@@ -81,16 +82,59 @@ impl Breaker {
     }
 }
 
-impl AppState {
+/// The one way to Redis: every command runs through [`Redis::run`], with the
+/// configured deadline (`REDIS_TIMEOUT_MS`), through the breaker, counted and
+/// traced. The pool itself stays inside the platform (the WebSocket
+/// subscriber's dedicated connection and the pool gauges).
+#[derive(Clone)]
+pub struct Redis(std::sync::Arc<RedisInner>);
+
+struct RedisInner {
+    pool: RedisPool,
+    breaker: Breaker,
+    timeout: Duration,
+    metrics: std::sync::Arc<Metrics>,
+}
+
+impl Redis {
+    /// The handle over a pool that connects on first use.
+    pub fn new(config: &Config, metrics: std::sync::Arc<Metrics>) -> Result<Self, ConfigError> {
+        Ok(Self(std::sync::Arc::new(RedisInner {
+            pool: RedisPool::new(config)?,
+            breaker: Breaker::default(),
+            timeout: config.redis_timeout,
+            metrics,
+        })))
+    }
+
+    /// Whether commands are failing fast because the breaker is open.
+    pub fn breaker_open(&self) -> bool {
+        self.0.breaker.is_open()
+    }
+
+    /// The pool, for the platform's own plumbing only.
+    pub(crate) fn pool(&self) -> &RedisPool {
+        &self.0.pool
+    }
+
+    /// A pooled connection outside the deadline and breaker, for tests that
+    /// inspect or seed Redis directly.
+    #[cfg(feature = "testing")]
+    pub async fn connection_for_tests(&self) -> RedisConnection {
+        self.0.pool.get().await.expect("test Redis reachable")
+    }
+}
+
+impl Redis {
     /// Runs `op` (named `command` in metrics and traces) on a pooled Redis
     /// connection, within the configured deadline, through the breaker.
-    pub async fn with_redis<T>(
+    pub async fn run<T>(
         &self,
         command: &'static str,
-        op: impl AsyncFnOnce(&mut crate::redis_pool::RedisConnection) -> redis::RedisResult<T>,
+        op: impl AsyncFnOnce(&mut RedisConnection) -> redis::RedisResult<T>,
     ) -> Result<T, CacheError> {
-        let m = &self.metrics;
-        if !self.redis_breaker.allow() {
+        let m = &self.0.metrics;
+        if !self.0.breaker.allow() {
             m.redis_commands
                 .with_label_values(&[command, "skipped"])
                 .inc();
@@ -105,7 +149,8 @@ impl AppState {
         );
         let run = async {
             let mut conn = self
-                .redis
+                .0
+                .pool
                 .get()
                 .await
                 .map_err(|e| CacheError::Failed(e.to_string()))?;
@@ -113,12 +158,11 @@ impl AppState {
                 .await
                 .map_err(|e| CacheError::Failed(e.to_string()))
         };
-        let result =
-            match tokio::time::timeout(self.config.redis_timeout, run.instrument(span)).await {
-                Ok(r) => r,
-                Err(_) => Err(CacheError::Timeout),
-            };
-        self.redis_breaker.record(result.is_ok());
+        let result = match tokio::time::timeout(self.0.timeout, run.instrument(span)).await {
+            Ok(r) => r,
+            Err(_) => Err(CacheError::Timeout),
+        };
+        self.0.breaker.record(result.is_ok());
         let outcome = match &result {
             Ok(_) => "ok",
             Err(CacheError::Timeout) => "timeout",

@@ -110,7 +110,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Beyond this many remembered sessions an instance starts over.
-pub const MEMO_CAPACITY: usize = 50_000;
+pub const MEMO_CAPACITY: usize = crate::state::SESSION_MEMO_CAPACITY;
 
 /// The key of a session in [`AppState::sessions`]: `(uid, device id, client
 /// IP)`. A changed IP misses, so IP rotation is still noticed on its first

@@ -8,11 +8,10 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::auth::FirebaseVerifier;
-use crate::cache::{Breaker, Memo};
+use crate::cache::{CacheError, Memo, Redis};
 use crate::config::{Config, ConfigError};
 use crate::local_limit::LocalLimiter;
 use crate::metrics::Metrics;
-use crate::redis_pool::RedisPool;
 use crate::users::KnownUsers;
 
 /// Shared by every request of one instance. One `Arc`, so the clones axum
@@ -30,13 +29,12 @@ pub struct App {
     /// when the served functions' manifests all say `read_only = true`,
     /// else the same pool as [`App::db`].
     pub db_read: PgPool,
-    /// The Redis master, directly or through Sentinel.
-    pub redis: RedisPool,
+    /// The Redis master, directly or through Sentinel: the one way to it,
+    /// every command within the deadline and through the breaker.
+    pub redis: Redis,
     pub auth: Arc<FirebaseVerifier>,
     pub metrics: Arc<Metrics>,
     pub known_users: Arc<KnownUsers>,
-    /// Fails Redis commands fast while Redis is down (see [`crate::cache`]).
-    pub redis_breaker: Arc<Breaker>,
     /// Per-instance rate-limit counts, synced to Redis in batches.
     pub limiter: Arc<LocalLimiter>,
     /// Hot public reads kept for `READ_CACHE_MS`.
@@ -63,15 +61,15 @@ impl AppState {
             Some(url) => lazy_pool(&config, with_settings(&config, url, "DATABASE_READ_URL")?),
             None => db.clone(),
         };
-        let redis = RedisPool::new(&config)?;
+        let metrics = Arc::new(Metrics::new(&config.function));
+        let redis = Redis::new(&config, metrics.clone())?;
         Ok(Self(Arc::new(App {
             auth: FirebaseVerifier::new(&config),
-            metrics: Arc::new(Metrics::new(&config.function)),
-            redis_breaker: Arc::default(),
+            metrics,
             limiter: Arc::default(),
             memo: Arc::default(),
-            sessions: Memo::with_capacity(crate::sessions::MEMO_CAPACITY),
-            revocations: Memo::with_capacity(crate::sessions::MEMO_CAPACITY),
+            sessions: Memo::with_capacity(SESSION_MEMO_CAPACITY),
+            revocations: Memo::with_capacity(SESSION_MEMO_CAPACITY),
             known_users: Arc::default(),
             config: Arc::new(config),
             db,
@@ -89,7 +87,21 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Device sessions (and revocations) an instance remembers at most.
+pub const SESSION_MEMO_CAPACITY: usize = 50_000;
+
 impl App {
+    /// Runs `op` (named `command` in metrics and traces) on a pooled Redis
+    /// connection, within the configured deadline, through the breaker (see
+    /// [`Redis::run`]).
+    pub async fn with_redis<T>(
+        &self,
+        command: &'static str,
+        op: impl AsyncFnOnce(&mut crate::redis_pool::RedisConnection) -> redis::RedisResult<T>,
+    ) -> Result<T, CacheError> {
+        self.redis.run(command, op).await
+    }
+
     /// A Redis key under this deployment's prefix.
     pub fn redis_key(&self, parts: &[&str]) -> String {
         let mut key = self.config.redis_prefix.clone();

@@ -315,7 +315,7 @@ impl Hub {
     ) -> Result<Subscription, String> {
         let commands = self.0.commands.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let redis = state.redis.clone();
+            let redis = state.redis.pool().clone();
             tokio::spawn(listen(redis, self.0.channels.clone(), rx));
             tx
         });

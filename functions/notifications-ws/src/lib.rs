@@ -562,7 +562,7 @@ mod tests {
 
     /// `PUBSUB NUMSUB` of `channels`.
     async fn subscribers(app: &TestApp, channels: &[String]) -> Vec<i64> {
-        let mut conn = app.state.redis.get().await.unwrap();
+        let mut conn = app.state.redis.connection_for_tests().await;
         let counts: std::collections::HashMap<String, i64> = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(channels)
@@ -574,7 +574,7 @@ mod tests {
 
     /// Redis clients subscribed to exactly `n` channels.
     async fn clients_subscribed_to(app: &TestApp, n: usize) -> usize {
-        let mut conn = app.state.redis.get().await.unwrap();
+        let mut conn = app.state.redis.connection_for_tests().await;
         let list: String = redis::cmd("CLIENT")
             .arg("LIST")
             .query_async(&mut conn)
