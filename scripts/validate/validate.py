@@ -115,6 +115,9 @@ CRD_KINDS = {
     ("gateway.networking.k8s.io", "ReferenceGrant"),
     ("cert-manager.io", "Certificate"),
     ("monitoring.coreos.com", "PodMonitor"),
+    ("postgresql.cnpg.io", "Cluster"),
+    ("postgresql.cnpg.io", "Pooler"),
+    ("postgresql.cnpg.io", "ScheduledBackup"),
 }
 
 
