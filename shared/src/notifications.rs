@@ -118,6 +118,30 @@ pub struct Notification {
     pub data: Option<Value>,
 }
 
+impl push::Pushable for Notification {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    fn title(&self) -> &str {
+        &self.title
+    }
+    fn body(&self) -> &str {
+        &self.body
+    }
+    fn kind(&self) -> &str {
+        self.kind
+    }
+    fn category(&self) -> &str {
+        &self.category
+    }
+    fn data(&self) -> Option<&Value> {
+        self.data.as_ref()
+    }
+}
+
 /// The columns of a notification row.
 #[derive(Debug, Clone, FromRow)]
 pub struct NotificationRow {

@@ -16,7 +16,6 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 
 use crate::config::FcmConfig;
-use crate::notifications::Notification;
 use crate::state::AppState;
 
 /// The OAuth scope FCM sends require.
@@ -42,10 +41,25 @@ pub struct PushReport {
     pub failed: usize,
 }
 
+/// What a push carries of a stored notification. The outbox's
+/// [`crate::notifications::Notification`] implements it; push itself names no
+/// notification type, so the two modules do not depend on each other.
+pub trait Pushable: Sync {
+    fn id(&self) -> uuid::Uuid;
+    fn user_id(&self) -> &str;
+    fn title(&self) -> &str;
+    fn body(&self) -> &str;
+    /// The app's type (`booking_confirmation`, ...).
+    fn kind(&self) -> &str;
+    fn category(&self) -> &str;
+    /// The extra fields written with it, if any.
+    fn data(&self) -> Option<&Value>;
+}
+
 /// Pushes `n` to every device its user subscribed, unless FCM is not
 /// configured or the user turned notifications off. Never fails: problems are
 /// logged and counted in the report.
-pub async fn deliver(state: &AppState, n: &Notification) -> PushReport {
+pub async fn deliver(state: &AppState, n: &impl Pushable) -> PushReport {
     let mut report = PushReport::default();
     let Some(fcm) = &state.config.fcm else {
         return report;
@@ -54,13 +68,13 @@ pub async fn deliver(state: &AppState, n: &Notification) -> PushReport {
         "SELECT s.token FROM notification_subscriptions s JOIN users u ON u.uid = s.user_id
          WHERE s.user_id = $1 AND u.notification_enabled ORDER BY s.created_at",
     )
-    .bind(&n.user_id)
+    .bind(n.user_id())
     .fetch_all(&state.db)
     .await
     {
         Ok(tokens) => tokens,
         Err(e) => {
-            tracing::warn!(notification_id = %n.id, error = %e, "push: could not read subscriptions");
+            tracing::warn!(notification_id = %n.id(), error = %e, "push: could not read subscriptions");
             return report;
         }
     };
@@ -70,7 +84,7 @@ pub async fn deliver(state: &AppState, n: &Notification) -> PushReport {
     let access = match access_token(fcm).await {
         Ok(access) => access,
         Err(e) => {
-            tracing::warn!(notification_id = %n.id, error = %e, "push: no FCM access token");
+            tracing::warn!(notification_id = %n.id(), error = %e, "push: no FCM access token");
             report.failed = tokens.len();
             return report;
         }
@@ -88,7 +102,7 @@ pub async fn deliver(state: &AppState, n: &Notification) -> PushReport {
                     "DELETE FROM notification_subscriptions WHERE token = $1 AND user_id = $2",
                 )
                 .bind(&token)
-                .bind(&n.user_id)
+                .bind(n.user_id())
                 .execute(&state.db)
                 .await;
                 if let Err(e) = removed {
@@ -99,24 +113,24 @@ pub async fn deliver(state: &AppState, n: &Notification) -> PushReport {
                 report.failed += 1;
                 // The cached access token was revoked or expired early: fetch anew next time.
                 forget_access_token(fcm).await;
-                tracing::warn!(notification_id = %n.id, error = %why, "push: access token refused");
+                tracing::warn!(notification_id = %n.id(), error = %why, "push: access token refused");
             }
             Outcome::Failed(why) => {
                 report.failed += 1;
-                tracing::warn!(notification_id = %n.id, error = %why, "push: message not sent");
+                tracing::warn!(notification_id = %n.id(), error = %why, "push: message not sent");
             }
         }
     }
-    tracing::info!(notification_id = %n.id, sent = report.sent, removed = report.removed,
+    tracing::info!(notification_id = %n.id(), sent = report.sent, removed = report.removed,
         failed = report.failed, "push delivered");
     report
 }
 
 /// The FCM v1 request body for `n` to one device; `data` values are strings,
 /// as FCM requires.
-pub fn message(n: &Notification, token: &str) -> Value {
+pub fn message(n: &impl Pushable, token: &str) -> Value {
     let mut data = Map::new();
-    if let Some(Value::Object(extra)) = &n.data {
+    if let Some(Value::Object(extra)) = n.data() {
         for (k, v) in extra {
             match v {
                 Value::Null => {}
@@ -129,12 +143,12 @@ pub fn message(n: &Notification, token: &str) -> Value {
             }
         }
     }
-    data.insert("notificationId".into(), json!(n.id.to_string()));
-    data.insert("type".into(), json!(n.kind));
-    data.insert("category".into(), json!(n.category));
+    data.insert("notificationId".into(), json!(n.id().to_string()));
+    data.insert("type".into(), json!(n.kind()));
+    data.insert("category".into(), json!(n.category()));
     json!({"message": {
         "token": token,
-        "notification": {"title": n.title, "body": n.body},
+        "notification": {"title": n.title(), "body": n.body()},
         "data": data,
     }})
 }
