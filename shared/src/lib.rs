@@ -49,7 +49,7 @@ pub mod prelude {
         Acknowledged, Json, PageQuery, Path, Query, RawJson, Validate, Validator, to_json_bytes,
     };
     pub use crate::function::Function;
-    pub use crate::state::AppState;
+    pub use crate::state::{AppState, Db, ReadDb};
     pub use crate::time::{DepartureDate, Timestamp};
     pub use axum::extract::State;
     pub use serde::{Deserialize, Serialize};

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -84,6 +85,52 @@ impl std::ops::Deref for AppState {
 
     fn deref(&self) -> &App {
         &self.0
+    }
+}
+
+/// The primary pool, for a handler that needs only it:
+/// `State(Db(db)): State<Db>` (an axum substate of [`AppState`]).
+#[derive(Clone)]
+pub struct Db(pub PgPool);
+
+/// The pool a read-only function reads through ([`App::db_read`]):
+/// `State(ReadDb(db)): State<ReadDb>`.
+#[derive(Clone)]
+pub struct ReadDb(pub PgPool);
+
+impl FromRef<AppState> for Db {
+    fn from_ref(state: &AppState) -> Self {
+        Self(state.db.clone())
+    }
+}
+
+impl FromRef<AppState> for ReadDb {
+    fn from_ref(state: &AppState) -> Self {
+        Self(state.db_read.clone())
+    }
+}
+
+impl FromRef<AppState> for Redis {
+    fn from_ref(state: &AppState) -> Self {
+        state.redis.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Config> {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<FirebaseVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
     }
 }
 

@@ -112,14 +112,14 @@ struct Row {
     responses((status = 200, body = TravelPattern), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn analyze(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     MaybeUser(user): MaybeUser,
     Json(req): Json<TravelPatternRequest>,
 ) -> ApiResult<Json<TravelPattern>> {
     let rows: Vec<Row> = sqlx::query_as(DEPARTURES)
         .bind(&req.route_id)
         .bind(req.recent_trips)
-        .fetch_all(&state.db)
+        .fetch_all(&db)
         .await?;
     let departure = rows
         .first()
@@ -155,7 +155,7 @@ async fn analyze(
     };
     let first = &pattern.insights[0];
     log_prediction(
-        &state.db,
+        &db,
         &NewPrediction {
             id: pattern.prediction_id,
             kind: "travel_pattern",

@@ -132,12 +132,12 @@ const OBSERVE: &str = "
         (status = 429, body = ErrorBody)),
     security(("FirebaseAuth" = [])))]
 async fn record_feedback(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Json(body): Json<AiFeedback>,
 ) -> ApiResult<Json<AiFeedbackRecorded>> {
     let id = Uuid::parse_str(&body.prediction_id).map_err(|_| not_found("Prediction"))?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let (scheduled, travelled): (Option<DateTime<Utc>>, bool) = sqlx::query_as(FIND)
         .bind(id)
         .bind(&user.uid)

@@ -144,14 +144,14 @@ const TASTE: &str = "
     responses((status = 200, body = AttractionRecommendations), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn recommend(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     MaybeUser(user): MaybeUser,
     Json(req): Json<RecommendAttractionsRequest>,
 ) -> ApiResult<Json<AttractionRecommendations>> {
     let uid = user.as_ref().map(|u| u.uid.as_str());
     let city: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cities WHERE id = $1)")
         .bind(&req.city_id)
-        .fetch_one(&state.db)
+        .fetch_one(&db)
         .await?;
     if !city {
         return Err(not_found("City"));
@@ -161,15 +161,10 @@ async fn recommend(
         .bind(req.latitude)
         .bind(req.longitude)
         .bind(uid)
-        .fetch_all(&state.db)
+        .fetch_all(&db)
         .await?;
     let taste: Vec<String> = match uid {
-        Some(uid) => {
-            sqlx::query_scalar(TASTE)
-                .bind(uid)
-                .fetch_all(&state.db)
-                .await?
-        }
+        Some(uid) => sqlx::query_scalar(TASTE).bind(uid).fetch_all(&db).await?,
         None => Vec::new(),
     };
     let mut ranked = rank(&req, &candidates, &taste.join(" "));
@@ -179,7 +174,7 @@ async fn recommend(
         recommendations: ranked,
     };
     log_prediction(
-        &state.db,
+        &db,
         &NewPrediction {
             id: answer.prediction_id,
             kind: "recommendation",

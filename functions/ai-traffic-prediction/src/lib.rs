@@ -30,11 +30,11 @@ struct TrafficPrediction {
     responses((status = 200, body = TrafficPrediction), (status = 404, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 async fn traffic_prediction(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     MaybeUser(user): MaybeUser,
     Path(route_id): Path<String>,
 ) -> ApiResult<Json<TrafficPrediction>> {
-    let traffic = traffic::estimate(&state.db, &route_id)
+    let traffic = traffic::estimate(&db, &route_id)
         .await?
         .ok_or_else(route_not_found)?;
     let prediction = TrafficPrediction {
@@ -43,7 +43,7 @@ async fn traffic_prediction(
     };
     let t = &prediction.traffic;
     log_prediction(
-        &state.db,
+        &db,
         &NewPrediction {
             id: prediction.prediction_id,
             kind: "traffic",

@@ -14,16 +14,16 @@ pub fn function() -> Function {
     params(("attraction_id" = String, Path, example = "douala-waterfront")),
     responses((status = 200, body = Attraction), (status = 404, body = ErrorBody)))]
 async fn get_attraction(
-    State(state): State<AppState>,
+    State(ReadDb(db)): State<ReadDb>,
     Path(attraction_id): Path<String>,
 ) -> ApiResult<Json<Attraction>> {
     let sql = format!("{SELECT_ATTRACTIONS} WHERE a.id = $1");
     let mut attraction: Attraction = sqlx::query_as(&sql)
         .bind(&attraction_id)
-        .fetch_optional(&state.db_read)
+        .fetch_optional(&db)
         .await?
         .ok_or_else(|| not_found("Attraction"))?;
-    attraction.app.reviews = reviews_of(&state.db_read, &attraction_id, 3, 0).await?;
+    attraction.app.reviews = reviews_of(&db, &attraction_id, 3, 0).await?;
     Ok(Json(attraction))
 }
 

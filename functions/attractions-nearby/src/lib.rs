@@ -59,7 +59,7 @@ struct NearbyResults {
 #[utoipa::path(get, path = "/api/attractions/nearby", tag = "Tourism", params(Near),
     responses((status = 200, body = NearbyResults), (status = 422, body = ErrorBody)))]
 async fn nearby_attractions(
-    State(state): State<AppState>,
+    State(ReadDb(db)): State<ReadDb>,
     Query(near): Query<Near>,
 ) -> ApiResult<Json<NearbyResults>> {
     let sql = format!(
@@ -73,7 +73,7 @@ async fn nearby_attractions(
         .bind(near.lat)
         .bind(near.lon)
         .bind(near.radius_km)
-        .fetch_all(&state.db_read)
+        .fetch_all(&db)
         .await?;
     Ok(Json(NearbyResults { results }))
 }

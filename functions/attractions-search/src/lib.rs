@@ -42,7 +42,7 @@ struct SearchResults {
     request_body = SearchRequest,
     responses((status = 200, body = SearchResults), (status = 422, body = ErrorBody)))]
 async fn search_attractions(
-    State(state): State<AppState>,
+    State(ReadDb(db)): State<ReadDb>,
     Json(req): Json<SearchRequest>,
 ) -> ApiResult<Json<SearchResults>> {
     let sql = format!(
@@ -59,7 +59,7 @@ async fn search_attractions(
         .bind(req.city_id)
         .bind(req.category)
         .bind(req.min_rating)
-        .fetch_all(&state.db_read)
+        .fetch_all(&db)
         .await?;
     Ok(Json(SearchResults { results }))
 }

@@ -62,11 +62,8 @@ impl From<UserRow> for VerifiedUser {
 #[utoipa::path(post, path = "/api/auth/verify-token", tag = "User",
     security(("FirebaseAuth" = [])),
     responses((status = 200, body = VerifiedToken), (status = 401, body = ErrorBody)))]
-async fn verify_token(
-    State(state): State<AppState>,
-    user: AuthUser,
-) -> ApiResult<Json<VerifiedToken>> {
-    let mut conn = state.db.acquire().await?;
+async fn verify_token(State(Db(db)): State<Db>, user: AuthUser) -> ApiResult<Json<VerifiedToken>> {
+    let mut conn = db.acquire().await?;
     let row = users::load(&mut conn, &user).await?;
     Ok(Json(VerifiedToken {
         uid: user.uid,

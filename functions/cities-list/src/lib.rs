@@ -11,9 +11,9 @@ pub fn function() -> Function {
 /// Every city the system covers.
 #[utoipa::path(get, path = "/api/cities", tag = "Tourism",
     responses((status = 200, body = [City])))]
-async fn list_cities(State(state): State<AppState>) -> ApiResult<Json<Vec<City>>> {
+async fn list_cities(State(ReadDb(db)): State<ReadDb>) -> ApiResult<Json<Vec<City>>> {
     let sql = format!("SELECT {CITY_COLUMNS} FROM cities ORDER BY name");
-    let cities = sqlx::query_as(&sql).fetch_all(&state.db_read).await?;
+    let cities = sqlx::query_as(&sql).fetch_all(&db).await?;
     Ok(Json(cities))
 }
 

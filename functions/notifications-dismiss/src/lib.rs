@@ -17,7 +17,7 @@ pub fn function() -> Function {
     responses((status = 200, body = Acknowledged), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn dismiss_notification(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Path(notification_id): Path<String>,
 ) -> ApiResult<Json<Acknowledged>> {
@@ -28,7 +28,7 @@ async fn dismiss_notification(
     )
     .bind(id)
     .bind(&user.uid)
-    .execute(&state.db)
+    .execute(&db)
     .await?;
     if marked.rows_affected() == 0 {
         return Err(not_found("Notification"));

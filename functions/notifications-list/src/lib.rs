@@ -30,7 +30,7 @@ pub struct NotificationPage {
     responses((status = 200, body = NotificationPage), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn list_notifications(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<NotificationPage>> {
@@ -41,7 +41,7 @@ async fn list_notifications(
         .bind(&user.uid)
         .bind(page.size() + 1)
         .bind(page.offset())
-        .fetch_all(&state.db)
+        .fetch_all(&db)
         .await?;
     let has_more = rows.len() as i64 > page.size();
     rows.truncate(page.size() as usize);

@@ -53,7 +53,7 @@ const UPSERT: &str = "
     responses((status = 200, body = Acknowledged), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn subscribe(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Json(body): Json<PushSubscription>,
 ) -> ApiResult<Json<Acknowledged>> {
@@ -67,7 +67,7 @@ async fn subscribe(
         .bind(&user.uid)
         .bind(&body.token)
         .bind(&channels)
-        .execute(&state.db)
+        .execute(&db)
         .await?;
     Ok(Json(Acknowledged::new("Subscribed to notifications")))
 }

@@ -70,12 +70,12 @@ struct Reviewed {
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn create_review(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Path(attraction_id): Path<String>,
     Json(review): Json<NewReview>,
 ) -> ApiResult<(StatusCode, Json<Reviewed>)> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let created = upsert(&mut tx, &attraction_id, &user.uid, &review)
         .await
         .on_constraint("reviews_attraction_id_fkey", || not_found("Attraction"))?

@@ -39,18 +39,18 @@ struct Reviews {
     responses((status = 200, body = Reviews), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn list_reviews(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     Path(attraction_id): Path<String>,
     Query(paging): Query<Page>,
 ) -> ApiResult<Json<Reviews>> {
-    if !attraction_exists(&state.db, &attraction_id).await? {
+    if !attraction_exists(&db, &attraction_id).await? {
         return Err(not_found("Attraction"));
     }
     let (page, page_size, offset) = (paging.page(), paging.size(), paging.offset());
-    let items = reviews_of(&state.db, &attraction_id, page_size, offset).await?;
+    let items = reviews_of(&db, &attraction_id, page_size, offset).await?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM reviews WHERE attraction_id = $1")
         .bind(&attraction_id)
-        .fetch_one(&state.db)
+        .fetch_one(&db)
         .await?;
     let has_more = offset + (items.len() as i64) < total;
     Ok(Json(Reviews {

@@ -78,7 +78,7 @@ struct RideScheduled {
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("FirebaseAuth" = [])))]
 async fn create_schedule(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     key: IdempotencyKey,
     Json(req): Json<RideRequest>,
@@ -96,25 +96,18 @@ async fn create_schedule(
         duration_minutes: None,
         notes: req.notes.clone(),
     };
-    let answer = once(
-        &state.db,
-        &user.uid,
-        "rides.publish",
-        &key,
-        &req,
-        async |conn| {
-            let published = publish(conn, &user.uid, &ride).await?;
-            let status = if published.created {
-                "created"
-            } else {
-                "updated"
-            };
-            Ok(RideScheduled {
-                schedule_id: published.schedule_id,
-                status: status.into(),
-            })
-        },
-    )
+    let answer = once(&db, &user.uid, "rides.publish", &key, &req, async |conn| {
+        let published = publish(conn, &user.uid, &ride).await?;
+        let status = if published.created {
+            "created"
+        } else {
+            "updated"
+        };
+        Ok(RideScheduled {
+            schedule_id: published.schedule_id,
+            status: status.into(),
+        })
+    })
     .await?;
     Ok(Json(answer))
 }

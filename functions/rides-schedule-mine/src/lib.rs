@@ -45,7 +45,7 @@ const MINE: &str = "
         (status = 422, body = ErrorBody)),
     security(("FirebaseAuth" = [])))]
 async fn my_rides(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Vec<MyRide>>> {
@@ -53,7 +53,7 @@ async fn my_rides(
         .bind(&user.uid)
         .bind(page.limit)
         .bind(page.offset)
-        .fetch_all(&state.db)
+        .fetch_all(&db)
         .await?;
     Ok(Json(rides))
 }

@@ -26,7 +26,7 @@ struct SavedList {
     responses((status = 200, body = SavedList), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn list_saved(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<SavedList>> {
@@ -38,7 +38,7 @@ async fn list_saved(
         .bind(&user.uid)
         .bind(page.size())
         .bind(page.offset())
-        .fetch_all(&state.db)
+        .fetch_all(&db)
         .await?;
     Ok(Json(SavedList {
         success: true,

@@ -24,14 +24,14 @@ struct Removed {
     security(("FirebaseAuth" = [])),
     responses((status = 200, body = Removed), (status = 401, body = ErrorBody)))]
 async fn remove_saved(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Path(attraction_id): Path<String>,
 ) -> ApiResult<Json<Removed>> {
     sqlx::query("DELETE FROM saved_attractions WHERE user_id = $1 AND attraction_id = $2")
         .bind(&user.uid)
         .bind(&attraction_id)
-        .execute(&state.db)
+        .execute(&db)
         .await?;
     Ok(Json(Removed {
         success: true,

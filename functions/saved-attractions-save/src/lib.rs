@@ -47,7 +47,7 @@ struct Saved {
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn save_attraction(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Json(req): Json<SaveRequest>,
 ) -> ApiResult<(StatusCode, Json<Saved>)> {
@@ -63,7 +63,7 @@ async fn save_attraction(
         .bind(&user.uid)
         .bind(&req.attraction_id)
         .bind(&req.notes)
-        .fetch_optional(&state.db)
+        .fetch_optional(&db)
         .await
         .on_constraint("saved_attractions_attraction_id_fkey", || {
             not_found("Attraction")

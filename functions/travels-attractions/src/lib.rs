@@ -73,13 +73,13 @@ static NEAR_ROAD: LazyLock<String> = LazyLock::new(|| {
     responses((status = 200, body = RouteAttractions), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn route_attractions(
-    State(state): State<AppState>,
+    State(ReadDb(db)): State<ReadDb>,
     Path(route_id): Path<String>,
     Query(Within { within_km }): Query<Within>,
 ) -> ApiResult<Json<RouteAttractions>> {
     let exists = sqlx::query(&format!("{ROUTE_ROAD} LIMIT 1"))
         .bind(&route_id)
-        .fetch_optional(&state.db_read)
+        .fetch_optional(&db)
         .await?
         .is_some();
     if !exists {
@@ -88,7 +88,7 @@ async fn route_attractions(
     let attractions = sqlx::query_as(NEAR_ROAD.as_str())
         .bind(&route_id)
         .bind(within_km)
-        .fetch_all(&state.db_read)
+        .fetch_all(&db)
         .await?;
     Ok(Json(RouteAttractions {
         route_id,

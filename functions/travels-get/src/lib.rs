@@ -14,10 +14,10 @@ pub fn function() -> Function {
     params(("route_id" = String, Path, example = "route-yaounde-douala-morning-20261127")),
     responses((status = 200, body = TravelDetail), (status = 404, body = ErrorBody)))]
 async fn get_travel(
-    State(state): State<AppState>,
+    State(ReadDb(db)): State<ReadDb>,
     Path(route_id): Path<String>,
 ) -> ApiResult<Json<TravelDetail>> {
-    let mut conn = state.db_read.acquire().await?;
+    let mut conn = db.acquire().await?;
     find_detail(&mut conn, &route_id)
         .await?
         .map(Json)

@@ -86,13 +86,13 @@ const UPSERT: &str = "
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("FirebaseAuth" = [])))]
 async fn record_observation(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Path(route_id): Path<String>,
     Json(body): Json<NewTripObservation>,
 ) -> ApiResult<(StatusCode, Json<TripObservation>)> {
     let (departed, arrived) = (body.departed_at.0, body.arrived_at.0);
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let (owner, scheduled): (Option<String>, DateTime<Utc>) = sqlx::query_as(
         "SELECT owner_id, departure_time FROM travel_routes WHERE id = $1 FOR SHARE",
     )

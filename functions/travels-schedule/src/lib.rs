@@ -88,7 +88,7 @@ impl Validate for ScheduleRequest {
         (status = 422, body = ErrorBody)),
     security(("FirebaseAuth" = [])))]
 async fn schedule_travel(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     key: IdempotencyKey,
     Json(req): Json<ScheduleRequest>,
@@ -107,7 +107,7 @@ async fn schedule_travel(
         notes: None,
     };
     let detail = once(
-        &state.db,
+        &db,
         &user.uid,
         "travels.schedule",
         &key,

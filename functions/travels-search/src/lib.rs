@@ -88,7 +88,7 @@ static SEARCH: LazyLock<String> = LazyLock::new(|| {
     request_body = SearchRequest,
     responses((status = 200, body = SearchResults), (status = 422, body = ErrorBody)))]
 async fn search_travels(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     Json(req): Json<SearchRequest>,
 ) -> ApiResult<Json<SearchResults>> {
     let results = sqlx::query_as(SEARCH.as_str())
@@ -98,7 +98,7 @@ async fn search_travels(
         .bind(req.passengers)
         .bind(req.limit)
         .bind(req.offset)
-        .fetch_all(&state.db)
+        .fetch_all(&db)
         .await?;
     Ok(Json(SearchResults { results }))
 }

@@ -13,8 +13,8 @@ pub fn function() -> Function {
 #[utoipa::path(get, path = "/api/users/profile", tag = "User",
     security(("FirebaseAuth" = [])),
     responses((status = 200, body = Profile), (status = 401, body = ErrorBody)))]
-async fn get_profile(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Profile>> {
-    let mut conn = state.db.acquire().await?;
+async fn get_profile(State(Db(db)): State<Db>, user: AuthUser) -> ApiResult<Json<Profile>> {
+    let mut conn = db.acquire().await?;
     let row = users::load(&mut conn, &user).await?;
     Ok(Json(row.into()))
 }

@@ -220,11 +220,11 @@ impl ProfileUpdate {
     responses((status = 200, body = Profile), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn update_profile(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Json(update): Json<ProfileUpdate>,
 ) -> ApiResult<Json<Profile>> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let row = users::lock(&mut tx, &user).await?;
     let row = save(&mut tx, update.apply(row)).await?;
     tx.commit().await?;

@@ -94,7 +94,7 @@ struct DeviceSessions {
     security(("FirebaseAuth" = [])),
     responses((status = 200, body = DeviceSessions), (status = 401, body = ErrorBody)))]
 async fn list_sessions(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
 ) -> ApiResult<Json<DeviceSessions>> {
     let rows: Vec<Row> = sqlx::query_as(
@@ -105,7 +105,7 @@ async fn list_sessions(
     )
     .bind(&user.uid)
     .bind(MAX_SESSIONS)
-    .fetch_all(&state.db)
+    .fetch_all(&db)
     .await?;
     Ok(Json(DeviceSessions {
         sessions: rows.into_iter().map(DeviceSession::from).collect(),

@@ -59,7 +59,7 @@ impl Validate for NewVehicle {
     responses((status = 201, body = Vehicle), (status = 401, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_vehicle(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Json(new): Json<NewVehicle>,
 ) -> ApiResult<(StatusCode, Json<Vehicle>)> {
@@ -79,7 +79,7 @@ async fn create_vehicle(
         .bind(new.year)
         .bind(clean_label(new.color.as_deref()))
         .bind(clean_amenities(&new.amenities))
-        .fetch_one(&state.db)
+        .fetch_one(&db)
         .await
         .on_constraint(PLATE_CONSTRAINT, plate_taken)?;
     Ok((StatusCode::CREATED, Json(vehicle)))

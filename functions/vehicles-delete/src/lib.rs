@@ -18,11 +18,11 @@ pub fn function() -> Function {
     responses((status = 204, description = "Retired"), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_vehicle(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Path(vehicle_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let vehicle = find_owned(&mut tx, &vehicle_id, &user.uid, true).await?;
     sqlx::query(
         "UPDATE vehicles SET is_active = false, updated_at = now() WHERE id = $1 AND is_active",

@@ -15,11 +15,11 @@ pub fn function() -> Function {
     responses((status = 200, body = Vehicle), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_vehicle(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Path(vehicle_id): Path<String>,
 ) -> ApiResult<Json<Vehicle>> {
-    let mut conn = state.db.acquire().await?;
+    let mut conn = db.acquire().await?;
     let vehicle = find_owned(&mut conn, &vehicle_id, &user.uid, false).await?;
     Ok(Json(vehicle))
 }

@@ -41,7 +41,7 @@ impl Validate for Page {
     responses((status = 200, body = [Vehicle]), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn list_vehicles(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Vec<Vehicle>>> {
@@ -53,7 +53,7 @@ async fn list_vehicles(
         .bind(&user.uid)
         .bind(page.limit)
         .bind(page.offset)
-        .fetch_all(&state.db)
+        .fetch_all(&db)
         .await?;
     Ok(Json(vehicles))
 }

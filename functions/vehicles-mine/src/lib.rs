@@ -37,10 +37,7 @@ struct MyVehicle {
 #[utoipa::path(get, path = "/api/vehicles/mine", tag = "Vehicles",
     security(("FirebaseAuth" = [])),
     responses((status = 200, body = [MyVehicle]), (status = 401, body = ErrorBody)))]
-async fn my_vehicles(
-    State(state): State<AppState>,
-    user: AuthUser,
-) -> ApiResult<Json<Vec<MyVehicle>>> {
+async fn my_vehicles(State(Db(db)): State<Db>, user: AuthUser) -> ApiResult<Json<Vec<MyVehicle>>> {
     let vehicles = sqlx::query_as(
         "SELECT id, owner_id, vehicle_type, license_plate AS plate_number, capacity AS seats,
                 make, model, color, created_at
@@ -49,7 +46,7 @@ async fn my_vehicles(
     )
     .bind(&user.uid)
     .bind(MAX_VEHICLES)
-    .fetch_all(&state.db)
+    .fetch_all(&db)
     .await?;
     Ok(Json(vehicles))
 }

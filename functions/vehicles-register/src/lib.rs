@@ -84,11 +84,11 @@ struct Registered {
     responses((status = 200, body = Registered), (status = 401, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn register_vehicle(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Json(form): Json<Registration>,
 ) -> ApiResult<Json<Registered>> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let (vehicle_id, status) = register(&mut tx, &user.uid, &form).await?;
     tx.commit().await?;
     Ok(Json(Registered { vehicle_id, status }))

@@ -98,12 +98,12 @@ impl VehiclePatch {
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_vehicle(
-    State(state): State<AppState>,
+    State(Db(db)): State<Db>,
     user: AuthUser,
     Path(vehicle_id): Path<String>,
     Json(patch): Json<VehiclePatch>,
 ) -> ApiResult<Json<Vehicle>> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = db.begin().await?;
     let vehicle = find_owned(&mut tx, &vehicle_id, &user.uid, true).await?;
     let vehicle = save(&mut tx, patch.apply(vehicle)).await?;
     tx.commit().await?;
