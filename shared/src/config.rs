@@ -293,6 +293,16 @@ pub const DEFAULT_JWKS_URL: &str =
     "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com";
 
 impl Config {
+    /// A Redis key under this deployment's prefix (`REDIS_KEY_PREFIX`).
+    pub fn redis_key(&self, parts: &[&str]) -> String {
+        let mut key = self.redis_prefix.clone();
+        for p in parts {
+            key.push(':');
+            key.push_str(p);
+        }
+        key
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())

@@ -27,9 +27,35 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hashlink::LruCache;
 
+use crate::cache::Redis;
 use crate::client_ip::limit_key;
-use crate::rate_limit::{Caller, Decision};
-use crate::state::AppState;
+use crate::config::Config;
+
+/// What one check decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    /// The tier's budget for this window is spent.
+    Limited {
+        retry_after: u64,
+    },
+    /// This anonymous IP sent too much in the flood window and is blocked.
+    Blocked {
+        retry_after: u64,
+    },
+    /// This IP sent too many bad tokens in a row and is locked out.
+    Locked {
+        retry_after: u64,
+    },
+}
+
+/// Who is asking: a verified uid, or else only the client IP.
+pub struct Caller<'a> {
+    pub uid: Option<&'a str>,
+    /// The client IP; limits count an IPv6 one by its network
+    /// ([`crate::client_ip::limit_key`]).
+    pub ip: &'a str,
+}
 
 /// Admissions of one caller an instance may make between syncs.
 pub const SYNC_BATCH: u32 = 5;
@@ -138,19 +164,20 @@ impl LocalLimiter {
     /// Decides at once from local counts; a sync to Redis, when due, runs in
     /// the background.
     pub fn check(
-        &self,
-        state: &AppState,
+        self: &std::sync::Arc<Self>,
+        config: &std::sync::Arc<Config>,
+        redis: &Redis,
         bucket: &'static str,
         limit: u32,
         caller: &Caller<'_>,
     ) -> Decision {
-        let window_ms = state.config.rate_limits.window.as_millis().max(1) as u64;
-        let flood_limit = state.config.abuse.flood_limit;
+        let window_ms = config.rate_limits.window.as_millis().max(1) as u64;
+        let flood_limit = config.abuse.flood_limit;
         let now_ms = epoch_ms();
         let window = now_ms / window_ms;
         let window_left = Duration::from_millis((window + 1) * window_ms - now_ms);
         let now = Instant::now();
-        let key = counter_key(bucket, caller, state.config.ipv6_prefix);
+        let key = counter_key(bucket, caller, config.ipv6_prefix);
         let (decision, sync) = {
             let mut counters = self.counters.lock().expect("not poisoned");
             if counters.get_mut(&key).is_none() {
@@ -206,22 +233,22 @@ impl LocalLimiter {
             (decision, sync)
         };
         if let Some(sync) = sync {
-            let state = state.clone();
-            tokio::spawn(async move { state.limiter.sync(&state, sync, window_ms).await });
+            let (this, config, redis) = (self.clone(), config.clone(), redis.clone());
+            tokio::spawn(async move { this.sync(&config, &redis, sync, window_ms).await });
         }
         decision
     }
 
-    async fn sync(&self, state: &AppState, sync: Sync, window_ms: u64) {
+    async fn sync(&self, config: &Config, redis: &Redis, sync: Sync, window_ms: u64) {
         let (bucket, identity) = sync.key.split_once('\0').expect("a counter key");
         let ip = identity.strip_prefix("ip:");
-        let abuse = &state.config.abuse;
+        let abuse = &config.abuse;
         let mut invocation = SYNC.prepare_invoke();
         invocation
-            .key(state.redis_key(&["rlw", bucket, identity, &sync.window.to_string()]))
-            .key(state.redis_key(&["lockout", ip.unwrap_or("-")]))
-            .key(state.redis_key(&["flood", ip.unwrap_or("-")]))
-            .key(state.redis_key(&["flood-block", ip.unwrap_or("-")]))
+            .key(config.redis_key(&["rlw", bucket, identity, &sync.window.to_string()]))
+            .key(config.redis_key(&["lockout", ip.unwrap_or("-")]))
+            .key(config.redis_key(&["flood", ip.unwrap_or("-")]))
+            .key(config.redis_key(&["flood-block", ip.unwrap_or("-")]))
             .arg(sync.delta)
             .arg(window_ms * 2)
             .arg(sync.flood_delta)
@@ -229,8 +256,8 @@ impl LocalLimiter {
             .arg(abuse.flood_limit)
             .arg(abuse.flood_block.as_millis() as u64)
             .arg(u8::from(ip.is_some()));
-        let answer: Result<(u32, i64, i64), _> = state
-            .with_redis("rate_limit_sync", async |conn| {
+        let answer: Result<(u32, i64, i64), _> = redis
+            .run("rate_limit_sync", async |conn| {
                 invocation.invoke_async(conn).await
             })
             .await;

@@ -372,7 +372,9 @@ async fn rate_limit(
     let decision = if tier == RateTier::Booking {
         rate_limit::check(state, bucket, limit, &caller).await
     } else {
-        Ok(state.limiter.check(state, bucket, limit, &caller))
+        Ok(state
+            .limiter
+            .check(&state.config, &state.redis, bucket, limit, &caller))
     };
     match decision {
         Ok(decision) => {

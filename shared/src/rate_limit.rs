@@ -16,6 +16,7 @@ use crate::auth::{AuthUser, Role};
 use crate::cache::CacheError;
 use crate::client_ip::limit_key;
 use crate::config::RateLimits;
+pub use crate::local_limit::{Caller, Decision};
 use crate::state::AppState;
 
 /// The limit family a function declares in its manifest.
@@ -53,24 +54,6 @@ impl RateTier {
             }
         }
     }
-}
-
-/// What one check decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Allowed,
-    /// The tier's budget for this window is spent.
-    Limited {
-        retry_after: u64,
-    },
-    /// This anonymous IP sent too much in the flood window and is blocked.
-    Blocked {
-        retry_after: u64,
-    },
-    /// This IP sent too many bad tokens in a row and is locked out.
-    Locked {
-        retry_after: u64,
-    },
 }
 
 impl Decision {
@@ -139,14 +122,6 @@ return n
 ",
     )
 });
-
-/// Who is asking: a verified uid, or else only the client IP.
-pub struct Caller<'a> {
-    pub uid: Option<&'a str>,
-    /// The client IP; limits count an IPv6 one by its network
-    /// ([`crate::client_ip::limit_key`]).
-    pub ip: &'a str,
-}
 
 /// Counts one request against the `bucket` budget of `limit` (per uid, else
 /// per IP), after the IP-wide lockout and anonymous flood checks.

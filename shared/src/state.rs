@@ -151,12 +151,7 @@ impl App {
 
     /// A Redis key under this deployment's prefix.
     pub fn redis_key(&self, parts: &[&str]) -> String {
-        let mut key = self.config.redis_prefix.clone();
-        for p in parts {
-            key.push(':');
-            key.push_str(p);
-        }
-        key
+        self.config.redis_key(parts)
     }
 }
 

@@ -119,23 +119,23 @@ async fn bad_tokens_from_rotating_addresses_lock_out_their_whole_64() {
 async fn a_flood_of_distinct_callers_keeps_the_limiter_bounded_and_evicts_the_idle() {
     let app = TestApp::spawn_with(vec![probe()], &[("FLOOD_LIMIT", "1000000")]).await;
     let capacity = 1000;
-    let limiter = LocalLimiter::with_capacity(capacity);
-    let state = &app.state;
+    let limiter = std::sync::Arc::new(LocalLimiter::with_capacity(capacity));
+    let (config, redis) = (&app.state.config, &app.state.redis);
     let caller = |ip: &'static str| Caller { uid: None, ip };
     assert_eq!(
-        limiter.check(state, "anonymous", 1, &caller("198.51.100.1")),
+        limiter.check(config, redis, "anonymous", 1, &caller("198.51.100.1")),
         Decision::Allowed
     );
     assert!(matches!(
-        limiter.check(state, "anonymous", 1, &caller("198.51.100.1")),
+        limiter.check(config, redis, "anonymous", 1, &caller("198.51.100.1")),
         Decision::Limited { .. }
     ));
     assert_eq!(
-        limiter.check(state, "anonymous", 1, &caller("198.51.100.2")),
+        limiter.check(config, redis, "anonymous", 1, &caller("198.51.100.2")),
         Decision::Allowed
     );
     assert!(matches!(
-        limiter.check(state, "anonymous", 1, &caller("198.51.100.2")),
+        limiter.check(config, redis, "anonymous", 1, &caller("198.51.100.2")),
         Decision::Limited { .. }
     ));
 
@@ -144,14 +144,15 @@ async fn a_flood_of_distinct_callers_keeps_the_limiter_bounded_and_evicts_the_id
         let ip = format!("2001:db8:{:x}:{:x}::1", i >> 16, i & 0xffff);
         let caller = Caller { uid: None, ip: &ip };
         assert_eq!(
-            limiter.check(state, "anonymous", 1, &caller),
+            limiter.check(config, redis, "anonymous", 1, &caller),
             Decision::Allowed
         );
         if i % 100 == 0 {
             // .1 keeps calling: it stays among the recently used.
             assert!(matches!(
                 limiter.check(
-                    state,
+                    config,
+                    redis,
                     "anonymous",
                     1,
                     &Caller {
@@ -167,13 +168,13 @@ async fn a_flood_of_distinct_callers_keeps_the_limiter_bounded_and_evicts_the_id
     assert_eq!(limiter.tracked(), capacity, "memory stays bounded");
     assert!(
         matches!(
-            limiter.check(state, "anonymous", 1, &caller("198.51.100.1")),
+            limiter.check(config, redis, "anonymous", 1, &caller("198.51.100.1")),
             Decision::Limited { .. }
         ),
         "an active caller keeps its count through the flood"
     );
     assert_eq!(
-        limiter.check(state, "anonymous", 1, &caller("198.51.100.2")),
+        limiter.check(config, redis, "anonymous", 1, &caller("198.51.100.2")),
         Decision::Allowed,
         "the idle caller was evicted (its next sync restores its count from Redis)"
     );
