@@ -260,8 +260,19 @@ type Channels = Arc<Mutex<HashMap<String, (u64, broadcast::Sender<Utf8Bytes>)>>>
 
 static ENTRY_IDS: AtomicU64 = AtomicU64::new(1);
 
+/// Why a socket could not listen on a channel.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    #[error("the subscriber stopped")]
+    Stopped,
+    #[error("Redis did not answer in time")]
+    Timeout,
+    #[error("redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
 enum Command {
-    Subscribe(String, oneshot::Sender<Result<(), String>>),
+    Subscribe(String, oneshot::Sender<Result<(), SubscribeError>>),
     Unsubscribe(String),
 }
 
@@ -312,7 +323,7 @@ impl Hub {
         &self,
         state: &AppState,
         channel: String,
-    ) -> Result<Subscription, String> {
+    ) -> Result<Subscription, SubscribeError> {
         let commands = self.0.commands.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let redis = state.redis.pool().clone();
@@ -335,10 +346,8 @@ impl Hub {
         let (done, answer) = oneshot::channel();
         commands
             .send(Command::Subscribe(channel, done))
-            .map_err(|_| "the subscriber stopped".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "the subscriber stopped".to_owned())??;
+            .map_err(|_| SubscribeError::Stopped)?;
+        answer.await.map_err(|_| SubscribeError::Stopped)??;
         Ok(subscription)
     }
 
@@ -424,7 +433,7 @@ async fn subscribe(
     sink: &mut Option<PubSubSink>,
     stream: &mut Option<PubSubStream>,
     channel: &str,
-) -> Result<(), String> {
+) -> Result<(), SubscribeError> {
     let work = async {
         if sink.is_none() {
             let client = redis.client().await?;
@@ -438,7 +447,7 @@ async fn subscribe(
     };
     match tokio::time::timeout(SUBSCRIBE_TIMEOUT, work).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("Redis did not answer in time".into()),
+        Ok(Err(e)) => Err(SubscribeError::Redis(e)),
+        Err(_) => Err(SubscribeError::Timeout),
     }
 }
