@@ -773,3 +773,52 @@ pub fn clock_env() -> Vec<(String, String)> {
         .filter(|(k, _)| k == "LD_PRELOAD" || k.starts_with("FAKETIME"))
         .collect()
 }
+
+/// A Redis that accepts connections and never answers, as one stopped with
+/// SIGSTOP: its URL.
+pub async fn hung_redis() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("redis://{addr}")
+}
+
+/// `functions` served over a Redis that hangs (100 ms deadline), with Gemini
+/// configured but away, so the guide's probe gets as far as Redis.
+pub async fn over_a_hung_redis(functions: Vec<Function>) -> TestApp {
+    let redis = hung_redis().await;
+    let settings = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_TIMEOUT_MS", "100"),
+        ("GEMINI_API_KEY", "test-key"),
+        ("GEMINI_API_URL", "http://127.0.0.1:9"),
+        ("GEMINI_TIMEOUT_MS", "50"),
+    ];
+    TestApp::spawn_with(functions, &settings).await
+}
+
+/// Runs `call` five times over a hung Redis: each within the deadline (and
+/// slack), and once the breaker has opened (after three failures) at once.
+pub async fn keeps_the_deadline_and_the_breaker(what: &str, mut call: impl AsyncFnMut()) {
+    use std::time::{Duration, Instant};
+    for i in 0..5 {
+        let started = Instant::now();
+        call().await;
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(600),
+            "{what}: call {i} took {took:?}"
+        );
+        if i >= crate::cache::TRIP_AFTER as usize {
+            assert!(
+                took < Duration::from_millis(60),
+                "{what}: breaker open, yet call {i} took {took:?}"
+            );
+        }
+    }
+}

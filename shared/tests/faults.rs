@@ -12,8 +12,9 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use shared::prelude::*;
 use shared::testing::{
-    FaultProxy, TestApp, TestKeys, admin_url, claims, fresh_db_url, probe_function, redis_url,
-    send, serve, via,
+    FaultProxy, TestApp, TestKeys, admin_url, claims, fresh_db_url,
+    keeps_the_deadline_and_the_breaker, over_a_hung_redis, probe_function, redis_url, send, serve,
+    via,
 };
 
 async fn cities(State(state): State<AppState>) -> ApiResult<Json<i64>> {
@@ -252,58 +253,10 @@ async fn limits_are_shared_again_by_themselves_after_a_redis_restart() {
     assert!(admitted >= 5, "{admitted}");
 }
 
-/// A Redis that accepts connections and never answers, as one stopped with
-/// SIGSTOP: its URL.
-async fn hung_redis() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    format!("redis://{addr}")
-}
-
-/// An app whose Redis hangs (100 ms deadline); Gemini configured but away,
-/// so the guide's probe gets as far as Redis.
-async fn over_a_hung_redis() -> TestApp {
-    let redis = hung_redis().await;
-    let settings = [
-        ("REDIS_URL", redis.as_str()),
-        ("REDIS_TIMEOUT_MS", "100"),
-        ("GEMINI_API_KEY", "test-key"),
-        ("GEMINI_API_URL", "http://127.0.0.1:9"),
-        ("GEMINI_TIMEOUT_MS", "50"),
-    ];
-    TestApp::spawn_with(probes(), &settings).await
-}
-
-/// Runs `call` five times: each within the deadline (and slack), and once
-/// the breaker has opened (after three failures) at once, without waiting.
-async fn keeps_the_deadline_and_the_breaker(what: &str, mut call: impl AsyncFnMut()) {
-    for i in 0..5 {
-        let started = Instant::now();
-        call().await;
-        let took = started.elapsed();
-        assert!(
-            took < Duration::from_millis(600),
-            "{what}: call {i} took {took:?}"
-        );
-        if i >= shared::cache::TRIP_AFTER as usize {
-            assert!(
-                took < Duration::from_millis(60),
-                "{what}: breaker open, yet call {i} took {took:?}"
-            );
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_notification_is_published_within_the_deadline_when_redis_hangs() {
     use shared::notifications::{self, Kind, NewNotification};
-    let app = over_a_hung_redis().await;
+    let app = over_a_hung_redis(probes()).await;
     sqlx::query("INSERT INTO users (uid, email) VALUES ('ada', 'ada@example.test')")
         .execute(&app.state.db)
         .await
