@@ -86,6 +86,10 @@ pub struct Config {
     /// Open WebSockets one client address may hold on an instance
     /// (`WS_MAX_PER_ADDRESS`, 200; IPv6 per `RATE_LIMIT_IPV6_PREFIX`).
     pub ws_max_per_address: u32,
+    /// How long a WebSocket lives before it closes with 1001 so the client
+    /// reconnects (`WS_MAX_LIFETIME_SECONDS`, 570: under the generated
+    /// `timeoutSeconds` of 600, at which the queue-proxy would cut it).
+    pub ws_max_lifetime: Duration,
     pub rate_limits: RateLimits,
     pub abuse: AbuseLimits,
     /// `RUST_LOG` syntax; from `RUST_LOG`, else `LOG_LEVEL`, else `info`.
@@ -391,6 +395,7 @@ impl Config {
             },
             ws_max_per_user: parse(&get, "WS_MAX_PER_USER", 5)?,
             ws_max_per_address: parse(&get, "WS_MAX_PER_ADDRESS", 200)?,
+            ws_max_lifetime: seconds(&get, "WS_MAX_LIFETIME_SECONDS", 570)?,
             rate_limits: RateLimits {
                 anonymous: parse(&get, "RATE_LIMIT_ANONYMOUS", 10)?,
                 authenticated: parse(&get, "RATE_LIMIT_AUTHENTICATED", 100)?,
@@ -618,6 +623,7 @@ mod tests {
         assert!(!c.emulator_mode());
         assert_eq!(c.ipv6_prefix, 64);
         assert_eq!((c.ws_max_per_user, c.ws_max_per_address), (5, 200));
+        assert_eq!(c.ws_max_lifetime, Duration::from_secs(570));
     }
 
     #[test]

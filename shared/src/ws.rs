@@ -145,6 +145,34 @@ pub async fn close(socket: &mut WebSocket, (code, reason): Close) {
     }
 }
 
+/// When a socket must end with [`GOING_AWAY`]: the instance drains
+/// (SIGTERM), or the socket has lived `WS_MAX_LIFETIME_SECONDS`. Knative's
+/// queue-proxy cuts a request at the revision's `timeoutSeconds` with no
+/// close frame; closing first tells the client to reconnect, and it does so
+/// cleanly (see knative/README.md, WebSockets).
+pub struct Ending {
+    draining: watch::Receiver<bool>,
+    deadline: tokio::time::Instant,
+}
+
+impl Ending {
+    /// Starts the clock of a socket that has just opened.
+    pub fn new(config: &crate::config::Config) -> Self {
+        Self {
+            draining: crate::runtime::draining(),
+            deadline: tokio::time::Instant::now() + config.ws_max_lifetime,
+        }
+    }
+
+    /// Resolves once the socket should close.
+    pub async fn wait(&mut self) {
+        tokio::select! {
+            () = drained(&mut self.draining) => {}
+            () = tokio::time::sleep_until(self.deadline) => {}
+        }
+    }
+}
+
 /// Resolves once the instance drains (never, if it cannot tell); pair with
 /// [`crate::runtime::draining`].
 pub async fn drained(draining: &mut watch::Receiver<bool>) {

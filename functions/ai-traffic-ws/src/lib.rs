@@ -19,7 +19,6 @@ use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use shared::middleware::ClientIp;
 use shared::prelude::*;
-use shared::runtime::draining;
 use shared::ws::{self, Close, Slots, Sockets};
 
 /// How often the estimate is sent without news.
@@ -54,7 +53,7 @@ struct Settings {
     params(("route_id" = String, Path, example = "route-yaounde-douala-morning")),
     responses((status = 101, description = "WebSocket of traffic updates. Closes with 4404 \
         for an unknown route, 1009 for a client message above 4 KiB, 1001 when the instance \
-        shuts down."),
+        shuts down or the socket reaches WS_MAX_LIFETIME_SECONDS (reconnect)."),
         (status = 429, body = ErrorBody, description = "Too many open sockets for this client \
         address (or user) on this instance")))]
 async fn traffic_ws(
@@ -119,7 +118,7 @@ async fn stream(
         return None;
     }
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let mut draining = draining();
+    let mut ending = ws::Ending::new(&state.config);
     loop {
         let periodic = tokio::select! {
             msg = news.next() => {
@@ -133,7 +132,7 @@ async fn stream(
                 ControlFlow::Continue(()) => continue,
                 ControlFlow::Break(close) => return close,
             },
-            () = ws::drained(&mut draining) => return Some(ws::GOING_AWAY),
+            () = ending.wait() => return Some(ws::GOING_AWAY),
         };
         let now = match traffic::estimate(&state.db, route_id).await {
             Ok(Some(t)) => t,

@@ -31,7 +31,6 @@ use shared::auth::{AuthError, bearer_token};
 use shared::middleware::ClientIp;
 use shared::notifications::channel;
 use shared::prelude::*;
-use shared::runtime::draining;
 use shared::sessions::{self, Device};
 use shared::ws::{self, Close, Slots, Sockets};
 
@@ -77,7 +76,8 @@ impl Validate for Credentials {}
     params(("user_id" = String, Path, description = "The user's uid"), Credentials),
     responses((status = 101, description = "WebSocket. Closes with 4401 without a valid \
         token or for a revoked session, 4403 for another user's stream, 1009 for a client \
-        message above 4 KiB, 1001 when the instance shuts down."),
+        message above 4 KiB, 1001 when the instance shuts down or the socket reaches \
+        WS_MAX_LIFETIME_SECONDS (reconnect)."),
         (status = 429, body = ErrorBody, description = "Too many open sockets for this user \
         or client address on this instance")))]
 async fn notifications_ws(
@@ -196,7 +196,7 @@ async fn stream(
         return None;
     }
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let mut draining = draining();
+    let mut ending = ws::Ending::new(&state.config);
     loop {
         tokio::select! {
             msg = published.next() => match msg {
@@ -220,7 +220,7 @@ async fn stream(
             incoming = socket.recv() => if let ControlFlow::Break(close) = ws::received(state, incoming) {
                 return close;
             },
-            () = ws::drained(&mut draining) => return Some(ws::GOING_AWAY),
+            () = ending.wait() => return Some(ws::GOING_AWAY),
         }
     }
 }
@@ -493,6 +493,22 @@ mod tests {
             close_code(&mut socket).await,
             1009,
             "1 MiB is not read in full"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_socket_closes_with_1001_before_the_platform_would_cut_it() {
+        let app =
+            TestApp::spawn_with(vec![super::function()], &[("WS_MAX_LIFETIME_SECONDS", "1")]).await;
+        let token = app.token("ada");
+        let mut socket = open(&app, "ada", &format!("?token={token}"), None).await;
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
+        let started = std::time::Instant::now();
+        assert_eq!(close_code(&mut socket).await, 1001, "going away: reconnect");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
         );
     }
 
