@@ -822,3 +822,23 @@ pub async fn keeps_the_deadline_and_the_breaker(what: &str, mut call: impl Async
         }
     }
 }
+
+/// A port on 127.0.0.1 that was free a moment ago, for a spawned binary's
+/// `$PORT`.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A spawned binary, killed when the test lets go of it (a failed assertion
+/// included).
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}

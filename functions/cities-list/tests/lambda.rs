@@ -4,7 +4,7 @@
 //! address the event names, so two callers never share one limit.
 
 use std::collections::{HashMap, VecDeque};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use shared::testing::{fresh_db_url, pluck, redis_url, serve};
+use shared::testing::{Killed, fresh_db_url, pluck, redis_url, serve};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cities-list");
 
@@ -122,14 +122,6 @@ fn alb(claimed: &str, seen: &str) -> Value {
         "headers": {"host": "cities.example", "x-forwarded-for": format!("{claimed}, {seen}"), "x-forwarded-proto": "https"},
         "body": "", "isBase64Encoded": false
     })
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use shared::testing::{fresh_db_url, redis_url};
+use shared::testing::{Killed, free_port, fresh_db_url, redis_url};
 use sqlx::{Connection, Executor, PgConnection};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cities-list");
@@ -22,22 +22,6 @@ fn command(database_url: &str) -> Command {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
     cmd
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
 }
 
 async fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {

@@ -11,31 +11,17 @@
 //! (p50, p99, max).
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde_json::json;
-use shared::testing::{PROJECT_ID, claims, fresh_db_url, redis_url, unsigned_token};
+use shared::testing::{
+    Killed, PROJECT_ID, claims, free_port, fresh_db_url, redis_url, unsigned_token,
+};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())

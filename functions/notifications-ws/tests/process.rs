@@ -2,34 +2,20 @@
 //! and published by another process (this test) reaches a socket it serves,
 //! and SIGTERM closes that socket with 1001 before the process exits.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use shared::notifications::{self, Kind, NewNotification};
 use shared::state::AppState;
-use shared::testing::{JwksServer, PROJECT_ID, TestKeys, claims, config, fresh_db_url, redis_url};
+use shared::testing::{
+    JwksServer, Killed, PROJECT_ID, TestKeys, claims, config, free_port, fresh_db_url, redis_url,
+};
 use sqlx::postgres::PgPoolOptions;
 use tokio_tungstenite::tungstenite::Message;
 
 const BIN: &str = env!("CARGO_BIN_EXE_notifications-ws");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
 
 /// The next frame within 5 s, or `None` when the socket ended.
 async fn next<S>(socket: &mut S) -> Option<Message>
