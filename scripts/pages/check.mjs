@@ -1,5 +1,6 @@
 // What a person sees, checked in headless Chromium: the e-ticket on a
-// 390x844 phone screen (confirmed, then cancelled, and a forged link), and
+// 390x844 phone screen in English and in French (the passenger's language,
+// and each page's link to the other), then cancelled, and a forged link; and
 // the Swagger UI and ReDoc pages. Usage: node check.mjs BASE_URL OUT_DIR
 // Prints "N passed, N failed" and exits non-zero on any failure.
 import { createRequire } from 'node:module';
@@ -51,39 +52,80 @@ try {
   const scripts = [];
   page.on('request', (r) => { if (!r.url().startsWith(base)) scripts.push(r.url()); });
 
-  const ticket = await page.goto(url);
-  check(ticket.status() === 200, 'the ticket link opens (200)');
-  const layout = await page.evaluate(() => {
+  // What the open page shows a person: layout, words and the language link.
+  const inspect = () => page.evaluate(() => {
     const texts = [...document.querySelectorAll('body *')].filter((e) => e.childElementCount === 0 && e.textContent.trim());
     const svg = document.querySelector('svg');
     const box = svg?.getBoundingClientRect();
+    const link = document.querySelector('a[hreflang]');
+    const linkBox = link?.getBoundingClientRect();
     return {
+      lang: document.documentElement.lang,
       scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth,
       minFont: Math.min(...texts.map((e) => parseFloat(getComputedStyle(e).fontSize))),
       text: document.body.innerText, qr: box ? { w: box.width, h: box.height, right: box.right } : null,
+      link: link && { text: link.innerText, hreflang: link.hreflang, visible: linkBox.width > 0 && linkBox.height > 0 && linkBox.right <= window.innerWidth },
     };
   });
-  check(layout.scrollWidth <= layout.width, `no sideways scrolling on a phone (${layout.scrollWidth} <= ${layout.width})`);
-  check(layout.minFont >= 12, `every text is readable (smallest ${layout.minFont}px)`);
-  for (const want of ['Amina N.', trip.origin, trip.destination, 'WAT', 'XAF', 'Confirmed']) {
-    check(plain(layout.text).includes(plain(want)), `the ticket shows ${want}`);
+  const words = {
+    en: { date: /\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b/,
+      price: /\b\d{1,3}(,\d{3})* XAF\b/, standing: 'Confirmed', link: 'Français', other: 'fr' },
+    fr: { date: /\b(lun|mar|mer|jeu|ven|sam|dim)\. \d{1,2} \S+ \d{4}\b/,
+      price: /\b\d{1,3}(\u202F\d{3})*\u202FXAF\b/, standing: 'Confirmé', link: 'English', other: 'en' },
+  };
+  // The ticket as `lang` reads it, opened at `href`.
+  async function ticketIn(lang, href, how) {
+    const want = words[lang];
+    const ticket = await page.goto(href);
+    check(ticket.status() === 200, `[${lang}] the ticket opens ${how} (200)`);
+    const layout = await inspect();
+    check(layout.lang === lang, `[${lang}] the page says it is in ${lang} (<html lang="${layout.lang}">)`);
+    check(layout.scrollWidth <= 390 && layout.scrollWidth <= layout.width, `[${lang}] no sideways scrolling on a phone (${layout.scrollWidth} <= ${layout.width})`);
+    check(layout.minFont >= 13, `[${lang}] every text is readable (smallest ${layout.minFont}px >= 13px)`);
+    for (const shown of ['Amina N.', trip.origin, trip.destination, 'WAT']) {
+      check(plain(layout.text).includes(plain(shown)), `[${lang}] the ticket shows ${shown}`);
+    }
+    check(layout.text.includes(want.standing), `[${lang}] the ticket says ${want.standing}`);
+    check(want.date.test(layout.text), `[${lang}] the date is written the ${lang} way (${layout.text.match(want.date)?.[0]})`);
+    const price = layout.text.match(want.price)?.[0];
+    check(price !== undefined, `[${lang}] the price is written the ${lang} way (${JSON.stringify(price)})`);
+    const wrong = words[want.other];
+    check(!wrong.price.test(layout.text) && !layout.text.includes(wrong.standing), `[${lang}] nothing is in the other language`);
+    // Whoever holds the link sees a first name and an initial, never more.
+    check(!layout.text.includes('Ndongo') && !layout.text.includes('@'), `[${lang}] the ticket shows no surname or e-mail`);
+    check(/\b2\b/.test(layout.text), `[${lang}] the ticket shows the seats`);
+    check(layout.qr && layout.qr.w >= 150 && layout.qr.right <= 390, `[${lang}] a scannable QR code fits the screen (${JSON.stringify(layout.qr)})`);
+    check(layout.link?.text === want.link && layout.link.visible, `[${lang}] a visible link to the ${want.other} ticket (${JSON.stringify(layout.link)})`);
+    check(scripts.length === 0, `[${lang}] nothing is loaded from elsewhere (${scripts.join(', ')})`);
+    await page.screenshot({ path: `${out}/ticket-${lang}.png`, fullPage: true });
+    // The link opens the same ticket in the other language.
+    const [switched] = await Promise.all([page.waitForNavigation(), page.click('a[hreflang]')]);
+    const there = await inspect();
+    const target = new URL(page.url());
+    check(switched.status() === 200 && target.pathname === new URL(url).pathname && target.searchParams.get('lang') === want.other
+      && there.lang === want.other && wrong.date.test(there.text) && wrong.price.test(there.text),
+      `[${lang}] its link opens the same ticket in ${want.other} (${target.pathname.slice(0, 20)}…${target.search})`);
   }
-  // Whoever holds the link sees a first name and an initial, never more.
-  check(!layout.text.includes('Ndongo') && !layout.text.includes('@'), 'the ticket shows no surname or e-mail');
-  check(/\b2\b/.test(layout.text), 'the ticket shows the seats');
-  check(layout.qr && layout.qr.w >= 150 && layout.qr.right <= 390, `a scannable QR code fits the screen (${JSON.stringify(layout.qr)})`);
-  check(scripts.length === 0, `nothing is loaded from elsewhere (${scripts.join(', ')})`);
-  await page.screenshot({ path: `${out}/ticket.png`, fullPage: true });
+
+  await ticketIn('en', url, 'in English for a passenger who reads English');
+  await api('PUT', '/api/users/profile', { language: 'fr' });
+  await ticketIn('fr', url, 'in French once the passenger reads French');
 
   await api('POST', `/api/bookings/${booking.booking_id}/cancel`);
-  await page.reload();
+  await page.goto(url);
+  const annule = await page.evaluate(() => document.body.innerText);
+  check(/Annulé/.test(annule) && /non valable/i.test(annule), 'a cancelled ticket says so plainly in French');
+  await page.goto(`${url}?lang=en`);
   const cancelled = await page.evaluate(() => document.body.innerText);
-  check(/Cancelled/.test(cancelled) && /not valid/i.test(cancelled), 'a cancelled ticket says so plainly');
+  check(/Cancelled/.test(cancelled) && /not valid/i.test(cancelled), 'and in English');
   await page.screenshot({ path: `${out}/ticket-cancelled.png`, fullPage: true });
 
   const forged = await page.goto(url.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')));
   check(forged.status() === 404, 'an altered link is 404');
   check(/not found/i.test(await page.evaluate(() => document.body.innerText)), 'and says the ticket was not found');
+  const introuvable = await page.goto(`${url.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'))}?lang=fr`);
+  check(introuvable.status() === 404 && /Billet introuvable/.test(await page.evaluate(() => document.body.innerText)),
+    'and in French when the link asks for French');
 
   const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const docs = await desk.newPage();

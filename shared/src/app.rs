@@ -15,6 +15,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::function::Function;
+use crate::i18n::localize;
 use crate::middleware::{Guard, cors, guard, label_route, observe};
 use crate::state::AppState;
 
@@ -40,6 +41,11 @@ pub fn build(functions: Vec<Function>, state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route_layer(from_fn_with_state(routes.clone(), label_route));
     for function in functions {
+        function
+            .catalogs
+            .iter()
+            .copied()
+            .for_each(crate::i18n::register);
         let g = Guard {
             state: state.clone(),
             auth: function.manifest.auth,
@@ -52,6 +58,7 @@ pub fn build(functions: Vec<Function>, state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panicked))
+        .layer(from_fn_with_state(state.clone(), localize))
         .layer(cors(&state.config.allowed_origins))
         .layer(from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -69,7 +76,7 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::R
 }
 
 async fn fallback() -> ApiError {
-    ApiError::NotFound("Not Found".into())
+    ApiError::NotFound(crate::i18n::MESSAGES.text("route-not-found"))
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -16,6 +16,7 @@ use tokio::sync::{Mutex, RwLock};
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::i18n::MESSAGES;
 
 /// Firebase tokens are about 1 kB; anything far larger is refused unread.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -107,11 +108,9 @@ impl AuthError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Missing => ApiError::Unauthorized("Not authenticated".into()),
-            AuthError::KeysUnavailable => {
-                ApiError::Unavailable("Authentication is temporarily unavailable".into())
-            }
-            _ => ApiError::Unauthorized("Invalid authentication token".into()),
+            AuthError::Missing => ApiError::Unauthorized(MESSAGES.text("not-authenticated")),
+            AuthError::KeysUnavailable => ApiError::Unavailable(MESSAGES.text("auth-unavailable")),
+            _ => ApiError::Unauthorized(MESSAGES.text("invalid-token")),
         }
     }
 }

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::i18n::{ErrorPart, ErrorText, Lang, MESSAGES, Text};
+
 /// One invalid field of a request, as FastAPI reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
@@ -17,6 +19,10 @@ pub struct FieldError {
     /// A machine-readable kind: `missing`, `value_error`, `json_invalid`, ...
     #[serde(rename = "type")]
     pub kind: String,
+    /// `msg` as a message, for the localized `message` (serde's own words,
+    /// and `msg` in `detail`, stay English).
+    #[serde(skip)]
+    pub text: Option<Text>,
 }
 
 impl FieldError {
@@ -26,7 +32,38 @@ impl FieldError {
             loc: loc.iter().map(|s| json!(s)).collect(),
             msg: msg.into(),
             kind: kind.to_owned(),
+            text: None,
         }
+    }
+
+    /// A field error at `loc` saying `text` (English in `msg`).
+    pub fn text(loc: &[&str], text: Text, kind: &str) -> Self {
+        Self {
+            text: Some(text.clone()),
+            ..Self::new(loc, text.to_string(), kind)
+        }
+    }
+
+    /// What the reader sees: its own text, or one for its kind.
+    fn message(&self) -> Text {
+        self.text.clone().unwrap_or_else(|| {
+            MESSAGES.text(match self.kind.as_str() {
+                "missing" => "field-required",
+                "json_invalid" => "json-invalid",
+                _ => "value-invalid",
+            })
+        })
+    }
+
+    /// The field's path without its root: `passengers`, `stops.0.lat`.
+    fn field(&self) -> String {
+        let loc: Vec<String> = self
+            .loc
+            .iter()
+            .skip(1)
+            .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_owned))
+            .collect();
+        loc.join(".")
     }
 }
 
@@ -44,30 +81,27 @@ pub struct ErrorBody {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
-    BadRequest(String),
+    BadRequest(Text),
     #[error("{0}")]
-    Unauthorized(String),
+    Unauthorized(Text),
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Text),
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Text),
     #[error("Method Not Allowed")]
     MethodNotAllowed,
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Text),
     #[error("Request body too large")]
     PayloadTooLarge,
     #[error("{0}")]
-    UnsupportedMediaType(String),
+    UnsupportedMediaType(Text),
     #[error("Validation failed")]
     Validation(Vec<FieldError>),
     #[error("{message}")]
-    TooManyRequests {
-        retry_after: u64,
-        message: &'static str,
-    },
+    TooManyRequests { retry_after: u64, message: Text },
     #[error("{0}")]
-    Unavailable(String),
+    Unavailable(Text),
     /// A business refusal (sold out, departed, not yours ...): its `status`
     /// and its reason, a typed error whose text is the message shown. Callers
     /// tell refusals apart by type with [`ApiError::refusal`], never by text.
@@ -75,6 +109,7 @@ pub enum ApiError {
     Refused {
         status: StatusCode,
         reason: BoxError,
+        text: Text,
     },
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -93,6 +128,9 @@ pub trait Refusal: std::error::Error + Send + Sync + 'static {
     fn status(&self) -> StatusCode {
         StatusCode::BAD_REQUEST
     }
+
+    /// What the caller reads, in their language.
+    fn text(&self) -> Text;
 }
 
 impl ApiError {
@@ -105,6 +143,7 @@ impl ApiError {
     pub fn refused<R: Refusal>(reason: R) -> Self {
         Self::Refused {
             status: reason.status(),
+            text: reason.text(),
             reason: Box::new(reason),
         }
     }
@@ -130,29 +169,29 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// `404 "<what> not found"`.
-pub fn not_found(what: &str) -> ApiError {
-    ApiError::NotFound(format!("{what} not found"))
+/// `404 "<what> not found"`, `what` being the thing's name (`Route`).
+pub fn not_found(what: Text) -> ApiError {
+    ApiError::NotFound(MESSAGES.text("not-found").arg("what", what))
 }
 
 /// `400` with a message.
-pub fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::BadRequest(message.into())
+pub fn bad_request(message: Text) -> ApiError {
+    ApiError::BadRequest(message)
 }
 
 /// `403` with a message.
-pub fn forbidden(message: impl Into<String>) -> ApiError {
-    ApiError::Forbidden(message.into())
+pub fn forbidden(message: Text) -> ApiError {
+    ApiError::Forbidden(message)
 }
 
 /// `409` with a message.
-pub fn conflict(message: impl Into<String>) -> ApiError {
-    ApiError::Conflict(message.into())
+pub fn conflict(message: Text) -> ApiError {
+    ApiError::Conflict(message)
 }
 
 /// `422` for a single field.
-pub fn invalid(loc: &[&str], msg: impl Into<String>) -> ApiError {
-    ApiError::Validation(vec![FieldError::new(loc, msg, "value_error")])
+pub fn invalid(loc: &[&str], message: Text) -> ApiError {
+    ApiError::Validation(vec![FieldError::text(loc, message, "value_error")])
 }
 
 impl ApiError {
@@ -180,53 +219,69 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let (detail, message) = match &self {
+        let (detail, parts) = match &self {
             Self::Validation(fields) => {
-                let message = fields
+                let parts = fields
                     .iter()
-                    .map(|f| {
-                        let loc: Vec<String> = f
-                            .loc
-                            .iter()
-                            .skip(1)
-                            .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_owned))
-                            .collect();
-                        if loc.is_empty() {
-                            f.msg.clone()
-                        } else {
-                            format!("{}: {}", loc.join("."), f.msg)
-                        }
+                    .map(|f| ErrorPart {
+                        field: Some(f.field()).filter(|l| !l.is_empty()),
+                        english: f.msg.clone(),
+                        text: f.message(),
                     })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                (json!(fields), message)
+                    .collect();
+                (json!(fields), parts)
             }
             Self::Database(e) if database_unavailable(e) => {
                 tracing::error!(error = %chain(&self), "database unavailable");
-                let m = "Service temporarily unavailable".to_owned();
-                (json!(m), m)
+                let text = MESSAGES.text("unavailable");
+                (json!(text.to_string()), vec![ErrorPart::of(text)])
             }
             Self::Database(_) | Self::Internal(_) => {
                 tracing::error!(error = %chain(&self), "request failed");
-                let m = "Internal server error".to_owned();
-                (json!(m), m)
+                let text = MESSAGES.text("internal-error");
+                (json!(text.to_string()), vec![ErrorPart::of(text)])
             }
             other => {
-                let m = other.to_string();
-                (json!(m), m)
+                let text = other.text();
+                (json!(text.to_string()), vec![ErrorPart::of(text)])
             }
         };
+        let error = ErrorText { detail, parts };
+        let message = error.render(Lang::En);
         let mut response = (
             status,
-            axum::Json(json!({ "detail": detail, "message": message })),
+            axum::Json(json!({ "detail": error.detail, "message": message })),
         )
             .into_response();
+        response.extensions_mut().insert(error);
         if let Self::TooManyRequests { retry_after, .. } = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
+    }
+}
+
+impl ApiError {
+    /// What a non-validation error says.
+    fn text(&self) -> Text {
+        match self {
+            Self::BadRequest(t)
+            | Self::Unauthorized(t)
+            | Self::Forbidden(t)
+            | Self::NotFound(t)
+            | Self::Conflict(t)
+            | Self::UnsupportedMediaType(t)
+            | Self::Unavailable(t)
+            | Self::TooManyRequests { message: t, .. }
+            | Self::Refused { text: t, .. } => t.clone(),
+            Self::MethodNotAllowed => MESSAGES.text("method-not-allowed"),
+            Self::PayloadTooLarge => MESSAGES.text("payload-too-large"),
+            Self::Validation(_) => MESSAGES.text("validation-failed"),
+            Self::Database(e) if database_unavailable(e) => MESSAGES.text("unavailable"),
+            Self::Database(_) | Self::Internal(_) => MESSAGES.text("internal-error"),
+        }
     }
 }
 
@@ -279,13 +334,17 @@ mod tests {
 
     #[derive(Debug, PartialEq, thiserror::Error)]
     enum Refused {
-        #[error("Not yours")]
+        #[error("Not authenticated")]
         NotYours,
     }
 
     impl Refusal for Refused {
         fn status(&self) -> StatusCode {
             StatusCode::FORBIDDEN
+        }
+
+        fn text(&self) -> Text {
+            MESSAGES.text("not-authenticated")
         }
     }
 
@@ -304,7 +363,10 @@ mod tests {
         let e = ApiError::refused(Refused::NotYours);
         assert_eq!(e.status(), StatusCode::FORBIDDEN);
         assert_eq!(e.refusal(), Some(&Refused::NotYours));
-        assert_eq!(e.to_string(), "Not yours");
-        assert_eq!(not_found("Route").refusal::<Refused>(), None);
+        assert_eq!(e.to_string(), "Not authenticated");
+        assert_eq!(
+            not_found(MESSAGES.text("thing-session")).refusal::<Refused>(),
+            None
+        );
     }
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
+use crate::i18n::{MESSAGES, Text};
 
 /// Checks a deserialized request beyond what its types say (ranges, lengths).
 pub trait Validate {
@@ -55,9 +56,13 @@ impl Validator {
         // Written so that NaN (which `lat=NaN` parses to) is out of range too.
         let in_range = min <= value && value <= max;
         if !in_range {
-            self.errors.push(FieldError::new(
+            let text = MESSAGES
+                .text("must-be-between")
+                .arg("min", min.to_string())
+                .arg("max", max.to_string());
+            self.errors.push(FieldError::text(
                 &[self.root, field],
-                format!("must be between {min} and {max}"),
+                text,
                 "value_error.range",
             ));
         }
@@ -67,9 +72,9 @@ impl Validator {
     /// `value`, when present, must be at most `max` characters.
     pub fn max_len(mut self, field: &str, value: Option<&str>, max: usize) -> Self {
         if value.is_some_and(|v| v.chars().count() > max) {
-            self.errors.push(FieldError::new(
+            self.errors.push(FieldError::text(
                 &[self.root, field],
-                format!("must be at most {max} characters"),
+                MESSAGES.text("at-most-characters").arg("max", max),
                 "value_error.any_str.max_length",
             ));
         }
@@ -77,12 +82,38 @@ impl Validator {
     }
 
     /// A rule of the caller's own.
-    pub fn check(mut self, ok: bool, field: &str, msg: &str) -> Self {
+    pub fn check(mut self, ok: bool, field: &str, text: Text) -> Self {
         if !ok {
             self.errors
-                .push(FieldError::new(&[self.root, field], msg, "value_error"));
+                .push(FieldError::text(&[self.root, field], text, "value_error"));
         }
         self
+    }
+
+    /// `value` must not be empty.
+    pub fn not_empty(self, field: &str, value: &str) -> Self {
+        self.check(!value.is_empty(), field, MESSAGES.text("must-not-be-empty"))
+    }
+
+    /// `value` must be `min..=max` characters long.
+    pub fn length(self, field: &str, value: &str, min: usize, max: usize) -> Self {
+        let n = value.chars().count();
+        let text = MESSAGES
+            .text("length-between")
+            .arg("min", min)
+            .arg("max", max);
+        self.check(min <= n && n <= max, field, text)
+    }
+
+    /// At most `max` items.
+    pub fn max_items(self, field: &str, len: usize, max: usize) -> Self {
+        let text = MESSAGES.text("at-most-items").arg("max", max);
+        self.check(len <= max, field, text)
+    }
+
+    /// `value` must be above zero.
+    pub fn positive(self, field: &str, value: f64) -> Self {
+        self.check(value > 0.0, field, MESSAGES.text("must-be-positive"))
     }
 
     /// The collected errors.
@@ -113,7 +144,8 @@ where
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
             } else {
-                ApiError::BadRequest(rejection.body_text())
+                tracing::debug!(error = %rejection.body_text(), "unreadable body");
+                ApiError::BadRequest(MESSAGES.text("body-unreadable"))
             }
         })?;
         let value = parse_json::<T>(&bytes)?;
@@ -178,9 +210,9 @@ fn has_encoded_nul(raw: &str) -> bool {
 }
 
 fn nul_error(root: &str) -> ApiError {
-    ApiError::Validation(vec![FieldError::new(
+    ApiError::Validation(vec![FieldError::text(
         &[root],
-        "must not contain NUL characters",
+        MESSAGES.text("no-nul-characters"),
         "value_error.nul",
     )])
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::i18n::Catalog;
 use crate::rate_limit::RateTier;
 use crate::state::AppState;
 
@@ -200,6 +201,9 @@ pub struct Function {
     pub manifest: Manifest,
     pub router: axum::Router<AppState>,
     pub openapi: OpenApi,
+    /// Catalogs whose stored messages (notifications) this function renders,
+    /// besides the platform's own.
+    pub catalogs: Vec<&'static Catalog>,
 }
 
 impl Function {
@@ -230,7 +234,16 @@ impl Function {
             manifest,
             router,
             openapi,
+            catalogs: Vec::new(),
         }
+    }
+
+    /// Renders stored messages of `catalog` too: a function that writes,
+    /// lists or relays the business's notifications names its catalog.
+    #[must_use]
+    pub fn messages(mut self, catalog: &'static Catalog) -> Self {
+        self.catalogs.push(catalog);
+        self
     }
 
     /// The `METHOD /path` pairs the router's OpenAPI annotations document.

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
 use crate::error::{ApiError, ApiResult, ConstraintExt, FieldError};
+use crate::i18n::MESSAGES;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -103,15 +104,14 @@ where
         .fetch_one(&mut *tx)
         .await?;
         if stored_hash != hash {
-            return Err(ApiError::Validation(vec![FieldError::new(
+            return Err(ApiError::Validation(vec![FieldError::text(
                 &["header", "Idempotency-Key"],
-                "was already used with a different request",
+                MESSAGES.text("idempotency-key-reused"),
                 "value_error.idempotency_key_reused",
             )]));
         }
-        let response = response.ok_or_else(|| {
-            ApiError::Conflict("A request with this Idempotency-Key is in progress".into())
-        })?;
+        let response =
+            response.ok_or_else(|| ApiError::Conflict(MESSAGES.text("idempotency-in-progress")))?;
         return serde_json::from_value(response).map_err(ApiError::internal);
     }
     let out = work(&mut tx).await?;

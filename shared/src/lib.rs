@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod function;
+pub mod i18n;
 pub mod idempotency;
 #[cfg(feature = "lambda")]
 pub mod lambda;
@@ -49,6 +50,7 @@ pub mod prelude {
         Acknowledged, Json, PageQuery, Path, Query, RawJson, Validate, Validator, to_json_bytes,
     };
     pub use crate::function::Function;
+    pub use crate::i18n::{Catalog, Lang, Text};
     pub use crate::state::{AppState, Db, ReadDb};
     pub use crate::time::{DepartureDate, Timestamp};
     pub use axum::extract::State;

@@ -17,6 +17,7 @@ use crate::auth::{AuthError, AuthUser, Authentication, bearer_token};
 use crate::client_ip::TrustedProxies;
 use crate::error::ApiError;
 use crate::function::AuthPolicy;
+use crate::i18n::Locale;
 use crate::metrics::{RouteMetrics, RouteTable};
 use crate::rate_limit::{self, Decision, RateTier};
 use crate::sessions::{self, Device};
@@ -292,6 +293,9 @@ async fn admit(guard: &Guard, mut req: Request, next: Next) -> Response {
         rate_limit::end_bad_streak(state, &ip).await;
     }
     if let Some(user) = user {
+        if let Some(locale) = req.extensions().get::<Arc<Locale>>() {
+            locale.signed_in(&user.uid);
+        }
         tracing::Span::current().record("uid", user.uid.as_str());
         crate::telemetry::identify(&user.uid);
     }

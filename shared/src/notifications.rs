@@ -4,6 +4,12 @@
 //! the writer calls [`publish`]: the row goes out on the user's Redis channel,
 //! which every instance serving that user's WebSockets listens to, and as a
 //! push to the user's subscribed devices ([`crate::push`]).
+//!
+//! A row keeps what it says as a message and its arguments ([`Text`]), and
+//! is rendered in the reader's language each time it is read: listed (the
+//! negotiated language), pushed (the recipient's stored language) or sent
+//! over a WebSocket (the socket's language). The English rendering is kept
+//! in `title` and `body` as well.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,6 +18,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::i18n::{self, Lang, Stored, Text};
 use crate::push;
 use crate::state::AppState;
 
@@ -57,8 +64,8 @@ impl Kind {
 pub struct NewNotification<'a> {
     pub user_id: &'a str,
     pub kind: Kind,
-    pub title: String,
-    pub body: String,
+    /// The title; its `.body` attribute is the body.
+    pub text: Text,
     /// Extra fields the app may act on (`bookingId`, `actionUrl`, ...).
     pub data: Value,
 }
@@ -69,14 +76,16 @@ pub async fn insert(
     n: &NewNotification<'_>,
 ) -> Result<uuid::Uuid, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO notifications (user_id, title, body, category, data)
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO notifications (user_id, title, body, category, data, message_key, message_params)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(n.user_id)
-    .bind(&n.title)
-    .bind(&n.body)
+    .bind(n.text.render(Lang::En))
+    .bind(n.text.attribute(Lang::En, "body").unwrap_or_default())
     .bind(n.kind.as_str())
     .bind(&n.data)
+    .bind(n.text.id())
+    .bind(n.text.to_stored().params)
     .fetch_one(conn)
     .await
 }
@@ -142,8 +151,9 @@ impl push::Pushable for Notification {
     }
 }
 
-/// The columns of a notification row.
-#[derive(Debug, Clone, FromRow)]
+/// The columns of a notification row; also what [`publish`] sends to the
+/// WebSockets, which render it in each socket's language.
+#[derive(Debug, Clone, FromRow, Serialize, serde::Deserialize)]
 pub struct NotificationRow {
     pub id: Uuid,
     pub user_id: String,
@@ -153,11 +163,33 @@ pub struct NotificationRow {
     pub data: Value,
     pub read: bool,
     pub created_at: DateTime<Utc>,
+    pub message_key: Option<String>,
+    pub message_params: Value,
 }
 
 /// `SELECT` of every [`NotificationRow`] column; add `WHERE`/`ORDER BY`.
-pub const SELECT_NOTIFICATIONS: &str =
-    "SELECT id, user_id, title, body, category, data, read, created_at FROM notifications";
+pub const SELECT_NOTIFICATIONS: &str = "SELECT id, user_id, title, body, category, data, read, \
+     created_at, message_key, message_params FROM notifications";
+
+impl NotificationRow {
+    /// The row as its reader sees it in `lang`: its message rendered there
+    /// (when this binary has registered the message's catalog), else the
+    /// stored English.
+    pub fn render(mut self, lang: Lang) -> Notification {
+        let text = self.message_key.take().and_then(|key| {
+            Stored {
+                key,
+                params: self.message_params.take(),
+            }
+            .text()
+        });
+        if let Some(text) = text {
+            self.body = text.attribute(lang, "body").unwrap_or_default();
+            self.title = text.render(lang);
+        }
+        self.into()
+    }
+}
 
 impl From<NotificationRow> for Notification {
     fn from(r: NotificationRow) -> Self {
@@ -192,14 +224,20 @@ pub async fn find(
     db: &PgPool,
     user_id: &str,
     id: Uuid,
-) -> Result<Option<Notification>, sqlx::Error> {
+) -> Result<Option<NotificationRow>, sqlx::Error> {
     let sql = format!("{SELECT_NOTIFICATIONS} WHERE id = $1 AND user_id = $2");
-    let row: Option<NotificationRow> = sqlx::query_as(&sql)
+    sqlx::query_as(&sql)
         .bind(id)
         .bind(user_id)
         .fetch_optional(db)
-        .await?;
-    Ok(row.map(Notification::from))
+        .await
+}
+
+/// A notification [`publish`] sent, as the list item in `lang`; `None`
+/// for anything else on the channel.
+pub fn render_published(payload: &str, lang: Lang) -> Option<String> {
+    let row: NotificationRow = serde_json::from_str(payload).ok()?;
+    serde_json::to_string(&row.render(lang)).ok()
 }
 
 /// The Redis pub/sub channel of `user_id`'s notifications.
@@ -207,14 +245,14 @@ pub fn channel(state: &AppState, user_id: &str) -> String {
     state.redis_key(&["notifications", user_id])
 }
 
-/// Delivers the committed notification `notification_id` of `user_id`: its
-/// JSON (the list item) on the user's channel, which reaches their open
-/// WebSockets on any instance, and a push to their devices started in the
-/// background. Call it after the transaction that wrote the row commits.
+/// Delivers the committed notification `notification_id` of `user_id`: the
+/// row on the user's channel, which reaches their open WebSockets on any
+/// instance (each renders it in its reader's language), and a push in the
+/// user's stored language to their devices, started in the background. Call it after the transaction that wrote the row commits.
 /// Failures are logged, never returned: the change itself has succeeded.
 pub async fn publish(state: &AppState, user_id: &str, notification_id: Uuid) {
-    let notification = match find(&state.db, user_id, notification_id).await {
-        Ok(Some(n)) => n,
+    let row = match find(&state.db, user_id, notification_id).await {
+        Ok(Some(row)) => row,
         Ok(None) => {
             tracing::warn!(%notification_id, "not published: no such notification for this user");
             return;
@@ -224,20 +262,21 @@ pub async fn publish(state: &AppState, user_id: &str, notification_id: Uuid) {
             return;
         }
     };
-    if let Err(e) = broadcast(state, &notification).await {
+    if let Err(e) = broadcast(state, &row).await {
         tracing::warn!(%notification_id, error = %e, "could not publish the notification to WebSockets");
     }
     if state.config.fcm.is_some() {
         let state = state.clone();
         tokio::spawn(async move {
-            push::deliver(&state, &notification).await;
+            let lang = i18n::stored_language(&state, &row.user_id).await;
+            push::deliver(&state, &row.render(lang)).await;
         });
     }
 }
 
 /// PUBLISHes `n` on its user's channel (within the Redis deadline, through
 /// the breaker); how many subscribers received it.
-async fn broadcast(state: &AppState, n: &Notification) -> Result<usize, BroadcastError> {
+async fn broadcast(state: &AppState, n: &NotificationRow) -> Result<usize, BroadcastError> {
     let payload = serde_json::to_string(n)?;
     let channel = channel(state, &n.user_id);
     let received = state

@@ -16,6 +16,7 @@ use crate::auth::{AuthUser, Role};
 use crate::cache::CacheError;
 use crate::client_ip::limit_key;
 use crate::config::RateLimits;
+use crate::i18n::{MESSAGES, Text};
 pub use crate::local_limit::{Caller, Decision};
 use crate::state::AppState;
 
@@ -58,18 +59,16 @@ impl RateTier {
 
 impl Decision {
     /// The answer to send instead of serving the request, if any.
-    pub fn refusal(self) -> Option<(u64, &'static str)> {
+    pub fn refusal(self) -> Option<(u64, Text)> {
         match self {
             Decision::Allowed => None,
-            Decision::Limited { retry_after } => Some((retry_after, "Rate limit exceeded")),
-            Decision::Blocked { retry_after } => Some((
-                retry_after,
-                "Too many requests from this address; try again later",
-            )),
-            Decision::Locked { retry_after } => Some((
-                retry_after,
-                "Too many failed sign-in attempts; try again later",
-            )),
+            Decision::Limited { retry_after } => Some((retry_after, MESSAGES.text("rate-limited"))),
+            Decision::Blocked { retry_after } => {
+                Some((retry_after, MESSAGES.text("flood-blocked")))
+            }
+            Decision::Locked { retry_after } => {
+                Some((retry_after, MESSAGES.text("sign-in-locked")))
+            }
         }
     }
 }

@@ -1,11 +1,19 @@
 //! Idempotent seed of the reference data (cities, attractions, daily routes)
 //! and the rolling window of dated departures built from the daily routes.
+//! City and attraction descriptions come in English (the reference data) and
+//! French (written for this project, kept apart so the reference data stays
+//! an exact copy of the shared one).
+
+use std::collections::HashMap;
 
 use serde::Deserialize;
 use sqlx::{PgPool, Postgres, Transaction};
 
 /// The reference data this backend ships with.
 pub const REFERENCE_DATA: &str = include_str!("../data/reference-data.json");
+
+/// The French descriptions of the reference data's cities and attractions, by id.
+pub const DESCRIPTIONS_FR: &str = include_str!("../data/descriptions-fr.json");
 
 /// How many days of departures exist ahead of today (Africa/Douala).
 pub const DEPARTURE_DAYS_AHEAD: i32 = 14;
@@ -16,6 +24,12 @@ struct ReferenceData {
     attractions: Vec<Attraction>,
     routes: Vec<DailyRoute>,
     road_corridors: Corridors,
+}
+
+#[derive(Deserialize)]
+struct FrenchDescriptions {
+    cities: HashMap<String, String>,
+    attractions: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -91,16 +105,21 @@ pub struct SeedReport {
 pub async fn run(pool: &PgPool) -> Result<SeedReport, sqlx::Error> {
     let data: ReferenceData =
         serde_json::from_str(REFERENCE_DATA).expect("bundled reference data is valid JSON");
+    let fr: FrenchDescriptions =
+        serde_json::from_str(DESCRIPTIONS_FR).expect("bundled French descriptions are valid JSON");
     let mut tx = pool.begin().await?;
     let mut report = SeedReport::default();
     for c in &data.cities {
         report.cities += sqlx::query(
-            "INSERT INTO cities (id, name, country, description, population, center, boundary)
+            "INSERT INTO cities (id, name, country, description, population, center, boundary,
+                 description_fr)
              VALUES ($1, $2, $3, $4, $5, ST_SetSRID(ST_MakePoint($6, $7), 4326),
-                     ST_Buffer(ST_SetSRID(ST_MakePoint($6, $7), 4326)::geography, $8 * 1000.0, 'quad_segs=16')::geometry)
+                     ST_Buffer(ST_SetSRID(ST_MakePoint($6, $7), 4326)::geography, $8 * 1000.0, 'quad_segs=16')::geometry,
+                     $9)
              ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, country = EXCLUDED.country,
                  description = EXCLUDED.description, population = EXCLUDED.population,
-                 center = EXCLUDED.center, boundary = EXCLUDED.boundary",
+                 center = EXCLUDED.center, boundary = EXCLUDED.boundary,
+                 description_fr = EXCLUDED.description_fr",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -110,6 +129,7 @@ pub async fn run(pool: &PgPool) -> Result<SeedReport, sqlx::Error> {
         .bind(c.center.longitude)
         .bind(c.center.latitude)
         .bind(c.approx_radius_km)
+        .bind(fr.cities.get(&c.id))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -117,13 +137,15 @@ pub async fn run(pool: &PgPool) -> Result<SeedReport, sqlx::Error> {
     for a in &data.attractions {
         report.attractions += sqlx::query(
             "INSERT INTO attractions (id, city_id, name, description, category, rating,
-                 opening_hours, entry_fee, location, accuracy_meters, tags)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ST_SetSRID(ST_MakePoint($9, $10), 4326), $11, $12)
+                 opening_hours, entry_fee, location, accuracy_meters, tags, description_fr)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ST_SetSRID(ST_MakePoint($9, $10), 4326), $11, $12,
+                     $13)
              ON CONFLICT (id) DO UPDATE SET city_id = EXCLUDED.city_id, name = EXCLUDED.name,
                  description = EXCLUDED.description, category = EXCLUDED.category,
                  rating = EXCLUDED.rating, opening_hours = EXCLUDED.opening_hours,
                  entry_fee = EXCLUDED.entry_fee, location = EXCLUDED.location,
-                 accuracy_meters = EXCLUDED.accuracy_meters, tags = EXCLUDED.tags",
+                 accuracy_meters = EXCLUDED.accuracy_meters, tags = EXCLUDED.tags,
+                 description_fr = EXCLUDED.description_fr",
         )
         .bind(&a.id)
         .bind(&a.city_id)
@@ -137,6 +159,7 @@ pub async fn run(pool: &PgPool) -> Result<SeedReport, sqlx::Error> {
         .bind(a.location.latitude)
         .bind(a.location.accuracy_meters)
         .bind(&a.tags)
+        .bind(fr.attractions.get(&a.id))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -246,6 +269,33 @@ mod tests {
         }
         let back = corridor_wkt(&data.road_corridors.corridors, "Buea", "Douala").unwrap();
         assert!(back.starts_with("LINESTRING(9.241 4.1527"), "{back}");
+    }
+
+    #[test]
+    fn every_city_and_attraction_has_its_own_french_description() {
+        let data: ReferenceData = serde_json::from_str(REFERENCE_DATA).unwrap();
+        let fr: FrenchDescriptions = serde_json::from_str(DESCRIPTIONS_FR).unwrap();
+        let cities = data
+            .cities
+            .iter()
+            .map(|c| (&c.id, &c.description, &fr.cities));
+        let attractions = data
+            .attractions
+            .iter()
+            .map(|a| (&a.id, &a.description, &fr.attractions));
+        for (id, english, french) in cities.chain(attractions) {
+            let text = french
+                .get(id)
+                .unwrap_or_else(|| panic!("no French description for {id}"));
+            assert!(!text.trim().is_empty() && text != english, "{id}: {text}");
+            assert!(!text.contains('\''), "{id}: typographic apostrophes only");
+        }
+        assert_eq!(fr.cities.len(), data.cities.len(), "no stray city ids");
+        assert_eq!(
+            fr.attractions.len(),
+            data.attractions.len(),
+            "no stray attraction ids"
+        );
     }
 
     #[test]

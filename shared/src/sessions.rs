@@ -327,7 +327,7 @@ async fn restore_revocations(state: &AppState, uid: &str, device: &Device) {
 }
 
 fn session_revoked() -> ApiError {
-    ApiError::Unauthorized("Session revoked; sign in again".into())
+    ApiError::Unauthorized(crate::i18n::MESSAGES.text("session-revoked"))
 }
 
 /// Creates or refreshes the session row for `device`; flags an IP change;
@@ -395,8 +395,9 @@ pub async fn write(
         let n = NewNotification {
             user_id: &user.uid,
             kind: Kind::System,
-            title: "New sign-in".into(),
-            body: format!("New sign-in from {}", device.label()),
+            text: crate::i18n::MESSAGES
+                .text("new-sign-in")
+                .arg("device", device.label()),
             data: serde_json::json!({ "deviceId": device.id, "deviceIp": client_ip }),
         };
         Some(notifications::insert(&mut tx, &n).await?)
@@ -592,6 +593,9 @@ pub async fn forget_user(state: &AppState, uid: &str) -> Result<(), ApiError> {
             redis::cmd("INCR").arg(&key).query_async::<i64>(conn).await
         })
         .await
-        .map_err(|e| ApiError::Unavailable(format!("session store unavailable: {e}")))?;
+        .map_err(|e| {
+            tracing::warn!(error = %e, "session store unavailable");
+            ApiError::Unavailable(crate::i18n::MESSAGES.text("unavailable"))
+        })?;
     Ok(())
 }

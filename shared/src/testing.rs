@@ -57,6 +57,7 @@ fn template_name() -> String {
         m.checksum.hash(&mut h);
     }
     crate::seed::REFERENCE_DATA.hash(&mut h);
+    crate::seed::DESCRIPTIONS_FR.hash(&mut h);
     include_str!("seed.rs").hash(&mut h);
     // Departures are seeded from today in Africa/Douala (UTC+1, as the seed
     // reads Postgres' clock): a new day there needs a new template.

@@ -83,5 +83,5 @@ impl KnownUsers {
 
 /// The answer to a write whose account was deleted while it ran (409).
 pub fn account_deleted() -> crate::error::ApiError {
-    crate::error::ApiError::Conflict("This account has been deleted".into())
+    crate::error::ApiError::Conflict(crate::i18n::MESSAGES.text("account-deleted"))
 }

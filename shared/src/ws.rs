@@ -194,11 +194,17 @@ pub struct Sockets {
 #[derive(Debug)]
 pub struct TooMany(&'static str);
 
+impl TooMany {
+    fn text(&self) -> crate::i18n::Text {
+        crate::i18n::MESSAGES.text(self.0)
+    }
+}
+
 impl IntoResponse for TooMany {
     fn into_response(self) -> Response {
         ApiError::TooManyRequests {
             retry_after: 30,
-            message: self.0,
+            message: self.text(),
         }
         .into_response()
     }
@@ -249,9 +255,9 @@ impl Sockets {
             };
             state.metrics.rate_limited.with_label_values(&[label]).inc();
             let message = if uid.is_some() && !key.starts_with("ip") {
-                "Too many open connections for this user"
+                "too-many-sockets-user"
             } else {
-                "Too many open connections from this address"
+                "too-many-sockets-address"
             };
             return Err(TooMany(message));
         }

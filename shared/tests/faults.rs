@@ -265,8 +265,9 @@ async fn a_notification_is_published_within_the_deadline_when_redis_hangs() {
     let n = NewNotification {
         user_id: "ada",
         kind: Kind::System,
-        title: "t".into(),
-        body: "b".into(),
+        text: shared::i18n::MESSAGES
+            .text("new-sign-in")
+            .arg("device", "test"),
         data: json!({}),
     };
     let id = notifications::insert(&mut conn, &n).await.unwrap();

@@ -5,10 +5,12 @@
 //! (confidence 1 - p, p the two-sided tail of the slope's t-statistic under
 //! Student's t with n - 2 degrees of freedom), else `stable`
 //! (confidence p: how well a flat line fits). A second insight counts what is
-//! already booked on the coming departures. Logged, with its `prediction_id`.
+//! already booked on the coming departures. Commentaries are written in the
+//! caller's language. Logged, with its `prediction_id`.
 
 use ai::stats::{least_squares, mean, round, student_t_two_sided_p};
-use ai::{NewPrediction, log_prediction};
+use ai::words::{number, percent, signed};
+use ai::{MESSAGES, NewPrediction, log_prediction};
 use chrono::{DateTime, Utc};
 use domain::travel::route_not_found;
 use serde_json::json;
@@ -42,7 +44,7 @@ impl Validate for TravelPatternRequest {
             .check(
                 !self.route_id.trim().is_empty(),
                 "route_id",
-                "must not be empty",
+                shared::i18n::MESSAGES.text("must-not-be-empty"),
             )
             .max_len("route_id", Some(&self.route_id), 200)
             .range("recent_trips", self.recent_trips, 1, 100)
@@ -114,6 +116,7 @@ struct Row {
 async fn analyze(
     State(Db(db)): State<Db>,
     MaybeUser(user): MaybeUser,
+    lang: Lang,
     Json(req): Json<TravelPatternRequest>,
 ) -> ApiResult<Json<TravelPattern>> {
     let rows: Vec<Row> = sqlx::query_as(DEPARTURES)
@@ -130,7 +133,7 @@ async fn analyze(
         .filter(|r| !r.upcoming)
         .filter_map(|r| Some(1.0 - r.available_seats? as f64 / r.total_seats? as f64))
         .collect();
-    let mut insights = vec![trend(&past)];
+    let mut insights = vec![trend(&past, lang)];
     if let Some(Row {
         total_seats: Some(total),
         available_seats: Some(free),
@@ -141,10 +144,15 @@ async fn analyze(
         insights.push(TravelInsight {
             trend: "upcoming".into(),
             confidence: 1.0,
-            commentary: format!(
-                "{taken} of {total} seats ({:.0}%) already booked on the next 14 days' departures",
-                100.0 * taken as f64 / (*total).max(1) as f64
-            ),
+            commentary: MESSAGES
+                .text("ai-pattern-upcoming")
+                .arg("taken", taken)
+                .arg("total", *total)
+                .arg(
+                    "share",
+                    percent(lang, taken as f64 / (*total).max(1) as f64),
+                )
+                .render(lang),
         });
     }
     let pattern = TravelPattern {
@@ -172,17 +180,17 @@ async fn analyze(
     Ok(Json(pattern))
 }
 
-/// The occupancy trend of departures in order (oldest first).
-fn trend(occupancy: &[f64]) -> TravelInsight {
+/// The occupancy trend of departures in order (oldest first), told in `lang`.
+fn trend(occupancy: &[f64], lang: Lang) -> TravelInsight {
     let x: Vec<f64> = (0..occupancy.len()).map(|i| i as f64).collect();
     let Some(line) = least_squares(&x, occupancy) else {
         return TravelInsight {
             trend: "insufficient_data".into(),
             confidence: 0.0,
-            commentary: format!(
-                "{} departures of this route have left; a trend needs at least 3",
-                occupancy.len()
-            ),
+            commentary: MESSAGES
+                .text("ai-pattern-too-few")
+                .arg("count", occupancy.len())
+                .render(lang),
         };
     };
     // The slope's t has n - 2 degrees of freedom (two parameters fitted).
@@ -197,17 +205,16 @@ fn trend(occupancy: &[f64]) -> TravelInsight {
     TravelInsight {
         trend: label.into(),
         confidence: round(confidence.clamp(0.0, 0.99), 2),
-        commentary: format!(
-            "occupancy over the last {n} departures: {:.0}% on average, fitted from {:.0}% to \
-             {:.0}% ({:+.1} points per departure, R² {:.2}, t {:.1})",
-            100.0 * mean(occupancy),
-            100.0 * first,
-            100.0 * last,
-            100.0 * line.slope,
-            line.r2,
-            line.t,
-            n = occupancy.len(),
-        ),
+        commentary: MESSAGES
+            .text("ai-pattern-trend")
+            .arg("count", occupancy.len())
+            .arg("mean", percent(lang, mean(occupancy)))
+            .arg("first", percent(lang, first))
+            .arg("last", percent(lang, last))
+            .arg("slope", signed(lang, 100.0 * line.slope, 1))
+            .arg("r2", number(lang, line.r2, 2))
+            .arg("t", number(lang, line.t, 1))
+            .render(lang),
     }
 }
 
@@ -283,6 +290,63 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(n, 2);
+    }
+
+    #[tokio::test]
+    async fn commentary_is_written_in_the_callers_language() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        history(
+            &app,
+            "route-yaounde-douala-morning",
+            &[1, 2, 2, 3, 4, 5, 5, 6, 7, 8],
+        )
+        .await;
+        let ask = |body: Value| {
+            send(
+                app.post("/api/ai/analyze-travel-pattern", &body)
+                    .header("accept-language", "fr"),
+            )
+        };
+        let (status, body) =
+            ask(json!({"route_id": "route-yaounde-douala-morning", "recent_trips": 10})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["insights"][0]["trend"], "rising",
+            "machine values stay"
+        );
+        let trend = body["insights"][0]["commentary"].as_str().unwrap();
+        assert!(
+            trend.starts_with("taux d’occupation sur les 10 derniers départs : ")
+                && trend.contains("\u{202F}% en moyenne, ajusté de ")
+                && trend.contains(" points par départ, R² 0,"),
+            "{trend}"
+        );
+        let upcoming = body["insights"][1]["commentary"].as_str().unwrap();
+        assert!(
+            upcoming.contains(" déjà réservé")
+                && upcoming.ends_with("sur les départs des 14 prochains jours"),
+            "{upcoming}"
+        );
+        let (_, few) =
+            ask(json!({"route_id": "route-yaounde-douala-morning", "recent_trips": 2})).await;
+        assert_eq!(
+            few["insights"][0]["commentary"],
+            "2 départs de ce trajet ont eu lieu ; une tendance en demande au moins 3"
+        );
+        for text in [trend, upcoming] {
+            for english in ["occupancy", "departures", "average", "booked", "seats"] {
+                assert!(!text.contains(english), "{english} in {text}");
+            }
+        }
+        let (_, english) = send(app.post(
+            "/api/ai/analyze-travel-pattern",
+            &json!({"route_id": "route-yaounde-douala-morning", "recent_trips": 2}),
+        ))
+        .await;
+        assert_eq!(
+            english["insights"][0]["commentary"],
+            "2 departures of this route have left; a trend needs at least 3"
+        );
     }
 
     /// Ten departures whose slope has t = 2.07: the normal tail would call it

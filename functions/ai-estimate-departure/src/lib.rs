@@ -1,8 +1,9 @@
 //! `POST /api/ai/estimate-departure`: when a departure will really leave, as
 //! windows of Africa/Douala local time from the fitted departure-window
 //! model (see [`ai::departure`]), or a heuristic flagged in
-//! `notes` where data is thin. A route's id means its next departure after
-//! `current_time`; every answer is logged and carries its `prediction_id`.
+//! `notes` where data is thin; the notes are written in the caller's
+//! language. A route's id means its next departure after `current_time`;
+//! every answer is logged and carries its `prediction_id`.
 
 use ai::departure::{self, DepartureEstimate, Target};
 use ai::preferences::TravelPreferences;
@@ -32,7 +33,7 @@ impl Validate for DepartureEstimateRequest {
             .check(
                 !self.route_id.trim().is_empty(),
                 "route_id",
-                "must not be empty",
+                shared::i18n::MESSAGES.text("must-not-be-empty"),
             )
             .max_len("route_id", Some(&self.route_id), 200)
             .finish()
@@ -54,6 +55,7 @@ impl Validate for DepartureEstimateRequest {
 async fn estimate_departure(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    lang: Lang,
     Json(req): Json<DepartureEstimateRequest>,
 ) -> ApiResult<Json<DepartureEstimate>> {
     let target = Target {
@@ -62,7 +64,7 @@ async fn estimate_departure(
         day: None,
     };
     let uid = user.as_ref().map(|u| u.uid.as_str());
-    let estimate = departure::estimate(&state, target, json!(req), uid).await?;
+    let estimate = departure::estimate(&state, target, json!(req), uid, lang).await?;
     Ok(Json(estimate))
 }
 
@@ -175,7 +177,11 @@ mod tests {
         assert_eq!(best.len(), 1);
         assert_eq!(best[0]["window"], best[0]["label"]);
         let label = best[0]["window"].as_str().unwrap();
-        assert!(label.starts_with("06:") && label.len() == 11, "{label}");
+        // Around the 06:00 timetable; a bucket whose band reaches early starts at 05:5x.
+        assert!(
+            (label.starts_with("06:") || label.starts_with("05:5")) && label.len() == 11,
+            "{label}"
+        );
         let c = best[0]["confidence"].as_f64().unwrap();
         assert!((0.6..1.0).contains(&c), "{c}");
         let (version, fallback, confidence, departure): (String, bool, f64, String) =
@@ -190,6 +196,94 @@ mod tests {
         assert_eq!(confidence, c);
         assert_eq!(departure, body["departure_id"].as_str().unwrap());
         assert!(departure.starts_with("route-yaounde-douala-morning-"));
+
+        let (status, french) = send(
+            app.post(
+                "/api/ai/estimate-departure",
+                &json!({"route_id": "route-yaounde-douala-morning",
+                        "current_time": "2001-01-01T00:00:00Z"}),
+            )
+            .header("accept-language", "fr-CM,fr;q=0.9,en;q=0.5"),
+        )
+        .await;
+        assert_eq!(status, 200, "{french}");
+        let notes = french["notes"].as_str().unwrap();
+        assert!(
+            notes.starts_with("ajusté sur 90 départs observés de Yaounde - Douala vers 06:00 WAT"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("dont 90 synthétiques")
+                && notes.contains("après l’horaire le ")
+                && notes.contains("des départs de validation"),
+            "{notes}"
+        );
+        for english in ["fitted", "departures", "timetable", "held-out", "synthetic"] {
+            assert!(!notes.contains(english), "{english} in {notes}");
+        }
+        assert_eq!(
+            french["windows"], body["windows"],
+            "labels are times in both"
+        );
+    }
+
+    #[tokio::test]
+    async fn notes_are_in_the_callers_language_from_the_header_or_their_account() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let body = json!({"route_id": "route-buea-douala-morning"});
+        let ask = |lang: Option<&str>, uid: Option<&str>| {
+            let mut request = app.post("/api/ai/estimate-departure", &body);
+            if let Some(lang) = lang {
+                request = request.header("accept-language", lang);
+            }
+            if let Some(uid) = uid {
+                request = request.bearer_auth(app.token(uid));
+            }
+            send(request)
+        };
+        let notes = |answer: &Value| answer["notes"].as_str().unwrap().to_owned();
+
+        let (status, english) = ask(None, None).await;
+        assert_eq!(status, 200, "{english}");
+        assert_eq!(
+            notes(&english),
+            "heuristic: no fitted history for Buea - Douala around 06:30 WAT; \
+             windows around the timetable"
+        );
+        let (status, french) = ask(Some("fr"), None).await;
+        assert_eq!(status, 200, "{french}");
+        assert_eq!(
+            notes(&french),
+            "heuristique : aucun historique ajusté pour Buea - Douala vers 06:30 WAT ; \
+             fenêtres autour de l’horaire"
+        );
+        assert_eq!(french["windows"], english["windows"]);
+        assert_eq!(french["model_version"], "heuristic-v1");
+
+        sqlx::query("INSERT INTO users (uid, language) VALUES ('ada', 'fr')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let (status, hers) = ask(None, Some("ada")).await;
+        assert_eq!(status, 200, "{hers}");
+        assert!(
+            notes(&hers).starts_with("heuristique : aucun historique ajusté"),
+            "her stored language: {hers}"
+        );
+        let (_, asked) = ask(Some("en-GB"), Some("ada")).await;
+        assert!(
+            notes(&asked).starts_with("heuristic: no fitted history"),
+            "the header wins over the account: {asked}"
+        );
+        let (status, missing) = send(
+            app.post("/api/ai/estimate-departure", &json!({"route_id": "nope"}))
+                .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(
+            (status, missing["message"].as_str()),
+            (404, Some("Trajet introuvable"))
+        );
     }
 
     #[tokio::test]

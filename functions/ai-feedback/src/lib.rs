@@ -6,6 +6,7 @@
 //! departure they booked or drive (403 otherwise). The outcome is also kept
 //! on the prediction (`actual_outcome`, `feedback_at`). One transaction.
 
+use ai::MESSAGES;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use shared::prelude::*;
@@ -49,12 +50,12 @@ impl Validate for AiFeedback {
             .check(
                 Uuid::parse_str(&self.prediction_id).is_ok(),
                 "prediction_id",
-                "must be a prediction id (UUID)",
+                MESSAGES.text("ai-prediction-id"),
             )
             .check(
                 self.arrived().is_none() || self.departed().is_some(),
                 "actual_departure_time",
-                "is required with actual_arrival_time",
+                MESSAGES.text("ai-departure-required"),
             )
             .check(
                 match (self.departed(), self.arrived()) {
@@ -62,20 +63,20 @@ impl Validate for AiFeedback {
                     _ => true,
                 },
                 "actual_arrival_time",
-                "must be after actual_departure_time",
+                MESSAGES.text("ai-arrival-after-departure"),
             )
             .check(
                 self.departed()
                     .is_none_or(|d| d <= Utc::now() + chrono::Duration::minutes(5)),
                 "actual_departure_time",
-                "must not be in the future",
+                MESSAGES.text("ai-not-in-future"),
             )
             .check(
                 self.actual_departure_time.is_some()
                     || self.rating.is_some()
                     || self.comment.is_some(),
                 "body",
-                "give an actual time, a rating or a comment",
+                MESSAGES.text("ai-feedback-empty"),
             )
             .max_len("comment", self.comment.as_deref(), 1000);
         if let Some(r) = self.rating {
@@ -94,8 +95,9 @@ struct AiFeedbackRecorded {
     #[schema(value_type = Option<String>)]
     observation_id: Option<Uuid>,
     success: bool,
+    /// In the caller's language.
     #[schema(example = "Feedback recorded")]
-    message: &'static str,
+    message: String,
 }
 
 /// $1 prediction, $2 caller: the prediction's departure time, and whether
@@ -134,20 +136,19 @@ const OBSERVE: &str = "
 async fn record_feedback(
     State(Db(db)): State<Db>,
     user: AuthUser,
+    lang: Lang,
     Json(body): Json<AiFeedback>,
 ) -> ApiResult<Json<AiFeedbackRecorded>> {
-    let id = Uuid::parse_str(&body.prediction_id).map_err(|_| not_found("Prediction"))?;
+    let id = Uuid::parse_str(&body.prediction_id).map_err(|_| prediction_not_found())?;
     let mut tx = db.begin().await?;
     let (scheduled, travelled): (Option<DateTime<Utc>>, bool) = sqlx::query_as(FIND)
         .bind(id)
         .bind(&user.uid)
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| not_found("Prediction"))?;
+        .ok_or_else(prediction_not_found)?;
     if body.departed().is_some() && !travelled {
-        return Err(forbidden(
-            "Only a passenger or the driver of this departure can report when it left",
-        ));
+        return Err(forbidden(MESSAGES.text("ai-feedback-not-a-traveller")));
     }
     check_delay(body.departed(), scheduled)?;
     sqlx::query(
@@ -163,7 +164,7 @@ async fn record_feedback(
     .execute(&mut *tx)
     .await
     .on_constraint("ai_feedback_prediction_user_key", || {
-        conflict("Feedback on this prediction was already recorded")
+        conflict(MESSAGES.text("ai-feedback-already-recorded"))
     })?;
     sqlx::query("UPDATE ai_predictions SET actual_outcome = $2, feedback_at = now() WHERE id = $1")
         .bind(id)
@@ -187,8 +188,12 @@ async fn record_feedback(
         prediction_id: id,
         observation_id,
         success: true,
-        message: "Feedback recorded",
+        message: MESSAGES.text("ai-feedback-recorded").render(lang),
     }))
+}
+
+fn prediction_not_found() -> ApiError {
+    not_found(MESSAGES.text("ai-thing-prediction"))
 }
 
 /// An actual departure must lie within an hour before and three hours after the timetable.
@@ -196,7 +201,7 @@ fn check_delay(departed: Option<DateTime<Utc>>, scheduled: Option<DateTime<Utc>>
     match (departed, scheduled) {
         (Some(d), Some(s)) if !(-60..=180).contains(&(d - s).num_minutes()) => Err(invalid(
             &["body", "actual_departure_time"],
-            "must be within an hour before and three hours after the timetable",
+            MESSAGES.text("ai-departure-near-timetable"),
         )),
         _ => Ok(()),
     }
@@ -336,6 +341,81 @@ mod tests {
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 409, 409, 409, 409, 409]);
         assert_eq!(recorded(&app).await, (1, 1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_french_speaking_traveller_reads_the_answers_in_french() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let (id, scheduled) = prediction(&app, Some("ada"), None).await;
+        sqlx::query("UPDATE users SET language = 'fr' WHERE uid = 'ada'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let left = (scheduled + Duration::minutes(5)).to_rfc3339();
+        let (status, body) = feedback(
+            &app,
+            "ada",
+            json!({"prediction_id": id, "actual_departure_time": left, "rating": 5}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (
+                403,
+                Some(
+                    "Seuls un passager ou le chauffeur de ce départ peuvent indiquer quand il est parti"
+                )
+            )
+        );
+        let (status, body) = feedback(&app, "ada", json!({"prediction_id": id, "rating": 5})).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (200, Some("Avis enregistré"))
+        );
+        assert_eq!(body["success"], true);
+        let (status, body) = feedback(&app, "ada", json!({"prediction_id": id, "rating": 4})).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (
+                409,
+                Some("Un avis sur cette prédiction a déjà été enregistré")
+            )
+        );
+        let (status, body) = send(
+            app.post(
+                "/api/ai/feedback",
+                &json!({"prediction_id": id, "rating": 4}),
+            )
+            .bearer_auth(app.token("ada"))
+            .header("accept-language", "en"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (
+                409,
+                Some("Feedback on this prediction was already recorded")
+            ),
+            "the header wins over the account"
+        );
+        let (status, body) = feedback(
+            &app,
+            "ada",
+            json!({"prediction_id": "6f1c2a3e-0000-4000-8000-000000000000", "rating": 3}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Prédiction introuvable"))
+        );
+        let (status, body) = feedback(&app, "ada", json!({"prediction_id": "nope"})).await;
+        assert_eq!(status, 422, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("prediction_id : doit être un identifiant de prédiction (UUID)")
+                && message.contains("body : indiquez une heure réelle, une note ou un commentaire"),
+            "{message}"
+        );
     }
 
     #[tokio::test]

@@ -2,9 +2,10 @@
 //! whether synthetic data was used, health and fit metrics (the fitted
 //! models from `ai_models`; the per-request ones described), and whether the
 //! tourist guide's API answers (a cheap check within its timeout, remembered
-//! for a minute; `not configured` without a key).
+//! for a minute; `not configured` without a key). Descriptions are written
+//! in the caller's language.
 
-use ai::{departure, guide, traffic};
+use ai::{MESSAGES, departure, guide, traffic};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use shared::prelude::*;
@@ -31,8 +32,8 @@ struct AiModel {
     health: String,
     #[schema(value_type = Object)]
     metrics: Value,
-    /// What the model is.
-    description: &'static str,
+    /// What the model is, in the caller's language.
+    description: String,
 }
 
 /// The guide's API.
@@ -67,39 +68,50 @@ struct Fitted {
 /// The models and the guide API.
 #[utoipa::path(get, path = "/ai/models/status", tag = "AI",
     responses((status = 200, body = AiModelsStatus), (status = 429, body = ErrorBody)))]
-async fn models_status(State(state): State<AppState>) -> ApiResult<Json<AiModelsStatus>> {
+async fn models_status(
+    State(state): State<AppState>,
+    lang: Lang,
+) -> ApiResult<Json<AiModelsStatus>> {
     let fitted: Vec<Fitted> = sqlx::query_as(
         "SELECT name, version, fitted_at, samples, synthetic_samples, feedback_samples, health, metrics
          FROM ai_models WHERE active",
     )
     .fetch_all(&state.db)
     .await?;
+    let describe = |id: &'static str| MESSAGES.text(id).render(lang);
     let mut models: Vec<AiModel> = [
-        (departure::MODEL, "departure delay per corridor and scheduled hour with a weekday shift; windows with held-out coverage"),
-        (traffic::MODEL, "speed per corridor and hour of the week against free flow, moved by live pings"),
+        (departure::MODEL, "ai-model-departure"),
+        (traffic::MODEL, "ai-model-traffic"),
     ]
     .into_iter()
-    .map(|(name, description)| match fitted.iter().find(|f| f.name == name) {
-        Some(f) => AiModel {
-            name: name.into(),
-            version: Some(f.version),
-            fitted_at: Some(f.fitted_at),
-            samples: f.samples.into(),
-            synthetic_samples: f.synthetic_samples.into(),
-            feedback_samples: f.feedback_samples.into(),
-            synthetic: f.synthetic_samples > 0,
-            health: f.health.clone(),
-            metrics: f.metrics.clone(),
-            description,
+    .map(|(name, id)| (name, describe(id)))
+    .map(
+        |(name, description)| match fitted.iter().find(|f| f.name == name) {
+            Some(f) => AiModel {
+                name: name.into(),
+                version: Some(f.version),
+                fitted_at: Some(f.fitted_at),
+                samples: f.samples.into(),
+                synthetic_samples: f.synthetic_samples.into(),
+                feedback_samples: f.feedback_samples.into(),
+                synthetic: f.synthetic_samples > 0,
+                health: f.health.clone(),
+                metrics: f.metrics.clone(),
+                description,
+            },
+            None => unfitted(name, "untrained", description),
         },
-        None => unfitted(name, "untrained", description),
-    })
+    )
     .collect();
-    models.push(unfitted("recommendation", "ok", "BM25 over the attraction catalogue blended with taste, rating, popularity and distance, per request"));
+    models.push(unfitted(
+        "recommendation",
+        "ok",
+        describe("ai-model-recommendation"),
+    ));
     models.push(unfitted(
         "travel_pattern",
         "ok",
-        "least-squares occupancy trend over a route's latest departures, per request",
+        describe("ai-model-travel-pattern"),
     ));
     Ok(Json(AiModelsStatus {
         models,
@@ -111,7 +123,7 @@ async fn models_status(State(state): State<AppState>) -> ApiResult<Json<AiModels
     }))
 }
 
-fn unfitted(name: &str, health: &str, description: &'static str) -> AiModel {
+fn unfitted(name: &str, health: &str, description: String) -> AiModel {
     AiModel {
         name: name.into(),
         version: None,
@@ -151,6 +163,26 @@ mod tests {
         assert_eq!(model(&body, "departure")["health"], "untrained");
         assert_eq!(model(&body, "departure")["version"], Value::Null);
         assert_eq!(body["guide_api"]["status"], "not configured");
+        assert!(
+            model(&body, "traffic")["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("speed per corridor and hour of the week")
+        );
+        let (_, french) = send(app.get("/ai/models/status").header("accept-language", "fr")).await;
+        let traffic = model(&french, "traffic");
+        assert_eq!(traffic["health"], "untrained", "machine values stay");
+        assert_eq!(
+            traffic["description"],
+            "vitesse par corridor et par heure de la semaine rapportée à la circulation fluide, \
+             ajustée par les positions en direct"
+        );
+        assert!(
+            model(&french, "recommendation")["description"]
+                .as_str()
+                .unwrap()
+                .contains("à chaque requête")
+        );
 
         synthetic::seed(&app.state.db, 90, synthetic::DEFAULT_SEED)
             .await

@@ -4,14 +4,15 @@
 //! (accent- and case-insensitive, English and French, see
 //! [`ai::text`]), the relevance of what a signed-in user saved
 //! or rated 4 or more, the rating, popularity (reviews and saves) and, when
-//! the body gives a position, nearness. `reason` names what matched. Logged,
-//! with its `prediction_id`.
+//! the body gives a position, nearness. `reason` names what matched, in the
+//! caller's language. Logged, with its `prediction_id`.
 
 use std::collections::{BTreeMap, HashMap};
 
 use ai::stats::round;
 use ai::text::{Document, bm25, terms};
-use ai::{NewPrediction, log_prediction};
+use ai::words::{clauses, number};
+use ai::{MESSAGES, NewPrediction, log_prediction};
 use domain::tourism::ATTRACTIONS;
 use serde_json::json;
 use shared::prelude::*;
@@ -51,24 +52,24 @@ impl Validate for RecommendAttractionsRequest {
             .check(
                 !self.city_id.trim().is_empty(),
                 "city_id",
-                "must not be empty",
+                shared::i18n::MESSAGES.text("must-not-be-empty"),
             )
             .max_len("city_id", Some(&self.city_id), 100)
             .range("max_results", self.max_results, 1, 20)
             .check(
                 self.interests.len() <= 20,
                 "interests",
-                "at most 20 interests",
+                MESSAGES.text("ai-at-most-interests").arg("max", 20),
             )
             .check(
                 self.interests.iter().all(|i| i.chars().count() <= 100),
                 "interests",
-                "each interest must be at most 100 characters",
+                MESSAGES.text("ai-interest-too-long").arg("max", 100),
             )
             .check(
                 self.latitude.is_some() == self.longitude.is_some(),
                 "longitude",
-                "latitude and longitude come together",
+                MESSAGES.text("ai-position-pair"),
             );
         if let (Some(lat), Some(lon)) = (self.latitude, self.longitude) {
             v = v
@@ -88,7 +89,7 @@ struct AttractionRecommendation {
     /// 0 to 1, best first.
     #[schema(minimum = 0, maximum = 1)]
     score: f64,
-    /// What matched, in words.
+    /// What matched, in words (the caller's language).
     #[schema(example = "matches museum, history; rated 4.5/5")]
     reason: String,
 }
@@ -146,6 +147,7 @@ const TASTE: &str = "
 async fn recommend(
     State(Db(db)): State<Db>,
     MaybeUser(user): MaybeUser,
+    lang: Lang,
     Json(req): Json<RecommendAttractionsRequest>,
 ) -> ApiResult<Json<AttractionRecommendations>> {
     let uid = user.as_ref().map(|u| u.uid.as_str());
@@ -154,7 +156,7 @@ async fn recommend(
         .fetch_one(&db)
         .await?;
     if !city {
-        return Err(not_found("City"));
+        return Err(not_found(domain::MESSAGES.text("thing-city")));
     }
     let candidates: Vec<Candidate> = sqlx::query_as(&candidates_sql())
         .bind(&req.city_id)
@@ -167,7 +169,7 @@ async fn recommend(
         Some(uid) => sqlx::query_scalar(TASTE).bind(uid).fetch_all(&db).await?,
         None => Vec::new(),
     };
-    let mut ranked = rank(&req, &candidates, &taste.join(" "));
+    let mut ranked = rank(&req, &candidates, &taste.join(" "), lang);
     ranked.truncate(req.max_results as usize);
     let answer = AttractionRecommendations {
         prediction_id: Uuid::new_v4(),
@@ -196,6 +198,7 @@ fn rank(
     req: &RecommendAttractionsRequest,
     candidates: &[Candidate],
     taste: &str,
+    lang: Lang,
 ) -> Vec<AttractionRecommendation> {
     let docs: Vec<Document> = candidates
         .iter()
@@ -253,7 +256,7 @@ fn rank(
                 attraction_id: c.id.clone(),
                 name: c.name.clone(),
                 score: round(score.clamp(0.0, 1.0), 3),
-                reason: reason(c, matched, &said, *taste > 0.0),
+                reason: reason(c, matched, &said, *taste > 0.0, lang),
             }
         })
         .collect();
@@ -265,11 +268,13 @@ fn rank(
     ranked
 }
 
+/// What made `c` rank where it did, in `lang`.
 fn reason(
     c: &Candidate,
     matched: &[String],
     said: &HashMap<String, String>,
     taste: bool,
+    lang: Lang,
 ) -> String {
     let mut parts = Vec::new();
     if !matched.is_empty() {
@@ -277,20 +282,33 @@ fn reason(
             .iter()
             .filter_map(|t| said.get(t).map(String::as_str))
             .collect();
-        parts.push(format!("matches {}", words.join(", ")));
+        parts.push(
+            MESSAGES
+                .text("ai-reason-matches")
+                .arg("words", words.join(", ")),
+        );
     }
     if c.saved {
-        parts.push("you saved it".to_owned());
+        parts.push(MESSAGES.text("ai-reason-saved"));
     } else if let Some(r) = c.my_rating {
-        parts.push(format!("you rated it {r}/5"));
+        parts.push(MESSAGES.text("ai-reason-you-rated").arg("rating", r));
     } else if taste {
-        parts.push("like places you saved or rated well".to_owned());
+        parts.push(MESSAGES.text("ai-reason-taste"));
     }
-    parts.push(format!("rated {:.1}/5", c.rating));
+    parts.push(
+        MESSAGES
+            .text("ai-reason-rated")
+            .arg("rating", number(lang, c.rating, 1)),
+    );
     if let Some(km) = c.km {
-        parts.push(format!("{km:.1} km away"));
+        parts.push(
+            MESSAGES
+                .text("ai-reason-distance")
+                .arg("km", number(lang, km, 1)),
+        );
     }
-    parts.join("; ")
+    let parts: Vec<String> = parts.iter().map(|p| p.render(lang)).collect();
+    clauses(lang, &parts)
 }
 
 #[cfg(test)]
@@ -427,6 +445,70 @@ mod tests {
         assert!(
             zoo_reason.as_str().unwrap().contains("you saved it"),
             "{zoo_reason}"
+        );
+    }
+
+    #[tokio::test]
+    async fn reasons_are_written_in_the_callers_language() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let body = json!({"city_id": "yaounde", "interests": ["musée histoire"],
+                          "latitude": 3.8480, "longitude": 11.5020, "max_results": 20});
+        let (status, french) = send(
+            app.post("/api/ai/recommend-attractions", &body)
+                .header("accept-language", "fr-FR,en;q=0.5"),
+        )
+        .await;
+        assert_eq!(status, 200, "{french}");
+        let reason = french["recommendations"][0]["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("correspond à ")
+                && reason.contains("musée")
+                && reason.contains(" ; noté ")
+                && reason.contains("/5 ; à ")
+                && reason.ends_with(" km"),
+            "{reason}"
+        );
+        assert!(reason.contains(','), "decimal commas: {reason}");
+        let (_, english) = recommend(&app, body).await;
+        let reason = english["recommendations"][0]["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("matches ")
+                && reason.contains("; rated ")
+                && reason.ends_with(" km away"),
+            "{reason}"
+        );
+
+        sqlx::query("INSERT INTO users (uid, language) VALUES ('ada', 'fr')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO saved_attractions (user_id, attraction_id) VALUES ('ada', 'yaounde-mvog-betsi-zoo')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let (status, hers) = send(
+            app.post(
+                "/api/ai/recommend-attractions",
+                &json!({"city_id": "yaounde", "interests": ["nature"], "max_results": 20}),
+            )
+            .bearer_auth(app.token("ada")),
+        )
+        .await;
+        assert_eq!(status, 200, "{hers}");
+        let zoo = hers["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["attraction_id"] == "yaounde-mvog-betsi-zoo")
+            .unwrap();
+        let reason = zoo["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("vous l’avez enregistré ; noté "),
+            "{reason}"
+        );
+        assert!(
+            !reason.contains("saved") && !reason.contains("rated"),
+            "{reason}"
         );
     }
 

@@ -30,7 +30,7 @@ struct AiRefit {
     security(("FirebaseAuth" = [])))]
 async fn refit_models(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<AiRefit>> {
     if user.role != Role::Admin {
-        return Err(forbidden("Only administrators can refit the models"));
+        return Err(forbidden(ai::MESSAGES.text("ai-refit-admins-only")));
     }
     let fitted = refit::run(&state.db, state.config.ai_min_samples).await?;
     Ok(Json(AiRefit {

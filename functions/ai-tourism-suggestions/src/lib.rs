@@ -2,12 +2,14 @@
 //! best attractions (rating and popularity), groups of nearby ones worth one
 //! outing (PostGIS `ST_ClusterDBSCAN`, 2.5 km), and travel advice from the
 //! city's daily routes and, where the departure-window model is trusted,
-//! their observed delays. Logged, with its `prediction_id`.
+//! their observed delays, in the caller's language. Logged, with its
+//! `prediction_id`.
 
 use std::collections::BTreeMap;
 
 use ai::departure::Params;
-use ai::{NewPrediction, log_prediction, stats::round};
+use ai::words::{and_list, duration, number, on_day};
+use ai::{MESSAGES, NewPrediction, log_prediction, stats::round};
 use domain::tourism::ATTRACTIONS;
 use serde_json::json;
 use shared::prelude::*;
@@ -76,13 +78,14 @@ const DEPARTURES: &str = "
 async fn suggestions(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    lang: Lang,
     Path(city_id): Path<String>,
 ) -> ApiResult<Json<TourismSuggestions>> {
     let city: String = sqlx::query_scalar("SELECT name FROM cities WHERE id = $1")
         .bind(&city_id)
         .fetch_optional(&state.db)
         .await?
-        .ok_or_else(|| not_found("City"))?;
+        .ok_or_else(|| not_found(domain::MESSAGES.text("thing-city")))?;
     let spots: Vec<Spot> = sqlx::query_as(&spots_sql())
         .bind(&city_id)
         .fetch_all(&state.db)
@@ -91,10 +94,10 @@ async fn suggestions(
         .bind(&city_id)
         .fetch_all(&state.db)
         .await?;
-    let mut lines = best(&spots);
-    lines.extend(outings(&spots));
-    let (advice, coverage) =
-        travel_advice(&city, &departures, state.config.ai_min_samples as usize);
+    let mut lines = best(&spots, lang);
+    lines.extend(outings(&spots, lang));
+    let min_samples = state.config.ai_min_samples as usize;
+    let (advice, coverage) = travel_advice(&city, &departures, min_samples, lang);
     lines.extend(advice);
     let answer = TourismSuggestions {
         city_id,
@@ -120,7 +123,7 @@ async fn suggestions(
 }
 
 /// The three best attractions: rating, then popularity.
-fn best(spots: &[Spot]) -> Vec<String> {
+fn best(spots: &[Spot], lang: Lang) -> Vec<String> {
     let mut ranked: Vec<&Spot> = spots.iter().collect();
     ranked.sort_by(|a, b| {
         b.rating
@@ -132,16 +135,18 @@ fn best(spots: &[Spot]) -> Vec<String> {
         .iter()
         .take(3)
         .map(|s| {
-            format!(
-                "Don't miss {} ({}, rated {:.1}/5).",
-                s.name, s.category, s.rating
-            )
+            MESSAGES
+                .text("ai-tourism-best")
+                .arg("name", &s.name)
+                .arg("category", &s.category)
+                .arg("rating", number(lang, s.rating, 1))
+                .render(lang)
         })
         .collect()
 }
 
 /// One line per DBSCAN cluster: the places close enough for one outing.
-fn outings(spots: &[Spot]) -> Vec<String> {
+fn outings(spots: &[Spot], lang: Lang) -> Vec<String> {
     let mut clusters: BTreeMap<i32, Vec<&Spot>> = BTreeMap::new();
     for s in spots {
         if let Some(c) = s.cluster {
@@ -157,11 +162,11 @@ fn outings(spots: &[Spot]) -> Vec<String> {
                 .iter()
                 .flat_map(|a| group.iter().map(move |b| km(a, b)))
                 .fold(0.0, f64::max);
-            let list = match names.split_last() {
-                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-                _ => names.join(""),
-            };
-            format!("Combine {list} in one outing: they are at most {span:.1} km apart.")
+            MESSAGES
+                .text("ai-tourism-outing")
+                .arg("places", and_list(lang, &names))
+                .arg("km", number(lang, span, 1))
+                .render(lang)
         })
         .collect()
 }
@@ -180,6 +185,7 @@ fn travel_advice(
     city: &str,
     departures: &[Departure],
     min_samples: usize,
+    lang: Lang,
 ) -> (Vec<String>, Option<f64>) {
     let mut by_destination: BTreeMap<&str, Vec<&Departure>> = BTreeMap::new();
     for d in departures {
@@ -190,12 +196,13 @@ fn travel_advice(
         .iter()
         .map(|(destination, list)| {
             let times: Vec<&str> = list.iter().map(|d| d.at.as_str()).collect();
-            let hours = list[0].duration_minutes / 60;
-            let minutes = list[0].duration_minutes % 60;
-            let mut line = format!(
-                "{city} to {destination}: daily departures at {}, about {hours}h{minutes:02} on the road.",
-                times.join(", ")
-            );
+            let mut line = MESSAGES
+                .text("ai-tourism-departures")
+                .arg("city", city)
+                .arg("destination", *destination)
+                .arg("times", times.join(", "))
+                .arg("duration", duration(lang, list[0].duration_minutes))
+                .render(lang);
             let trusted = list
                 .iter()
                 .filter_map(|d| Some((d, &d.params.as_ref()?.0)))
@@ -209,12 +216,15 @@ fn travel_advice(
                     .enumerate()
                     .max_by(|a, b| a.1.total_cmp(b.1))
                     .map_or((0, 0.0), |(d, s)| (d, *s));
-                let day = ["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays"][late_day];
-                line.push_str(&format!(
-                    " The most punctual is the {}: it usually leaves {:.0} min after the timetable, \
-                     {day} about {shift:.0} min later ({} observed departures).",
-                    d.at, p.median, p.samples
-                ));
+                let punctual = MESSAGES
+                    .text("ai-tourism-punctual")
+                    .arg("at", &d.at)
+                    .arg("delay", number(lang, p.median, 0))
+                    .arg("day", on_day(late_day))
+                    .arg("shift", number(lang, shift, 0))
+                    .arg("samples", p.samples);
+                line.push(' ');
+                line.push_str(&punctual.render(lang));
             }
             line
         })
@@ -286,6 +296,66 @@ mod tests {
             "{to_douala}"
         );
         assert!(body["prediction_id"].is_string());
+    }
+
+    #[tokio::test]
+    async fn suggestions_are_written_in_the_callers_language() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        synthetic::seed(&app.state.db, 90, synthetic::DEFAULT_SEED)
+            .await
+            .unwrap();
+        refit::run(&app.state.db, 30).await.unwrap().unwrap();
+        let (status, body) = send(
+            app.get("/api/ai/tourism-suggestions/buea")
+                .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let french = lines(&body);
+        assert_eq!(
+            french[0],
+            "Ne manquez pas Mount Cameroon (nature, noté 4,9/5)."
+        );
+        assert!(
+            french
+                .iter()
+                .any(|l| l.starts_with("Combinez ") && l.contains(" en une seule sortie : ")),
+            "{french:?}"
+        );
+        let to_douala = french
+            .iter()
+            .find(|l| {
+                l.starts_with("De Buea à Douala : départs quotidiens à 06:30, 13:00, environ ")
+            })
+            .unwrap_or_else(|| panic!("{french:?}"));
+        assert!(
+            to_douala.contains(" h ")
+                && to_douala.contains("Le plus ponctuel est celui de ")
+                && to_douala.contains("(90 départs observés)."),
+            "{to_douala}"
+        );
+        for english in [
+            "miss",
+            "Combine ",
+            "daily",
+            "punctual",
+            "observed",
+            "timetable",
+        ] {
+            assert!(
+                french.iter().all(|l| !l.contains(english)),
+                "{english} in {french:?}"
+            );
+        }
+        let (status, missing) = send(
+            app.get("/api/ai/tourism-suggestions/paris")
+                .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(
+            (status, missing["message"].as_str()),
+            (404, Some("Ville introuvable"))
+        );
     }
 
     #[tokio::test]

@@ -1,12 +1,13 @@
 //! `POST /api/ai/tourist-guide/{attraction_id}`: a short guide to an
 //! attraction in English or French, written by Gemini from our data about it
 //! (see [`ai::guide`]) under a strict timeout, else a written
-//! fallback in the same language. Guides are cached per attraction, language
+//! fallback in the same language: the body's `language`, else the caller's
+//! (`Accept-Language`, then their account's). Guides are cached per attraction, language
 //! and preferences (a day; a fallback for a minute, so the API is retried).
 //! Logged, with its `prediction_id`.
 
 use ai::guide::{self, Cached, Facts, Language};
-use ai::{NewPrediction, log_prediction};
+use ai::{MESSAGES, NewPrediction, log_prediction};
 use chrono::{DateTime, Utc};
 use domain::tourism::ATTRACTIONS;
 use serde_json::{Value, json};
@@ -21,17 +22,13 @@ pub fn function() -> Function {
 /// The guide wanted.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 struct TouristGuideRequest {
-    /// `en` (default) or `fr`.
-    #[serde(default = "english")]
+    /// `en` or `fr`; by default the caller's language (`Accept-Language`,
+    /// else their account's, else `en`).
     #[schema(example = "fr")]
-    language: String,
+    language: Option<String>,
     /// What the visitor cares about: text or an object (at most 1000 characters as JSON).
     #[schema(value_type = Option<Object>)]
     preferences: Option<Value>,
-}
-
-fn english() -> String {
-    "en".into()
 }
 
 impl TouristGuideRequest {
@@ -49,9 +46,11 @@ impl Validate for TouristGuideRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
             .check(
-                Language::parse(&self.language).is_some(),
+                self.language
+                    .as_deref()
+                    .is_none_or(|l| Language::parse(l).is_some()),
                 "language",
-                "must be \"en\" or \"fr\"",
+                MESSAGES.text("ai-guide-language"),
             )
             .max_len("preferences", self.preferences().as_deref(), 1000)
             .finish()
@@ -85,8 +84,9 @@ struct TouristGuide {
 async fn tourist_guide(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    lang: Lang,
     Path(attraction_id): Path<String>,
-    Json(req): Json<TouristGuideRequest>,
+    Json(mut req): Json<TouristGuideRequest>,
 ) -> ApiResult<Json<TouristGuide>> {
     let sql = format!(
         "SELECT a.id, a.name, c.name AS city, a.description, a.category, a.tags,
@@ -97,8 +97,14 @@ async fn tourist_guide(
         .bind(&attraction_id)
         .fetch_optional(&state.db)
         .await?
-        .ok_or_else(|| not_found("Attraction"))?;
-    let language = Language::parse(&req.language).unwrap_or(Language::En);
+        .ok_or_else(|| not_found(domain::MESSAGES.text("thing-attraction")))?;
+    let language = req
+        .language
+        .as_deref()
+        .and_then(Language::parse)
+        .unwrap_or(Language::from(lang));
+    // Logged as answered.
+    req.language = Some(language.code().to_owned());
     let preferences = req.preferences();
     let (written, cached) = write(&state, &facts, language, preferences.as_deref()).await;
     let answer = TouristGuide {
@@ -355,6 +361,51 @@ mod tests {
         let plain = TestApp::spawn(vec![super::function()]).await;
         let (_, body) = guide(&plain, "douala-waterfront", json!({})).await;
         assert_eq!(body["source"], "fallback");
+    }
+
+    #[tokio::test]
+    async fn without_a_language_the_guide_is_in_the_callers() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let ask = |body: Value, lang: &str| {
+            send(
+                app.post("/api/ai/tourist-guide/buea-mount-cameroon", &body)
+                    .header("accept-language", lang),
+            )
+        };
+        let (status, french) = ask(json!({}), "fr-CM").await;
+        assert_eq!(status, 200, "{french}");
+        assert_eq!(french["language"], "fr");
+        let text = french["guide"].as_str().unwrap();
+        assert!(
+            text.contains("Idéal pour : ") && text.contains("emportez de l’eau"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Good for") && !text.contains("Visitors"),
+            "{text}"
+        );
+        let (_, asked) = ask(json!({"language": "en"}), "fr").await;
+        assert_eq!(asked["language"], "en", "the body's language wins");
+        assert!(asked["guide"].as_str().unwrap().contains("Good for: "));
+        let logged: Value =
+            sqlx::query_scalar("SELECT input FROM ai_predictions WHERE id = $1::text::uuid")
+                .bind(french["prediction_id"].as_str().unwrap())
+                .fetch_one(&app.state.db)
+                .await
+                .unwrap();
+        assert_eq!(logged["language"], "fr", "logged as answered");
+        let (status, again) = ask(json!({}), "fr").await;
+        assert_eq!(status, 200);
+        assert_eq!(again["cached"], true, "one cache entry per language");
+        let (status, body) = send(
+            app.post("/api/ai/tourist-guide/nope", &json!({}))
+                .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Site touristique introuvable"))
+        );
     }
 
     #[tokio::test]

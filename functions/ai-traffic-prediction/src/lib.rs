@@ -158,6 +158,15 @@ mod tests {
             (status, body["message"].as_str()),
             (404, Some("Route not found"))
         );
+        let (status, body) = send(
+            app.get("/api/ai/traffic-prediction/nope")
+                .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Trajet introuvable"))
+        );
         assert_eq!(predict(&app, "a%00b").await.0, 422);
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ai_predictions")
             .fetch_one(&app.state.db)

@@ -1,7 +1,7 @@
-//! `GET /api/attractions/{attraction_id}`: one attraction, with its latest
-//! three reviews.
+//! `GET /api/attractions/{attraction_id}`: one attraction, described in the
+//! caller's language, with its latest three reviews (as their authors wrote them).
 
-use domain::tourism::{Attraction, SELECT_ATTRACTIONS, reviews_of};
+use domain::tourism::{Attraction, SELECT_ATTRACTIONS, Translations, reviews_of};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -10,19 +10,26 @@ pub fn function() -> Function {
 }
 
 /// One attraction and its latest three reviews; 404 when unknown.
+///
+/// `description` is in the caller's language; `?translations=true` adds
+/// `descriptions` in each language. Reviews stay as their authors wrote them.
 #[utoipa::path(get, path = "/api/attractions/{attraction_id}", tag = "Tourism",
-    params(("attraction_id" = String, Path, example = "douala-waterfront")),
-    responses((status = 200, body = Attraction), (status = 404, body = ErrorBody)))]
+    params(("attraction_id" = String, Path, example = "douala-waterfront"), Translations),
+    responses((status = 200, body = Attraction), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn get_attraction(
     State(ReadDb(db)): State<ReadDb>,
     Path(attraction_id): Path<String>,
+    lang: Lang,
+    Query(translations): Query<Translations>,
 ) -> ApiResult<Json<Attraction>> {
     let sql = format!("{SELECT_ATTRACTIONS} WHERE a.id = $1");
-    let mut attraction: Attraction = sqlx::query_as(&sql)
+    let mut attraction = sqlx::query_as::<_, Attraction>(&sql)
         .bind(&attraction_id)
         .fetch_optional(&db)
         .await?
-        .ok_or_else(|| not_found("Attraction"))?;
+        .ok_or_else(|| not_found(domain::MESSAGES.text("thing-attraction")))?
+        .localized(lang, translations);
     attraction.app.reviews = reviews_of(&db, &attraction_id, 3, 0).await?;
     Ok(Json(attraction))
 }
@@ -129,6 +136,91 @@ mod tests {
         assert_eq!(third["images"], json!(["https://img.example/b.jpg"]));
         assert!(third["id"].as_str().unwrap().len() == 36);
         assert!(third["date"].as_str().unwrap().contains('T'));
+    }
+
+    const WATERFRONT_EN: &str = "Scenic harbor views with bustling fish markets and fresh seafood stalls. Perfect for sunset viewing and experiencing local commerce.";
+
+    /// `GET /api/attractions/douala-waterfront{query}`, with `accept_language` if any.
+    async fn waterfront(app: &TestApp, query: &str, accept_language: Option<&str>) -> Value {
+        let mut request = app.get(&format!("/api/attractions/douala-waterfront{query}"));
+        if let Some(value) = accept_language {
+            request = request.header("accept-language", value);
+        }
+        let (status, body) = send(request).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    #[tokio::test]
+    async fn the_description_is_in_the_callers_language_and_both_on_request() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        assert_eq!(
+            waterfront(&app, "", None).await["description"],
+            WATERFRONT_EN
+        );
+        let french = waterfront(&app, "", Some("fr")).await;
+        let fr = french["description"].as_str().unwrap();
+        assert!(fr.starts_with("De belles vues sur le port"), "{fr}");
+        assert_eq!(french["name"], "Douala Waterfront");
+        assert_eq!(french.get("descriptions"), None);
+        let rather_english = waterfront(&app, "", Some("fr;q=0.5, en;q=0.9")).await;
+        assert_eq!(rather_english["description"], WATERFRONT_EN);
+
+        let both = waterfront(&app, "?translations=true", None).await;
+        assert_eq!(both["description"], WATERFRONT_EN);
+        assert_eq!(both["descriptions"], json!({"en": WATERFRONT_EN, "fr": fr}));
+        assert_eq!(both["cityId"], "douala", "every other field is still there");
+    }
+
+    #[tokio::test]
+    async fn reviews_stay_as_written_whatever_the_language() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query("INSERT INTO users (uid, display_name) VALUES ('u1', 'Ada')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO reviews (attraction_id, user_id, rating, comment)
+             VALUES ('douala-waterfront', 'u1', 5, 'Great fish at sunset')",
+        )
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+        let body = waterfront(&app, "", Some("fr")).await;
+        assert_eq!(body["reviews"][0]["comment"], "Great fish at sunset");
+    }
+
+    #[tokio::test]
+    async fn a_signed_in_user_reads_their_stored_language() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let signed_in = || {
+            send(
+                app.get("/api/attractions/douala-waterfront")
+                    .bearer_auth(app.token("ada")),
+            )
+        };
+        let (status, body) = signed_in().await;
+        assert_eq!(status, 200);
+        assert_eq!(body["description"], WATERFRONT_EN);
+        sqlx::query("UPDATE users SET language = 'fr' WHERE uid = 'ada'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let (_, body) = signed_in().await;
+        let fr = body["description"].as_str().unwrap();
+        assert!(fr.starts_with("De belles vues sur le port"), "{fr}");
+
+        let (status, body) = send(
+            app.get("/api/attractions/nope")
+                .bearer_auth(app.token("ada")),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(body["message"], "Site touristique introuvable");
+        assert_eq!(
+            body["detail"], "Attraction not found",
+            "detail stays English"
+        );
     }
 
     #[tokio::test]

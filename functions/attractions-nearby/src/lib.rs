@@ -1,7 +1,8 @@
 //! `GET /api/attractions/nearby?lat=&lon=&radius_km=`: attractions within a
-//! radius of a point, nearest first, distances computed by PostGIS on the spheroid.
+//! radius of a point, nearest first, distances computed by PostGIS on the
+//! spheroid; described in the caller's language.
 
-use domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction};
+use domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction, Translations};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -34,7 +35,7 @@ impl Validate for Near {
             .range("lat", self.lat, -90.0, 90.0)
             .range("lon", self.lon, -180.0, 180.0)
             .range("radius_km", self.radius_km, 0.0, 200.0)
-            .check(self.radius_km > 0.0, "radius_km", "must be greater than 0")
+            .positive("radius_km", self.radius_km)
             .finish()
     }
 }
@@ -56,11 +57,16 @@ struct NearbyResults {
 }
 
 /// Attractions within `radius_km` of (`lat`, `lon`), nearest first.
-#[utoipa::path(get, path = "/api/attractions/nearby", tag = "Tourism", params(Near),
+///
+/// `description` is in the caller's language; `?translations=true` adds
+/// `descriptions` in each language.
+#[utoipa::path(get, path = "/api/attractions/nearby", tag = "Tourism", params(Near, Translations),
     responses((status = 200, body = NearbyResults), (status = 422, body = ErrorBody)))]
 async fn nearby_attractions(
     State(ReadDb(db)): State<ReadDb>,
+    lang: Lang,
     Query(near): Query<Near>,
+    Query(translations): Query<Translations>,
 ) -> ApiResult<Json<NearbyResults>> {
     let sql = format!(
         "WITH here AS (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS g)
@@ -69,12 +75,19 @@ async fn nearby_attractions(
          WHERE ST_DWithin(a.location::geography, here.g, $3 * 1000.0)
          ORDER BY distance_km, a.id"
     );
-    let results = sqlx::query_as(&sql)
+    let results: Vec<NearbyAttraction> = sqlx::query_as(&sql)
         .bind(near.lat)
         .bind(near.lon)
         .bind(near.radius_km)
         .fetch_all(&db)
         .await?;
+    let results = results
+        .into_iter()
+        .map(|r| NearbyAttraction {
+            attraction: r.attraction.localized(lang, translations),
+            ..r
+        })
+        .collect();
     Ok(Json(NearbyResults { results }))
 }
 
@@ -178,6 +191,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn descriptions_follow_the_callers_language() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let near = "/api/attractions/nearby?lat=4.052&lon=9.7679&radius_km=0.1";
+        let (_, english) = send(app.get(near)).await;
+        let en = english["results"][0]["description"].as_str().unwrap();
+        assert!(en.starts_with("Scenic harbor views"), "{en}");
+        let (status, french) = send(
+            app.get(&format!("{near}&translations=true"))
+                .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let waterfront = &french["results"][0];
+        let fr = waterfront["description"].as_str().unwrap();
+        assert!(fr.starts_with("De belles vues sur le port"), "{fr}");
+        assert_eq!(waterfront["descriptions"], json!({"en": en, "fr": fr}));
+        assert!(
+            waterfront["distance_km"].is_f64(),
+            "the distance is still there"
+        );
+    }
+
+    #[tokio::test]
     async fn out_of_range_coordinates_are_422() {
         let app = TestApp::spawn(vec![super::function()]).await;
         for (query, field) in [
@@ -193,5 +229,7 @@ mod tests {
             assert_eq!(status, 422, "{query}");
             assert_eq!(body["detail"][0]["loc"], json!(["query", field]), "{query}");
         }
+        let (_, body) = send(app.get("/api/attractions/nearby?lat=4&lon=9&radius_km=0")).await;
+        assert_eq!(body["detail"][0]["msg"], "must be greater than 0");
     }
 }

@@ -1,7 +1,8 @@
 //! `POST /api/attractions/search`: attractions whose name, description or
-//! category contains the query, ignoring case and accents.
+//! category contains the query, ignoring case and accents. The description
+//! searched is the one the caller reads: French callers find French words.
 
-use domain::tourism::{Attraction, SELECT_ATTRACTIONS};
+use domain::tourism::{Attraction, SELECT_ATTRACTIONS, Translations};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -38,29 +39,41 @@ struct SearchResults {
 }
 
 /// Searches attractions by text, optionally within a city or category.
+///
+/// `description` is in the caller's language, and so is the description
+/// searched; `?translations=true` adds `descriptions` in each language.
 #[utoipa::path(post, path = "/api/attractions/search", tag = "Tourism",
-    request_body = SearchRequest,
+    request_body = SearchRequest, params(Translations),
     responses((status = 200, body = SearchResults), (status = 422, body = ErrorBody)))]
 async fn search_attractions(
     State(ReadDb(db)): State<ReadDb>,
+    lang: Lang,
+    Query(translations): Query<Translations>,
     Json(req): Json<SearchRequest>,
 ) -> ApiResult<Json<SearchResults>> {
     let sql = format!(
         r"{SELECT_ATTRACTIONS}
-         WHERE (fold(a.name) LIKE fold($1) ESCAPE '\' OR fold(a.description) LIKE fold($1) ESCAPE '\'
+         WHERE (fold(a.name) LIKE fold($1) ESCAPE '\'
+                OR fold(CASE WHEN $5 = 'fr' THEN COALESCE(NULLIF(btrim(a.description_fr), ''), a.description)
+                             ELSE a.description END) LIKE fold($1) ESCAPE '\'
                 OR fold(a.category) LIKE fold($1) ESCAPE '\')
            AND ($2::text IS NULL OR a.city_id = $2)
            AND ($3::text IS NULL OR fold(a.category) = fold($3))
            AND a.rating >= $4
          ORDER BY a.rating DESC, a.name"
     );
-    let results = sqlx::query_as(&sql)
+    let results: Vec<Attraction> = sqlx::query_as(&sql)
         .bind(contains_pattern(&req.query))
         .bind(req.city_id)
         .bind(req.category)
         .bind(req.min_rating)
+        .bind(lang.code())
         .fetch_all(&db)
         .await?;
+    let results = results
+        .into_iter()
+        .map(|a| a.localized(lang, translations))
+        .collect();
     Ok(Json(SearchResults { results }))
 }
 
@@ -190,6 +203,50 @@ mod tests {
             "the zoo's 5 stars lift it from 4.1; the mountain's 1.5 drops it"
         );
         assert_eq!(body["results"][0]["rating"], 5.0);
+    }
+
+    #[tokio::test]
+    async fn french_callers_read_and_search_the_french_descriptions() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let search = |query: &'static str, accept: &'static str| {
+            send(
+                app.post(query, &json!({"query": "coucher du soleil"}))
+                    .header("accept-language", accept),
+            )
+        };
+        let (status, body) = search("/api/attractions/search", "fr").await;
+        assert_eq!(status, 200);
+        assert_eq!(ids(&body), ["douala-waterfront"]);
+        let fr = body["results"][0]["description"].as_str().unwrap();
+        assert!(fr.contains("coucher du soleil"), "{fr}");
+        assert_eq!(body["results"][0].get("descriptions"), None);
+
+        let (_, body) = search("/api/attractions/search", "en").await;
+        assert_eq!(
+            ids(&body).len(),
+            0,
+            "English readers search the English text"
+        );
+
+        let (_, body) = search("/api/attractions/search?translations=true", "fr, en;q=0.5").await;
+        let waterfront = &body["results"][0];
+        assert_eq!(waterfront["descriptions"]["fr"], fr);
+        let en = waterfront["descriptions"]["en"].as_str().unwrap();
+        assert!(en.starts_with("Scenic harbor views"), "{en}");
+
+        let (_, body) = send(
+            app.post(
+                "/api/attractions/search",
+                &json!({"query": "MUSEE", "city_id": "douala"}),
+            )
+            .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(
+            ids(&body),
+            ["douala-littoral-state-museum"],
+            "accents fold in French too"
+        );
     }
 
     #[tokio::test]

@@ -4,8 +4,7 @@
 //! cancelling twice (or two retries racing) returns the seats only once.
 
 use chrono::{DateTime, Utc};
-use domain::bookings::local_time;
-use domain::users;
+use domain::{MESSAGES, users};
 use serde_json::json;
 use shared::idempotency::{self, IdempotencyKey};
 use shared::notifications::{self, Kind, NewNotification};
@@ -15,7 +14,7 @@ use uuid::Uuid;
 
 /// This function: its route and manifest.
 pub fn function() -> Function {
-    shared::function!(OpenApiRouter::new().routes(routes!(cancel)))
+    shared::function!(OpenApiRouter::new().routes(routes!(cancel))).messages(&MESSAGES)
 }
 
 /// A cancelled booking.
@@ -43,7 +42,7 @@ async fn cancel(
     key: IdempotencyKey,
     Path(booking_id): Path<String>,
 ) -> ApiResult<Json<BookingCancelled>> {
-    let id = Uuid::try_parse(&booking_id).map_err(|_| not_found("Booking"))?;
+    let id = Uuid::try_parse(&booking_id).map_err(|_| booking_not_found())?;
     let mut notified = None;
     let answer = idempotency::once(
         &state.db,
@@ -100,7 +99,7 @@ async fn release(
     // The user, the departure, then the booking: the order every seat write
     // locks in, so a deletion running beside this waits or is waited for.
     if !users::hold(conn, uid).await? {
-        return Err(not_found("Booking"));
+        return Err(booking_not_found());
     }
     sqlx::query(LOCK_DEPARTURE)
         .bind(id)
@@ -132,28 +131,27 @@ async fn release(
 }
 
 async fn notify(conn: &mut PgConnection, uid: &str, id: Uuid, r: &Released) -> ApiResult<Uuid> {
-    let seats = if r.passengers == 1 {
-        "1 seat".to_owned()
-    } else {
-        format!("{} seats", r.passengers)
-    };
     notifications::insert(
         conn,
         &NewNotification {
             user_id: uid,
             kind: Kind::BookingConfirmation,
-            title: format!("Booking cancelled: {} → {}", r.origin, r.destination),
-            body: format!(
-                "Your {seats} on {} → {}, departing {}, are released.",
-                r.origin,
-                r.destination,
-                local_time(r.departure_time)
-            ),
+            text: MESSAGES
+                .text("booking-cancelled")
+                .arg("origin", &r.origin)
+                .arg("destination", &r.destination)
+                .arg("count", r.passengers)
+                .arg("departure", r.departure_time),
             data: json!({"bookingId": id, "status": "cancelled"}),
         },
     )
     .await
     .map_err(Into::into)
+}
+
+/// `404 "Booking not found"`: unknown, malformed or someone else's.
+fn booking_not_found() -> ApiError {
+    not_found(MESSAGES.text("thing-booking"))
 }
 
 /// Nothing changed: fine when already cancelled, else say why.
@@ -167,18 +165,17 @@ async fn why_not(conn: &mut PgConnection, uid: &str, id: Uuid) -> ApiResult<()> 
     .fetch_optional(conn)
     .await?;
     match found {
-        None => Err(not_found("Booking")),
+        None => Err(booking_not_found()),
         Some((status, _)) if status == "cancelled" => Ok(()),
-        Some(_) => Err(bad_request(
-            "This trip has already departed and can no longer be cancelled",
-        )),
+        Some(_) => Err(bad_request(MESSAGES.text("trip-departed"))),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
+    use chrono::{DateTime, Duration, Utc};
     use serde_json::Value;
+    use shared::i18n::Lang;
     use shared::testing::{TestApp, assert_seats_add_up, insert_booking, insert_departure, send};
     use uuid::Uuid;
 
@@ -237,13 +234,29 @@ mod tests {
             state_of(&app, id, &route).await,
             (seats + 3, "cancelled".into(), 1)
         );
-        let (category, title, data): (String, String, Value) =
-            sqlx::query_as("SELECT category, title, data FROM notifications WHERE user_id = 'ada'")
+        let (category, title, text, key, data): (String, String, String, Option<String>, Value) =
+            sqlx::query_as(
+                "SELECT category, title, body, message_key, data FROM notifications WHERE user_id = 'ada'",
+            )
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(category, "booking_confirmation");
+        assert_eq!(key.as_deref(), Some("booking-cancelled"));
+        assert_eq!(title, "Booking cancelled: Yaounde → Douala");
+        let departs: DateTime<Utc> =
+            sqlx::query_scalar("SELECT departure_time FROM travel_routes WHERE id = $1")
+                .bind(&route)
                 .fetch_one(&app.state.db)
                 .await
                 .unwrap();
-        assert_eq!(category, "booking_confirmation");
-        assert!(title.starts_with("Booking cancelled: "), "{title}");
+        assert_eq!(
+            text,
+            format!(
+                "Your 3 seats on Yaounde → Douala, departing {}, are released.",
+                shared::i18n::datetime(Lang::En, departs)
+            )
+        );
         assert_eq!(data["bookingId"], id.to_string());
         let cancelled_at: bool =
             sqlx::query_scalar("SELECT cancelled_at IS NOT NULL FROM bookings WHERE id = $1")
@@ -317,6 +330,16 @@ mod tests {
             );
         }
         assert_eq!(state_of(&app, id, &route).await, before);
+        sqlx::query("INSERT INTO users (uid, language) VALUES ('bob', 'fr') ON CONFLICT (uid) DO UPDATE SET language = 'fr'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let (status, body) = cancel(&app, "bob", &id.to_string(), None).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Réservation introuvable")),
+            "in the language bob chose"
+        );
         let (status, _) = send(
             app.client
                 .post(app.url(&format!("/api/bookings/{id}/cancel"))),
@@ -336,6 +359,22 @@ mod tests {
         assert_eq!(
             body["message"],
             "This trip has already departed and can no longer be cancelled"
+        );
+
+        let (status, body) = send(
+            app.client
+                .post(app.url(&format!("/api/bookings/{id}/cancel")))
+                .bearer_auth(app.token("ada"))
+                .header("Accept-Language", "fr"),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "detail": "This trip has already departed and can no longer be cancelled",
+                "message": "Ce voyage est déjà parti et ne peut plus être annulé"
+            })
         );
         assert_eq!(state_of(&app, id, &route).await, before);
         assert_seats_add_up(&app.state.db).await;

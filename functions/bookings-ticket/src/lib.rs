@@ -29,7 +29,8 @@ async fn ticket(
     user: AuthUser,
     Path(booking_id): Path<String>,
 ) -> ApiResult<Json<TicketLink>> {
-    let id = Uuid::try_parse(&booking_id).map_err(|_| not_found("Booking"))?;
+    let id = Uuid::try_parse(&booking_id)
+        .map_err(|_| not_found(domain::MESSAGES.text("thing-booking")))?;
     let mine: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1 AND user_id = $2)")
             .bind(id)
@@ -37,7 +38,7 @@ async fn ticket(
             .fetch_one(&state.db)
             .await?;
     if !mine {
-        return Err(not_found("Booking"));
+        return Err(not_found(domain::MESSAGES.text("thing-booking")));
     }
     Ok(Json(TicketLink {
         url: ticket_url(&state.config, id)?,

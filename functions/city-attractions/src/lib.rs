@@ -1,6 +1,7 @@
-//! `GET /api/cities/{city_id}/attractions`: a city's attractions, best rated first.
+//! `GET /api/cities/{city_id}/attractions`: a city's attractions, best rated
+//! first, described in the caller's language.
 
-use domain::tourism::{Attraction, SELECT_ATTRACTIONS};
+use domain::tourism::{Attraction, SELECT_ATTRACTIONS, Translations};
 use shared::prelude::*;
 
 /// This function: its route and manifest.
@@ -9,12 +10,18 @@ pub fn function() -> Function {
 }
 
 /// The attractions of one city; 404 when the city does not exist.
+///
+/// `description` is in the caller's language; `?translations=true` adds
+/// `descriptions` in each language.
 #[utoipa::path(get, path = "/api/cities/{city_id}/attractions", tag = "Tourism",
-    params(("city_id" = String, Path, example = "douala")),
-    responses((status = 200, body = [Attraction]), (status = 404, body = ErrorBody)))]
+    params(("city_id" = String, Path, example = "douala"), Translations),
+    responses((status = 200, body = [Attraction]), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn city_attractions(
     State(state): State<AppState>,
     Path(city_id): Path<String>,
+    lang: Lang,
+    Query(translations): Query<Translations>,
 ) -> ApiResult<Json<Vec<Attraction>>> {
     let sql = format!("{SELECT_ATTRACTIONS} WHERE a.city_id = $1 ORDER BY a.rating DESC, a.name");
     let attractions: Vec<Attraction> = sqlx::query_as(&sql)
@@ -22,9 +29,14 @@ async fn city_attractions(
         .fetch_all(&state.db_read)
         .await?;
     if attractions.is_empty() && !city_exists(&state, &city_id).await? {
-        return Err(not_found("City"));
+        return Err(not_found(domain::MESSAGES.text("thing-city")));
     }
-    Ok(Json(attractions))
+    Ok(Json(
+        attractions
+            .into_iter()
+            .map(|a| a.localized(lang, translations))
+            .collect(),
+    ))
 }
 
 async fn city_exists(state: &AppState, city_id: &str) -> Result<bool, sqlx::Error> {
@@ -150,6 +162,59 @@ mod tests {
             (200, json!([])),
             "a known city with none listed"
         );
+    }
+
+    #[tokio::test]
+    async fn descriptions_follow_the_callers_language() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let list = |query: &'static str, accept: &'static str| {
+            send(
+                app.get(&format!("/api/cities/buea/attractions{query}"))
+                    .header("accept-language", accept),
+            )
+        };
+        let (status, english) = list("", "en").await;
+        assert_eq!(status, 200);
+        let mount_en = english[0]["description"].as_str().unwrap();
+        assert!(
+            mount_en.starts_with("Africa's highest mountain"),
+            "{mount_en}"
+        );
+
+        let (_, french) = list("", "fr-FR,fr;q=0.9").await;
+        assert_eq!(
+            pluck(&french, "id"),
+            pluck(&english, "id"),
+            "same list, same order"
+        );
+        let mount_fr = french[0]["description"].as_str().unwrap();
+        assert!(
+            mount_fr.starts_with("La plus haute montagne d’Afrique"),
+            "{mount_fr}"
+        );
+        assert!(
+            french
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a.get("descriptions").is_none())
+        );
+
+        let (_, both) = list("?translations=true", "en;q=0.9, fr;q=0.5").await;
+        assert_eq!(both[0]["description"], mount_en);
+        assert_eq!(
+            both[0]["descriptions"],
+            json!({"en": mount_en, "fr": mount_fr})
+        );
+
+        let (status, body) = send(
+            app.get("/api/cities/atlantis/attractions")
+                .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(body["message"], "Ville introuvable");
+        assert_eq!(body["detail"], "City not found");
     }
 
     #[tokio::test]

@@ -23,6 +23,9 @@ pub fn function() -> Function {
     )
 }
 
+/// What these pages say, in English and French (`locales/`).
+pub static MESSAGES: shared::i18n::Catalog = shared::catalog!("docs");
+
 /// The API's OpenAPI document (generated, see the crate docs).
 pub const DOCUMENT: &str = include_str!("../openapi.json");
 
@@ -77,7 +80,7 @@ async fn asset(Path(asset): Path<String>) -> ApiResult<Response> {
             b"window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });",
             "text/javascript",
         ),
-        _ => return Err(not_found("Asset")),
+        _ => return Err(not_found(MESSAGES.text("docs-thing-asset"))),
     };
     Ok((
         [
@@ -190,7 +193,16 @@ mod tests {
                 }
             }
         }
-        let (status, _) = send(app.get("/docs/secrets.txt")).await;
-        assert_eq!(status, 404);
+        let (status, body) = send(app.get("/docs/secrets.txt")).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Asset not found"))
+        );
+        let (status, body) =
+            send(app.get("/docs/secrets.txt").header("Accept-Language", "fr")).await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Fichier introuvable"))
+        );
     }
 }

@@ -21,7 +21,8 @@ async fn dismiss_notification(
     user: AuthUser,
     Path(notification_id): Path<String>,
 ) -> ApiResult<Json<Acknowledged>> {
-    let id = Uuid::parse_str(&notification_id).map_err(|_| not_found("Notification"))?;
+    let id = Uuid::parse_str(&notification_id)
+        .map_err(|_| not_found(shared::i18n::MESSAGES.text("thing-notification")))?;
     let marked = sqlx::query(
         "UPDATE notifications SET read = true, read_at = COALESCE(read_at, now())
          WHERE id = $1 AND user_id = $2",
@@ -31,7 +32,7 @@ async fn dismiss_notification(
     .execute(&db)
     .await?;
     if marked.rows_affected() == 0 {
-        return Err(not_found("Notification"));
+        return Err(not_found(shared::i18n::MESSAGES.text("thing-notification")));
     }
     Ok(Json(Acknowledged::new("Notification dismissed")))
 }
@@ -55,8 +56,9 @@ mod tests {
             &NewNotification {
                 user_id: uid,
                 kind: Kind::TripUpdate,
-                title: "Departure moved".into(),
-                body: "Your bus now leaves at 08:30.".into(),
+                text: shared::i18n::MESSAGES
+                    .text("new-sign-in")
+                    .arg("device", "Pixel 8 (android)"),
                 data: json!({}),
             },
         )

@@ -1,5 +1,6 @@
 //! `GET /api/notifications`: the caller's notifications, newest first, a page
-//! at a time, each in the original's fields and the app's (see `functions/docs/openapi.json`).
+//! at a time, each in the original's fields and the app's (see `functions/docs/openapi.json`),
+//! written in the caller's language: changing one's language rewrites the history too.
 
 use shared::notifications::{Notification, NotificationRow, SELECT_NOTIFICATIONS};
 use shared::prelude::*;
@@ -7,6 +8,7 @@ use shared::prelude::*;
 /// This function: its route and manifest.
 pub fn function() -> Function {
     shared::function!(OpenApiRouter::new().routes(routes!(list_notifications)))
+        .messages(&domain::MESSAGES)
 }
 
 /// Which page: `?page=1&pageSize=20`, at most 100.
@@ -24,14 +26,17 @@ pub struct NotificationPage {
     pub has_more: bool,
 }
 
-/// The caller's notifications, newest first (`pageSize` 20 by default, at most 100).
+/// The caller's notifications, newest first (`pageSize` 20 by default, at
+/// most 100), in the language `Accept-Language` names, else the user's own.
 #[utoipa::path(get, path = "/api/notifications", tag = "Notifications",
-    security(("FirebaseAuth" = [])), params(Page),
+    security(("FirebaseAuth" = [])), params(Page, ("Accept-Language" = Option<String>, Header,
+        description = "`fr` or `en` (q-values honoured); without it, the user's stored language")),
     responses((status = 200, body = NotificationPage), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn list_notifications(
     State(Db(db)): State<Db>,
     user: AuthUser,
+    lang: Lang,
     Query(page): Query<Page>,
 ) -> ApiResult<Json<NotificationPage>> {
     let sql = format!(
@@ -46,7 +51,7 @@ async fn list_notifications(
     let has_more = rows.len() as i64 > page.size();
     rows.truncate(page.size() as usize);
     Ok(Json(NotificationPage {
-        notifications: rows.into_iter().map(Notification::from).collect(),
+        notifications: rows.into_iter().map(|row| row.render(lang)).collect(),
         page: page.page(),
         page_size: page.size(),
         has_more,
@@ -68,17 +73,16 @@ mod tests {
             .execute(db)
             .await
             .unwrap();
-        let mut conn = db.acquire().await.unwrap();
-        let id = notifications::insert(
-            &mut conn,
-            &NewNotification {
-                user_id: uid,
-                kind: Kind::BookingConfirmation,
-                title: title.into(),
-                body: format!("{title} body"),
-                data: json!({"bookingId": "b-1", "actionUrl": "https://app.test/t/1"}),
-            },
+        // A row as written before notifications kept their message: its text as stored.
+        let id: Uuid = sqlx::query_scalar(
+            "INSERT INTO notifications (user_id, title, body, category, data)
+             VALUES ($1, $2, $3, 'booking_confirmation', $4) RETURNING id",
         )
+        .bind(uid)
+        .bind(title)
+        .bind(format!("{title} body"))
+        .bind(json!({"bookingId": "b-1", "actionUrl": "https://app.test/t/1"}))
+        .fetch_one(db)
         .await
         .unwrap();
         sqlx::query(
@@ -223,5 +227,108 @@ mod tests {
         let (status, body) = send(app.get("/api/notifications")).await;
         assert_eq!(status, 401);
         assert_eq!(body["message"], "Not authenticated");
+    }
+
+    /// A booking notice as travels-book writes it: 2 seats, 7,600 XAF, leaving
+    /// at 06:00 WAT on Saturday 5 December 2026.
+    async fn booking_notice(app: &TestApp, uid: &str) {
+        notify(app, uid, "placeholder", 0).await;
+        let departure = chrono::DateTime::parse_from_rfc3339("2026-12-05T05:00:00Z").unwrap();
+        let text = domain::MESSAGES
+            .text("booking-confirmed")
+            .arg("origin", "Yaoundé")
+            .arg("destination", "Douala")
+            .arg("seats", domain::MESSAGES.text("seats").arg("count", 2))
+            .arg("departure", departure.to_utc())
+            .xaf("total", 7600.0);
+        let mut conn = app.state.db.acquire().await.unwrap();
+        sqlx::query("DELETE FROM notifications WHERE user_id = $1")
+            .bind(uid)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let n = NewNotification {
+            user_id: uid,
+            kind: Kind::BookingConfirmation,
+            text,
+            data: json!({}),
+        };
+        notifications::insert(&mut conn, &n).await.unwrap();
+    }
+
+    async fn first(app: &TestApp, uid: &str, accept_language: Option<&str>) -> (String, String) {
+        let mut request = app.get("/api/notifications").bearer_auth(app.token(uid));
+        if let Some(value) = accept_language {
+            request = request.header("accept-language", value);
+        }
+        let (status, body) = send(request).await;
+        assert_eq!(status, 200, "{body}");
+        let n = &body["notifications"][0];
+        assert_eq!(n["message"], n["body"]);
+        (
+            n["title"].as_str().unwrap().into(),
+            n["body"].as_str().unwrap().into(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_notice_reads_in_the_readers_language_and_follows_a_change_of_language() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        booking_notice(&app, "ada").await;
+
+        let english = first(&app, "ada", None).await;
+        assert_eq!(english.0, "Booking confirmed: Yaoundé → Douala");
+        assert_eq!(
+            english.1,
+            "2 seats on Yaoundé → Douala, departing Sat 5 Dec 2026, 06:00 WAT. Total 7,600 XAF."
+        );
+        let french = first(&app, "ada", Some("fr-CM, fr;q=0.9, en;q=0.5")).await;
+        assert_eq!(french.0, "Réservation confirmée : Yaoundé → Douala");
+        assert_eq!(
+            french.1,
+            "2 places sur Yaoundé → Douala, départ le sam. 5 déc. 2026 à 06:00 WAT. \
+             Total 7\u{202F}600\u{202F}XAF."
+        );
+
+        // The profile says French: the same history now reads in French...
+        sqlx::query("UPDATE users SET language = 'fr' WHERE uid = 'ada'")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(first(&app, "ada", None).await, french);
+        // ...unless the request itself asks for English.
+        assert_eq!(first(&app, "ada", Some("en")).await, english);
+    }
+
+    #[tokio::test]
+    async fn errors_speak_the_callers_language_and_keep_their_detail() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let ask = |lang: &'static str| {
+            app.get("/api/notifications?pageSize=0")
+                .bearer_auth(app.token("ada"))
+                .header("accept-language", lang)
+        };
+        let (status, english) = send(ask("en")).await;
+        assert_eq!(status, 422);
+        assert_eq!(english["message"], "pageSize: must be between 1 and 100");
+        let (status, french) = send(ask("fr")).await;
+        assert_eq!(status, 422);
+        assert_eq!(
+            french["message"],
+            "pageSize : doit être compris entre 1 et 100"
+        );
+        assert_eq!(
+            french["detail"], english["detail"],
+            "detail is for machines"
+        );
+
+        let (status, body) = send(
+            app.get("/api/notifications")
+                .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(status, 401);
+        assert_eq!(body["message"], "Non authentifié");
+        assert_eq!(body["detail"], "Not authenticated");
     }
 }

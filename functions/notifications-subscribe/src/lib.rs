@@ -10,6 +10,9 @@ pub fn function() -> Function {
     shared::function!(OpenApiRouter::new().routes(routes!(subscribe)))
 }
 
+/// What this function says, in English and French (`locales/`).
+pub static MESSAGES: shared::i18n::Catalog = shared::catalog!("notifications-subscribe");
+
 /// A device to push to.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PushSubscription {
@@ -27,15 +30,22 @@ pub struct PushSubscription {
 impl Validate for PushSubscription {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
-            .check(!self.token.is_empty(), "token", "must not be empty")
+            .not_empty("token", &self.token)
             .max_len("token", Some(&self.token), 4096)
-            .check(self.channels.len() <= 20, "channels", "at most 20 channels")
+            .check(
+                self.channels.len() <= 20,
+                "channels",
+                MESSAGES.text("push-at-most-channels").arg("max", 20),
+            )
             .check(
                 self.channels
                     .iter()
                     .all(|c| (1..=64).contains(&c.chars().count())),
                 "channels",
-                "each channel must be 1 to 64 characters",
+                MESSAGES
+                    .text("push-channel-length")
+                    .arg("min", 1)
+                    .arg("max", 64),
             )
             .finish()
     }
@@ -163,6 +173,18 @@ mod tests {
             );
         }
         assert_eq!(rows(&app).await, []);
+        let (status, answer) = send(
+            app.post(
+                "/api/notifications/subscribe",
+                &json!({"token": "t", "channels": many}),
+            )
+            .bearer_auth(app.token("ada"))
+            .header("Accept-Language", "fr"),
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(answer["message"], "channels : au plus 20 canaux");
+        assert_eq!(answer["detail"][0]["msg"], "at most 20 channels");
         let (status, _) = subscribe(&app, "ada", &json!({"token": "x".repeat(4096)})).await;
         assert_eq!(status, 200, "4096 characters and no channels are fine");
     }

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
+use shared::i18n::Lang;
 use shared::notifications::{self, Kind, NewNotification, Notification};
 use shared::push::{PushReport, deliver};
 use shared::testing::{TestApp, send, serve};
@@ -165,7 +166,7 @@ async fn subscribe(app: &TestApp, uid: &str, device: &str) {
     assert_eq!(status, 200, "{body}");
 }
 
-/// Writes a booking confirmation for `uid`; the stored notification.
+/// Writes a sign-in notice for `uid`; the stored notification, in English.
 async fn notification(app: &TestApp, uid: &str) -> Notification {
     sqlx::query("INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(uid)
@@ -178,8 +179,9 @@ async fn notification(app: &TestApp, uid: &str) -> Notification {
         &NewNotification {
             user_id: uid,
             kind: Kind::BookingConfirmation,
-            title: "Booking confirmed: Yaounde → Douala".into(),
-            body: "2 seats, departing 07:00.".into(),
+            text: shared::i18n::MESSAGES
+                .text("new-sign-in")
+                .arg("device", "Pixel 8 (android)"),
             data: json!({"bookingId": "b-1", "seats": 2, "actionUrl": null}),
         },
     )
@@ -189,6 +191,7 @@ async fn notification(app: &TestApp, uid: &str) -> Notification {
         .await
         .unwrap()
         .unwrap()
+        .render(Lang::En)
 }
 
 async fn devices(app: &TestApp) -> Vec<String> {
@@ -253,7 +256,7 @@ async fn a_published_notification_reaches_subscribed_devices_as_an_fcm_v1_messag
         sent[0].body,
         json!({"message": {
             "token": "device-1",
-            "notification": {"title": "Booking confirmed: Yaounde → Douala", "body": "2 seats, departing 07:00."},
+            "notification": {"title": "New sign-in", "body": "New sign-in from Pixel 8 (android)"},
             "data": {
                 "notificationId": n.id.to_string(),
                 "type": "booking_confirmation",
@@ -262,6 +265,44 @@ async fn a_published_notification_reaches_subscribed_devices_as_an_fcm_v1_messag
                 "seats": "2",
             },
         }})
+    );
+}
+
+#[tokio::test]
+async fn a_push_is_written_in_the_recipients_stored_language() {
+    let (app, google, _) = spawn().await;
+    subscribe(&app, "ada", "device-1").await;
+    sqlx::query("UPDATE users SET language = 'fr' WHERE uid = 'ada'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let n = notification(&app, "ada").await;
+    notifications::publish(&app.state, "ada", n.id).await;
+    for _ in 0..250 {
+        if !google.sent().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = google.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].body["message"]["notification"],
+        json!({"title": "Nouvelle connexion", "body": "Nouvelle connexion depuis Pixel 8 (android)"})
+    );
+    let stored: (String, String) =
+        sqlx::query_as("SELECT title, body FROM notifications WHERE id = $1")
+            .bind(n.id)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        (
+            "New sign-in".into(),
+            "New sign-in from Pixel 8 (android)".into()
+        ),
+        "the row keeps the English"
     );
 }
 

@@ -28,8 +28,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::json;
 use shared::auth::{AuthError, bearer_token};
+use shared::i18n::Locale;
 use shared::middleware::ClientIp;
-use shared::notifications::channel;
+use shared::notifications::{channel, render_published};
 use shared::prelude::*;
 use shared::sessions::{self, Device};
 use shared::ws::{self, Close, Slots, Sockets};
@@ -52,6 +53,7 @@ pub fn with_keepalive(every: Duration) -> Function {
                 sockets: Sockets::default(),
             }))
     )
+    .messages(&domain::MESSAGES)
 }
 
 /// The keep-alive interval and this process's sockets.
@@ -110,6 +112,9 @@ struct Session {
     user: AuthUser,
     device: Device,
     ip: String,
+    /// What notifications are written in: the upgrade's `Accept-Language`,
+    /// else the user's stored language.
+    lang: Lang,
 }
 
 /// A plain HTTP request to the socket's URL, answered in the contract's error shape.
@@ -154,7 +159,15 @@ async fn authorize(
                 .map_err(|_| REVOKED)?;
             let device = Device::from_headers(headers, ip);
             let ip = ip.to_owned();
-            Ok(Session { user, device, ip })
+            let locale = Locale::from_headers(headers);
+            locale.signed_in(&user.uid);
+            let lang = locale.resolve(state).await;
+            Ok(Session {
+                user,
+                device,
+                ip,
+                lang,
+            })
         }
         Ok(_) => Err((4403, "Not allowed to read another user's notifications")),
         Err(AuthError::KeysUnavailable) => Err((1013, "Authentication is temporarily unavailable")),
@@ -200,13 +213,19 @@ async fn stream(
     loop {
         tokio::select! {
             msg = published.next() => match msg {
-                Some(notification) => if !ws::send_text(socket, state, notification).await {
-                    return None;
-                },
+                Some(published) => {
+                    let Some(notification) = render_published(&published, session.lang) else {
+                        tracing::warn!("skipped a message on the channel that is not a notification");
+                        continue;
+                    };
+                    if !ws::send_text(socket, state, notification).await {
+                        return None;
+                    }
+                }
                 None => return Some((1011, "Notifications are temporarily unavailable")),
             },
             _ = keepalive.tick() => {
-                let Session { user, device, ip } = session;
+                let Session { user, device, ip, .. } = session;
                 // Boxed: an idle socket's task stays small (the check's
                 // future is several KiB, held only while it runs).
                 if Box::pin(sessions::check(state, user, device, ip)).await.is_err() {
@@ -314,9 +333,10 @@ mod tests {
         }
     }
 
-    /// Writes and publishes a notification for `uid`, as a writer does after
-    /// its transaction commits; its id.
-    async fn notify(app: &TestApp, uid: &str, title: &str) -> Uuid {
+    /// Writes and publishes a notification for `uid` (the driver cancelled
+    /// their 06:00 ride of 5 December 2026 from Yaoundé to `destination`), as
+    /// a writer does after its transaction commits; its id.
+    async fn notify(app: &TestApp, uid: &str, destination: &str) -> Uuid {
         sqlx::query("INSERT INTO users (uid) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(uid)
             .execute(&app.state.db)
@@ -328,8 +348,16 @@ mod tests {
             &NewNotification {
                 user_id: uid,
                 kind: Kind::TripUpdate,
-                title: title.into(),
-                body: format!("{title}: now 08:30"),
+                text: domain::MESSAGES
+                    .text("ride-cancelled")
+                    .arg("origin", "Yaoundé")
+                    .arg("destination", destination)
+                    .arg(
+                        "departure",
+                        chrono::DateTime::parse_from_rfc3339("2026-12-05T05:00:00Z")
+                            .unwrap()
+                            .to_utc(),
+                    ),
                 data: json!({"routeId": "route-yaounde-douala-morning"}),
             },
         )
@@ -387,16 +415,19 @@ mod tests {
             1.0
         );
 
-        notify(&app, "bob", "Not for Ada").await;
-        let id = notify(&app, "ada", "Departure moved").await;
+        notify(&app, "bob", "Kribi").await;
+        let id = notify(&app, "ada", "Douala").await;
         let item = next_json(&mut socket).await;
         assert_eq!(
             item["id"],
             json!(id.to_string()),
             "only Ada's reaches her socket"
         );
-        assert_eq!(item["title"], "Departure moved");
-        assert_eq!(item["message"], "Departure moved: now 08:30");
+        assert_eq!(item["title"], "Ride cancelled: Yaoundé → Douala");
+        assert_eq!(
+            item["message"],
+            "Your ride from Yaoundé to Douala on Sat 5 Dec 2026, 06:00 WAT was cancelled by the driver"
+        );
         assert_eq!(item["body"], item["message"]);
         assert_eq!(item["type"], "trip_update");
         assert_eq!(item["category"], "trip_update");
@@ -631,12 +662,12 @@ mod tests {
             "41 sockets, one Redis pub/sub connection holding all 37 channels"
         );
 
-        let id = notify(&app, "rider-0", "Departure moved").await;
+        let id = notify(&app, "rider-0", "Douala").await;
         for i in std::iter::once(0).chain(users.len()..sockets.len()) {
             let item = next_json(&mut sockets[i]).await;
             assert_eq!(item["id"], json!(id.to_string()), "every socket of rider-0");
         }
-        let id = notify(&app, "rider-36", "Boarding").await;
+        let id = notify(&app, "rider-36", "Buea").await;
         assert_eq!(
             next_json(&mut sockets[36]).await["id"],
             json!(id.to_string())
@@ -756,8 +787,27 @@ mod tests {
         tokio::time::sleep(shared::cache::OPEN_FOR).await;
         let mut socket = open(&app, "ada", &format!("?token={token}"), None).await;
         assert_eq!(next_json(&mut socket).await["message"], "connected");
-        let id = notify(&app, "ada", "Back").await;
+        let id = notify(&app, "ada", "Douala").await;
         assert_eq!(next_json(&mut socket).await["id"], json!(id.to_string()));
+    }
+
+    #[tokio::test]
+    async fn relays_in_the_language_of_the_sockets_reader() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        sqlx::query("INSERT INTO users (uid, language) VALUES ('ada', 'fr')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let token = app.token("ada");
+        let mut socket = open(&app, "ada", &format!("?token={token}"), None).await;
+        assert_eq!(next_json(&mut socket).await["message"], "connected");
+        notify(&app, "ada", "Douala").await;
+        let item = next_json(&mut socket).await;
+        assert_eq!(item["title"], "Trajet annulé : Yaoundé → Douala");
+        assert_eq!(
+            item["message"],
+            "Votre trajet de Yaoundé à Douala du sam. 5 déc. 2026 à 06:00 WAT a été annulé par le chauffeur"
+        );
     }
 
     #[test]

@@ -99,8 +99,9 @@ async fn relays_a_notification_published_by_another_process_and_closes_1001_on_s
         &NewNotification {
             user_id: "ada",
             kind: Kind::BookingConfirmation,
-            title: "Booking confirmed: Yaounde → Douala".into(),
-            body: "1 seat, departing 07:00.".into(),
+            text: shared::i18n::MESSAGES
+                .text("new-sign-in")
+                .arg("device", "Pixel 8 (android)"),
             data: json!({"bookingId": "b-1"}),
         },
     )
@@ -112,7 +113,7 @@ async fn relays_a_notification_published_by_another_process_and_closes_1001_on_s
     let item = text(next(&mut socket).await);
     assert_eq!(item["id"], json!(id.to_string()), "{item}");
     assert_eq!(item["type"], "booking_confirmation");
-    assert_eq!(item["message"], "1 seat, departing 07:00.");
+    assert_eq!(item["message"], "New sign-in from Pixel 8 (android)");
 
     let term = Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])

@@ -4,6 +4,7 @@
 //! the average of its reviews from then on (computed as attractions are read).
 
 use axum::http::StatusCode;
+use domain::MESSAGES;
 use domain::tourism::{Review, SELECT_REVIEWS};
 use domain::vehicles::{MAX_URL, is_web_url};
 use shared::prelude::*;
@@ -44,12 +45,12 @@ impl Validate for NewReview {
             .check(
                 self.images.len() <= MAX_IMAGES,
                 "images",
-                "must hold at most 5 images",
+                MESSAGES.text("at-most-images").arg("max", MAX_IMAGES),
             )
             .check(
                 self.images.iter().all(good_url),
                 "images",
-                "must be http or https URLs with a host",
+                MESSAGES.text("web-urls"),
             )
             .finish()
     }
@@ -78,8 +79,10 @@ async fn create_review(
     let mut tx = db.begin().await?;
     let created = upsert(&mut tx, &attraction_id, &user.uid, &review)
         .await
-        .on_constraint("reviews_attraction_id_fkey", || not_found("Attraction"))?
-        .ok_or_else(|| not_found("Attraction"))?;
+        .on_constraint("reviews_attraction_id_fkey", || {
+            not_found(MESSAGES.text("thing-attraction"))
+        })?
+        .ok_or_else(|| not_found(MESSAGES.text("thing-attraction")))?;
     let data = sqlx::query_as(&format!(
         "{SELECT_REVIEWS} WHERE r.attraction_id = $1 AND r.user_id = $2"
     ))

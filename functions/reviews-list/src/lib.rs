@@ -44,7 +44,7 @@ async fn list_reviews(
     Query(paging): Query<Page>,
 ) -> ApiResult<Json<Reviews>> {
     if !attraction_exists(&db, &attraction_id).await? {
-        return Err(not_found("Attraction"));
+        return Err(not_found(domain::MESSAGES.text("thing-attraction")));
     }
     let (page, page_size, offset) = (paging.page(), paging.size(), paging.offset());
     let items = reviews_of(&db, &attraction_id, page_size, offset).await?;

@@ -39,17 +39,9 @@ struct RideRequest {
 impl Validate for RideRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
-            .check(
-                !self.origin.trim().is_empty(),
-                "origin",
-                "must not be empty",
-            )
+            .not_empty("origin", self.origin.trim())
             .max_len("origin", Some(&self.origin), 100)
-            .check(
-                !self.destination.trim().is_empty(),
-                "destination",
-                "must not be empty",
-            )
+            .not_empty("destination", self.destination.trim())
             .max_len("destination", Some(&self.destination), 100)
             .range("total_seats", self.total_seats, 1, 100)
             .range("price_per_seat", self.price_per_seat, 0.0, 10_000_000.0)

@@ -2,8 +2,12 @@
 //! an attraction. Idempotent: removing one that is not (or no longer) saved
 //! answers the same 200, so a retried request is harmless, and nothing tells
 //! whether someone else saved it. Only the caller's own row is ever touched.
+//! The confirmation is in the caller's language.
 
 use shared::prelude::*;
+
+/// What this function says, in English and French (`locales/`).
+pub static MESSAGES: Catalog = shared::catalog!("saved-attractions-remove");
 
 /// This function: its route and manifest.
 pub fn function() -> Function {
@@ -14,8 +18,9 @@ pub fn function() -> Function {
 #[derive(Serialize, ToSchema)]
 struct Removed {
     success: bool,
+    /// In the caller's language.
     #[schema(example = "Removed from saved attractions")]
-    message: &'static str,
+    message: String,
 }
 
 /// Removes an attraction from the caller's saved attractions.
@@ -26,6 +31,7 @@ struct Removed {
 async fn remove_saved(
     State(Db(db)): State<Db>,
     user: AuthUser,
+    lang: Lang,
     Path(attraction_id): Path<String>,
 ) -> ApiResult<Json<Removed>> {
     sqlx::query("DELETE FROM saved_attractions WHERE user_id = $1 AND attraction_id = $2")
@@ -35,7 +41,7 @@ async fn remove_saved(
         .await?;
     Ok(Json(Removed {
         success: true,
-        message: "Removed from saved attractions",
+        message: MESSAGES.text("saved-attraction-removed").render(lang),
     }))
 }
 
@@ -96,8 +102,19 @@ mod tests {
             "Bob's save of the same attraction stays"
         );
 
-        let (status, _) = remove(&app, "ada", "douala-waterfront").await;
+        let (status, body) = send(
+            app.client
+                .delete(app.url("/api/tourism/saved-attractions/douala-waterfront"))
+                .bearer_auth(app.token("ada"))
+                .header("accept-language", "fr-CM"),
+        )
+        .await;
         assert_eq!(status, 200, "removing again is harmless");
+        assert_eq!(
+            body,
+            json!({"success": true, "message": "Retiré de vos sites enregistrés"}),
+            "and says so in the caller's language"
+        );
         let (status, _) = remove(&app, "ada", "atlantis").await;
         assert_eq!(status, 200, "so is an attraction never saved");
         assert_eq!(saved_rows(&app).await.len(), 2);

@@ -65,10 +65,8 @@ async fn save_attraction(
         .bind(&req.notes)
         .fetch_optional(&db)
         .await
-        .on_constraint("saved_attractions_attraction_id_fkey", || {
-            not_found("Attraction")
-        })?
-        .ok_or_else(|| not_found("Attraction"))?;
+        .on_constraint("saved_attractions_attraction_id_fkey", attraction_not_found)?
+        .ok_or_else(attraction_not_found)?;
     let status = if row.created {
         StatusCode::CREATED
     } else {
@@ -81,6 +79,10 @@ async fn save_attraction(
             data: row.saved,
         }),
     ))
+}
+
+fn attraction_not_found() -> ApiError {
+    not_found(domain::MESSAGES.text("thing-attraction"))
 }
 
 /// What the upsert returns.
@@ -182,6 +184,17 @@ mod tests {
             assert_eq!(body["detail"], "Attraction not found");
             assert_eq!(body["message"], "Attraction not found");
         }
+        let (status, body) = send(
+            app.post(
+                "/api/tourism/saved-attractions",
+                &json!({"attraction_id": "atlantis"}),
+            )
+            .bearer_auth(app.token("ada"))
+            .header("accept-language", "fr"),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert_eq!(body["message"], "Site touristique introuvable");
 
         let long = "x".repeat(1001);
         for (body, field) in [

@@ -1,7 +1,8 @@
 //! `GET /api/travels/{route_id}/attractions?within_km=5`: attractions within
-//! a distance of a route's road, nearest first, measured on the spheroid.
+//! a distance of a route's road, nearest first, measured on the spheroid;
+//! described in the caller's language.
 
-use domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction};
+use domain::tourism::{ATTRACTION_COLUMNS, ATTRACTIONS, Attraction, Translations};
 use domain::travel::route_not_found;
 use shared::prelude::*;
 use std::sync::LazyLock;
@@ -28,7 +29,7 @@ impl Validate for Within {
     fn validate(&self) -> Vec<FieldError> {
         Validator::query()
             .range("within_km", self.within_km, 0.0, 50.0)
-            .check(self.within_km > 0.0, "within_km", "must be greater than 0")
+            .positive("within_km", self.within_km)
             .finish()
     }
 }
@@ -68,14 +69,20 @@ static NEAR_ROAD: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Attractions within `within_km` of the route's road; 404 for an unknown route.
+///
+/// `description` is in the caller's language; `?translations=true` adds
+/// `descriptions` in each language.
 #[utoipa::path(get, path = "/api/travels/{route_id}/attractions", tag = "Travel",
-    params(("route_id" = String, Path, example = "route-yaounde-douala-morning"), Within),
+    params(("route_id" = String, Path, example = "route-yaounde-douala-morning"), Within,
+        Translations),
     responses((status = 200, body = RouteAttractions), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn route_attractions(
     State(ReadDb(db)): State<ReadDb>,
     Path(route_id): Path<String>,
+    lang: Lang,
     Query(Within { within_km }): Query<Within>,
+    Query(translations): Query<Translations>,
 ) -> ApiResult<Json<RouteAttractions>> {
     let exists = sqlx::query(&format!("{ROUTE_ROAD} LIMIT 1"))
         .bind(&route_id)
@@ -85,11 +92,18 @@ async fn route_attractions(
     if !exists {
         return Err(route_not_found());
     }
-    let attractions = sqlx::query_as(NEAR_ROAD.as_str())
+    let attractions: Vec<RouteAttraction> = sqlx::query_as(NEAR_ROAD.as_str())
         .bind(&route_id)
         .bind(within_km)
         .fetch_all(&db)
         .await?;
+    let attractions = attractions
+        .into_iter()
+        .map(|r| RouteAttraction {
+            attraction: r.attraction.localized(lang, translations),
+            ..r
+        })
+        .collect();
     Ok(Json(RouteAttractions {
         route_id,
         within_km,
@@ -203,6 +217,38 @@ mod tests {
         }
         let (status, _) = send(app.get("/api/travels/a%00b/attractions")).await;
         assert_eq!(status, 422);
+    }
+
+    #[tokio::test]
+    async fn descriptions_follow_the_callers_language() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let path = "/api/travels/route-douala-buea-morning/attractions?within_km=50";
+        let (_, english) = send(app.get(path)).await;
+        let (status, french) = send(
+            app.get(&format!("{path}&translations=true"))
+                .header("accept-language", "fr-CM"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(ids(&french), ids(&english));
+        let mount = |body: &Value| {
+            body["attractions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["id"] == "buea-mount-cameroon")
+                .cloned()
+                .unwrap()
+        };
+        let en = mount(&english)["description"].clone();
+        let fr = mount(&french);
+        let text = fr["description"].as_str().unwrap();
+        assert!(
+            text.starts_with("La plus haute montagne d’Afrique"),
+            "{text}"
+        );
+        assert_eq!(fr["descriptions"], json!({"en": en, "fr": text}));
+        assert_eq!(fr["distance_km"], mount(&english)["distance_km"]);
     }
 
     #[tokio::test]

@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use domain::bookings::{local_time, ticket_url};
-use domain::users;
+use domain::bookings::ticket_url;
+use domain::{MESSAGES, users};
 use serde_json::json;
 use shared::idempotency::{self, IdempotencyKey};
 use shared::notifications::{self, Kind, NewNotification};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 /// This function: its route and manifest.
 pub fn function() -> Function {
-    shared::function!(OpenApiRouter::new().routes(routes!(book)))
+    shared::function!(OpenApiRouter::new().routes(routes!(book))).messages(&MESSAGES)
 }
 
 /// Why no seat was taken on a departure that exists.
@@ -32,7 +32,15 @@ pub enum Refused {
     SoldOut,
 }
 
-impl Refusal for Refused {}
+impl Refusal for Refused {
+    fn text(&self) -> Text {
+        MESSAGES.text(match self {
+            Self::Departed => "departure-left",
+            Self::Cancelled => "departure-cancelled",
+            Self::SoldOut => "seats-sold-out",
+        })
+    }
+}
 
 /// How the traveller pays.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
@@ -74,11 +82,7 @@ pub struct BookRequest {
 impl Validate for BookRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
-            .check(
-                !self.route_id.is_empty() && self.route_id.len() <= 128,
-                "route_id",
-                "must be 1 to 128 characters",
-            )
+            .length("route_id", &self.route_id, 1, 128)
             .range("passengers", self.passengers, 1, 20)
             .max_len("special_requests", self.special_requests.as_deref(), 280)
             .finish()
@@ -184,17 +188,20 @@ async fn take_seats(
         return Err(why_not(conn, &body.route_id).await);
     };
     let e_ticket_url = ticket_url(&state.config, taken.id).ok();
-    let seats = if body.passengers == 1 {
-        "1 seat".to_owned()
-    } else {
-        format!("{} seats", body.passengers)
-    };
+    let text = MESSAGES
+        .text("booking-confirmed")
+        .arg("origin", &taken.origin)
+        .arg("destination", &taken.destination)
+        .arg(
+            "seats",
+            MESSAGES.text("seats").arg("count", body.passengers),
+        )
+        .arg("departure", taken.departure_time)
+        .xaf("total", taken.total_price);
     *notified = Some(notifications::insert(conn, &NewNotification {
         user_id: uid,
         kind: Kind::BookingConfirmation,
-        title: format!("Booking confirmed: {} → {}", taken.origin, taken.destination),
-        body: format!("{seats} on {} → {}, departing {}. Total {} XAF.",
-            taken.origin, taken.destination, local_time(taken.departure_time), taken.total_price),
+        text,
         data: json!({"bookingId": taken.id, "routeId": body.route_id, "actionUrl": e_ticket_url}),
     })
     .await?);
@@ -218,7 +225,7 @@ async fn why_not(conn: &mut PgConnection, route_id: &str) -> ApiError {
     .fetch_optional(conn)
     .await;
     match found {
-        Ok(None) => not_found("Route"),
+        Ok(None) => not_found(MESSAGES.text("thing-route")),
         Ok(Some((false, _))) => ApiError::refused(Refused::Departed),
         Ok(Some((true, true))) => ApiError::refused(Refused::Cancelled),
         Ok(Some((true, false))) => ApiError::refused(Refused::SoldOut),
@@ -244,8 +251,9 @@ fn record(state: &AppState, result: &ApiResult<BookingConfirmation>, started: In
 mod tests {
     use std::time::Instant;
 
-    use chrono::Duration;
+    use chrono::{DateTime, Duration, Utc};
     use serde_json::{Value, json};
+    use shared::i18n::Lang;
     use shared::testing::{TestApp, assert_seats_add_up, insert_departure, send};
 
     const MANY: &[(&str, &str)] = &[("RATE_LIMIT_BOOKING", "1000")];
@@ -335,17 +343,22 @@ mod tests {
         );
         assert_eq!(row.4.as_deref(), Some("Window seats please"));
         assert_eq!((row.5, row.6.as_str()), (11000.0, "confirmed"));
-        let (category, title, text): (String, String, String) =
-            sqlx::query_as("SELECT category, title, body FROM notifications WHERE user_id = 'ada'")
-                .fetch_one(&app.state.db)
-                .await
-                .unwrap();
+        let (category, title, text, key): (String, String, String, Option<String>) =
+            sqlx::query_as(
+                "SELECT category, title, body, message_key FROM notifications WHERE user_id = 'ada'",
+            )
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
         assert_eq!(category, "booking_confirmation");
+        assert_eq!(key.as_deref(), Some("booking-confirmed"));
         assert_eq!(title, "Booking confirmed: Yaounde → Douala");
-        assert!(
-            text.starts_with("2 seats on Yaounde → Douala, departing ")
-                && text.contains("06:00 WAT"),
-            "{text}"
+        let departs: DateTime<Utc> = answer["departure_time"].as_str().unwrap().parse().unwrap();
+        let departing = shared::i18n::datetime(Lang::En, departs);
+        assert!(departing.ends_with(", 06:00 WAT"), "{departing}");
+        assert_eq!(
+            text,
+            format!("2 seats on Yaounde → Douala, departing {departing}. Total 11,000 XAF.")
         );
         assert!(
             app.text("/metrics")
@@ -408,6 +421,141 @@ mod tests {
             "{metrics}"
         );
         assert_seats_add_up(&app.state.db).await;
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_told_in_the_callers_language_and_detail_stays_english() {
+        let app = TestApp::spawn_with(vec![super::function()], MANY).await;
+        let token = app.token("ada");
+        let route = departure(&app).await;
+        set_seats(&app, &route, 1).await;
+
+        let response = app
+            .post("/api/travels/book", &request(&route, 2))
+            .bearer_auth(&token)
+            .header("Accept-Language", "fr-CM,fr;q=0.9,en;q=0.5")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["content-language"], "fr");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"detail": "Not enough seats available",
+                "message": "Il n’y a pas assez de places disponibles"})
+        );
+
+        let past = insert_departure(&app.state.db, Duration::minutes(-1), 10).await;
+        let (status, body) = send(
+            app.post("/api/travels/book", &request(&past, 1))
+                .bearer_auth(&token)
+                .header("Accept-Language", "fr"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (400, Some("Ce départ a déjà eu lieu"))
+        );
+        assert_eq!(body["detail"], "This departure has already left");
+
+        let (status, body) = send(
+            app.post("/api/travels/book", &request("route-nowhere-20261127", 1))
+                .bearer_auth(&token)
+                .header("Accept-Language", "fr"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (404, Some("Trajet introuvable"))
+        );
+        assert_eq!(body["detail"], "Route not found");
+    }
+
+    #[tokio::test]
+    async fn a_signed_in_users_stored_language_applies_unless_the_request_names_one() {
+        let app = TestApp::spawn_with(vec![super::function()], MANY).await;
+        sqlx::query("INSERT INTO users (uid, language) VALUES ('amina', 'fr')")
+            .execute(&app.state.db)
+            .await
+            .unwrap();
+        let token = app.token("amina");
+        let route = departure(&app).await;
+        set_seats(&app, &route, 1).await;
+
+        let (status, body) = send(
+            app.post("/api/travels/book", &request(&route, 3))
+                .bearer_auth(&token),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (400, Some("Il n’y a pas assez de places disponibles"))
+        );
+
+        let (status, body) = send(
+            app.post("/api/travels/book", &request(&route, 3))
+                .bearer_auth(&token)
+                .header("Accept-Language", "en"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (400, Some("Not enough seats available")),
+            "the request's language beats the stored one"
+        );
+
+        let (status, body) = send(
+            app.post("/api/travels/book", &request(&route, 3))
+                .bearer_auth(app.token("bob")),
+        )
+        .await;
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (400, Some("Not enough seats available")),
+            "English for a user who chose nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_fields_are_explained_in_french_and_detail_is_unchanged() {
+        let app = TestApp::spawn_with(vec![super::function()], MANY).await;
+        let body = json!({"route_id": "", "passengers": 0, "payment_method": "momo"});
+        let english = send(
+            app.post("/api/travels/book", &body)
+                .bearer_auth(app.token("ada")),
+        )
+        .await;
+        let (status, french) = send(
+            app.post("/api/travels/book", &body)
+                .bearer_auth(app.token("ada"))
+                .header("Accept-Language", "fr"),
+        )
+        .await;
+        assert_eq!((english.0, status), (422, 422));
+        assert_eq!(
+            english.1["message"],
+            "route_id: must be 1 to 128 characters; passengers: must be between 1 and 20"
+        );
+        let parts: Vec<&str> = french["message"]
+            .as_str()
+            .unwrap()
+            .split(';')
+            .map(str::trim)
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                "route_id : doit contenir de 1 à 128 caractères",
+                "passengers : doit être compris entre 1 et 20"
+            ]
+        );
+        assert_eq!(french["detail"], english.1["detail"]);
+        assert_eq!(
+            french["detail"][1],
+            json!({"loc": ["body", "passengers"], "msg": "must be between 1 and 20",
+                "type": "value_error.range"})
+        );
     }
 
     /// Books `sizes` at once, one user each, on a departure with `seats` free:

@@ -38,11 +38,7 @@ fn one() -> i32 {
 impl Validate for TravelEstimateRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
-            .check(
-                !self.route_id.trim().is_empty(),
-                "route_id",
-                "must not be empty",
-            )
+            .not_empty("route_id", self.route_id.trim())
             .max_len("route_id", Some(&self.route_id), 200)
             .range("passengers", self.passengers, 1, 20)
             .finish()
@@ -65,6 +61,7 @@ impl Validate for TravelEstimateRequest {
 async fn estimate_departure(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    lang: Lang,
     Json(req): Json<TravelEstimateRequest>,
 ) -> ApiResult<Json<DepartureEstimate>> {
     let target = Target {
@@ -73,7 +70,7 @@ async fn estimate_departure(
         day: req.departure_date.map(DepartureDate::douala_day),
     };
     let uid = user.as_ref().map(|u| u.uid.as_str());
-    let estimate = departure::estimate(&state, target, json!(req), uid).await?;
+    let estimate = departure::estimate(&state, target, json!(req), uid, lang).await?;
     Ok(Json(estimate))
 }
 

@@ -5,6 +5,7 @@
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use domain::MESSAGES;
 use domain::travel::route_not_found;
 use shared::prelude::*;
 use uuid::Uuid;
@@ -32,12 +33,12 @@ impl Validate for NewTripObservation {
             .check(
                 self.arrived_at > self.departed_at,
                 "arrived_at",
-                "must be after departed_at",
+                MESSAGES.text("must-be-after").arg("other", "departed_at"),
             )
             .check(
                 self.arrived_at.0 <= soon,
                 "arrived_at",
-                "must not be in the future",
+                MESSAGES.text("not-in-future"),
             )
             .finish()
     }
@@ -101,14 +102,12 @@ async fn record_observation(
     .await?
     .ok_or_else(route_not_found)?;
     if owner.as_deref() != Some(user.uid.as_str()) && user.role != Role::Admin {
-        return Err(forbidden(
-            "Only the ride's owner or an administrator can record its trip",
-        ));
+        return Err(forbidden(MESSAGES.text("observation-not-yours")));
     }
     if !(-60..=180).contains(&(departed - scheduled).num_minutes()) {
         return Err(invalid(
             &["body", "departed_at"],
-            "must be within an hour before and three hours after the timetable",
+            MESSAGES.text("departure-off-timetable"),
         ));
     }
     let saved: TripObservation = sqlx::query_as(UPSERT)
@@ -197,7 +196,31 @@ mod tests {
         let app = TestApp::spawn(vec![super::function()]).await;
         let (route, t) = past_ride(&app, "driver").await;
         let (status, body) = observe(&app, &route, &app.token("mallory"), times(t, 5, 90)).await;
-        assert_eq!((status, body["message"].is_string()), (403, true));
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (
+                403,
+                Some("Only the ride's owner or an administrator can record its trip")
+            )
+        );
+        let (status, body) = send(
+            app.post(
+                &format!("/api/travels/{route}/observations"),
+                &times(t, 5, 90),
+            )
+            .bearer_auth(app.token("mallory"))
+            .header("Accept-Language", "fr"),
+        )
+        .await;
+        assert_eq!(status, 403);
+        assert_eq!(
+            body["message"],
+            "Seul le propriétaire du trajet ou un administrateur peut enregistrer son voyage"
+        );
+        assert_eq!(
+            body["detail"],
+            "Only the ride's owner or an administrator can record its trip"
+        );
         let mut admin = claims("root");
         admin["role"] = "admin".into();
         let (status, _) =

@@ -3,6 +3,7 @@
 //! `Idempotency-Key` answer the first result.
 
 use axum::http::StatusCode;
+use domain::MESSAGES;
 use domain::travel::{NewRide, TravelDetail, find_detail, publish};
 use shared::idempotency::{IdempotencyKey, once};
 use shared::prelude::*;
@@ -44,27 +45,22 @@ struct ScheduleRequest {
 impl Validate for ScheduleRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
-            .check(
-                !self.origin.trim().is_empty(),
-                "origin",
-                "must not be empty",
-            )
+            .not_empty("origin", self.origin.trim())
             .max_len("origin", Some(&self.origin), 100)
-            .check(
-                !self.destination.trim().is_empty(),
-                "destination",
-                "must not be empty",
-            )
+            .not_empty("destination", self.destination.trim())
             .max_len("destination", Some(&self.destination), 100)
             .range("available_seats", self.available_seats, 1, 100)
             .range("price_per_seat", self.price_per_seat, 0.0, 10_000_000.0)
-            .check(self.amenities.len() <= 20, "amenities", "at most 20 items")
+            .max_items("amenities", self.amenities.len(), 20)
             .check(
                 self.amenities
                     .iter()
                     .all(|a| !a.trim().is_empty() && a.chars().count() <= 50),
                 "amenities",
-                "each must be 1 to 50 characters",
+                MESSAGES
+                    .text("each-between-characters")
+                    .arg("min", 1)
+                    .arg("max", 50),
             )
             .range("distance_km", self.distance_km.unwrap_or(1.0), 0.0, 5_000.0)
             .range(

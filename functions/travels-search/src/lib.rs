@@ -45,17 +45,9 @@ fn fifty() -> i64 {
 impl Validate for SearchRequest {
     fn validate(&self) -> Vec<FieldError> {
         Validator::body()
-            .check(
-                !self.origin.trim().is_empty(),
-                "origin",
-                "must not be empty",
-            )
+            .not_empty("origin", self.origin.trim())
             .max_len("origin", Some(&self.origin), 100)
-            .check(
-                !self.destination.trim().is_empty(),
-                "destination",
-                "must not be empty",
-            )
+            .not_empty("destination", self.destination.trim())
             .max_len("destination", Some(&self.destination), 100)
             .range("passengers", self.passengers, 1, 20)
             .range("limit", self.limit, 1, 100)

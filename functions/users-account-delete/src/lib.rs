@@ -9,7 +9,7 @@
 //! their next request starts a fresh account.
 
 use chrono::{DateTime, Utc};
-use domain::bookings::local_time;
+use domain::MESSAGES;
 use serde_json::json;
 use shared::notifications::{self, Kind, NewNotification};
 use shared::prelude::*;
@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 /// This function: its route and manifest.
 pub fn function() -> Function {
-    shared::function!(OpenApiRouter::new().routes(routes!(delete_account)))
+    shared::function!(OpenApiRouter::new().routes(routes!(delete_account))).messages(&MESSAGES)
 }
 
 /// Deletes the caller's account and everything that is only theirs.
@@ -145,13 +145,11 @@ async fn notify(conn: &mut PgConnection, s: &Stranded) -> ApiResult<Uuid> {
     let n = NewNotification {
         user_id: &s.user_id,
         kind: Kind::TripUpdate,
-        title: format!("Ride cancelled: {} → {}", s.origin, s.destination),
-        body: format!(
-            "Your ride from {} to {} on {} was cancelled by the driver",
-            s.origin,
-            s.destination,
-            local_time(s.departure_time)
-        ),
+        text: MESSAGES
+            .text("ride-cancelled")
+            .arg("origin", &s.origin)
+            .arg("destination", &s.destination)
+            .arg("departure", s.departure_time),
         data: json!({"bookingId": s.id, "routeId": s.route_id, "status": "cancelled"}),
     };
     Ok(notifications::insert(conn, &n).await?)
@@ -252,11 +250,14 @@ mod tests {
                 .unwrap();
         assert_eq!(status, "cancelled");
         assert!(cancelled_at.is_some());
-        let (title, body, category): (String, String, String) =
-            sqlx::query_as("SELECT title, body, category FROM notifications WHERE user_id = 'pat'")
-                .fetch_one(&app.state.db)
-                .await
-                .unwrap();
+        let (title, body, category, key): (String, String, String, Option<String>) =
+            sqlx::query_as(
+                "SELECT title, body, category, message_key FROM notifications WHERE user_id = 'pat'",
+            )
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(key.as_deref(), Some("ride-cancelled"));
         assert_eq!(title, "Ride cancelled: Douala → Buea");
         assert!(
             body.starts_with("Your ride from Douala to Buea on ")

@@ -8,7 +8,7 @@
 use axum::Extension;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
-use domain::geo;
+use domain::{MESSAGES, geo};
 use shared::middleware::ClientIp;
 use shared::prelude::*;
 use shared::sessions::Device;
@@ -88,12 +88,14 @@ impl Validate for LocationPing {
             .check(
                 agree(self.accuracy_meters, self.accuracy),
                 "accuracy",
-                "differs from accuracy_meters",
+                MESSAGES
+                    .text("differs-from")
+                    .arg("other", "accuracy_meters"),
             )
             .check(
                 agree(self.activity_type, self.activity_type_app),
                 "activityType",
-                "differs from activity_type",
+                MESSAGES.text("differs-from").arg("other", "activity_type"),
             );
         for (field, value) in [
             ("accuracy_meters", self.accuracy_meters),

@@ -18,6 +18,7 @@
 //! currency or font size, or any key outside this shape, are a 422 and
 //! change nothing: what is stored is bounded by the shape.
 
+use domain::MESSAGES;
 use domain::users::{self, Language};
 use serde_json::{Map, Value};
 use shared::prelude::*;
@@ -129,12 +130,16 @@ impl Validate for PreferencesUpdate {
             .check(
                 agree(self.marketing_opt_in, n.promotions),
                 "notificationSettings.promotions",
-                "differs from marketing_opt_in",
+                MESSAGES
+                    .text("differs-from")
+                    .arg("other", "marketing_opt_in"),
             )
             .check(
                 agree(self.travel_notifications, n.departure_alerts),
                 "notificationSettings.departureAlerts",
-                "differs from travel_notifications",
+                MESSAGES
+                    .text("differs-from")
+                    .arg("other", "travel_notifications"),
             )
             .finish()
     }

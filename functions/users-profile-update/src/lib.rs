@@ -5,6 +5,7 @@
 //! field: then nothing changes.
 
 use chrono::{NaiveDate, Utc};
+use domain::MESSAGES;
 use domain::bookings::wat;
 use domain::users::{self, Language, Profile, USER_COLUMNS, UserRow};
 use domain::vehicles::{is_web_url, nullable};
@@ -128,22 +129,24 @@ impl Validate for ProfileUpdate {
             .check(
                 agree(&self.display_name, &self.display_name_app),
                 "displayName",
-                "differs from display_name",
+                MESSAGES.text("differs-from").arg("other", "display_name"),
             )
             .check(
                 agree(&self.language, &self.preferred_language),
                 "preferredLanguage",
-                "differs from language",
+                MESSAGES.text("differs-from").arg("other", "language"),
             )
             .check(
                 agree(&self.notification_enabled, &self.notifications_enabled),
                 "notificationsEnabled",
-                "differs from notification_enabled",
+                MESSAGES
+                    .text("differs-from")
+                    .arg("other", "notification_enabled"),
             )
             .check(
                 agree(&self.phone, &self.phone_number),
                 "phoneNumber",
-                "differs from phone",
+                MESSAGES.text("differs-from").arg("other", "phone"),
             )
             .max_len(
                 "display_name",
@@ -162,18 +165,18 @@ impl Validate for ProfileUpdate {
             .check(
                 phone.is_none_or(|p| p.trim().is_empty() || is_phone(p)),
                 "phoneNumber",
-                "must be a phone number such as +237 6 70 00 00 00",
+                MESSAGES.text("phone-number"),
             )
             .max_len("profilePhoto", photo, MAX_PHOTO_URL)
             .check(
                 photo.is_none_or(|u| u.is_empty() || is_web_url(u)),
                 "profilePhoto",
-                "must be an http or https URL with a host",
+                MESSAGES.text("web-url"),
             )
             .check(
                 dob.is_none_or(|d| d.trim().is_empty() || is_birth_date(d)),
                 "dateOfBirth",
-                "must be a past date, YYYY-MM-DD",
+                MESSAGES.text("past-date"),
             )
             .finish()
     }
@@ -383,6 +386,34 @@ mod tests {
         assert_eq!(body["detail"][0]["loc"], json!(["body", "display_name"]));
         assert_eq!(status, 422);
         assert_eq!(stored(&app).await, before, "nothing changed");
+    }
+
+    #[tokio::test]
+    async fn once_french_is_chosen_mistakes_are_explained_in_french() {
+        let app = TestApp::spawn(vec![super::function()]).await;
+        let (status, _) = put(&app, &json!({"language": "fr"})).await;
+        assert_eq!(status, 200);
+        let bad = json!({"phoneNumber": "call me", "dateOfBirth": "2999-01-01"});
+        let (status, body) = put(&app, &bad).await;
+        assert_eq!(status, 422, "{body}");
+        let parts: Vec<&str> = body["message"]
+            .as_str()
+            .unwrap()
+            .split(';')
+            .map(str::trim)
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                "phoneNumber : doit être un numéro de téléphone, par exemple +237 6 70 00 00 00",
+                "dateOfBirth : doit être une date passée, au format AAAA-MM-JJ"
+            ]
+        );
+        assert_eq!(
+            body["detail"][0]["msg"], "must be a phone number such as +237 6 70 00 00 00",
+            "detail stays English"
+        );
+        assert_eq!(body["detail"][1]["msg"], "must be a past date, YYYY-MM-DD");
     }
 
     #[tokio::test]

@@ -46,9 +46,10 @@ async fn revoke_session(
     user: AuthUser,
     Path(session_id): Path<String>,
 ) -> ApiResult<Json<Acknowledged>> {
-    let id = Uuid::try_parse(&session_id).map_err(|_| not_found("Session"))?;
+    let id = Uuid::try_parse(&session_id)
+        .map_err(|_| not_found(shared::i18n::MESSAGES.text("thing-session")))?;
     if !shared::sessions::revoke(&state, &user.uid, id).await? {
-        return Err(not_found("Session"));
+        return Err(not_found(shared::i18n::MESSAGES.text("thing-session")));
     }
     Ok(Json(Acknowledged::new("Session revoked")))
 }

@@ -8,7 +8,7 @@
 //! held-out estimate of the probability of leaving inside. The windows either
 //! side get their held-out shares too. With fewer than `ai_min_samples`
 //! observations, or a held-out coverage under 0.6, the answer is a heuristic
-//! flagged in `notes`.
+//! flagged in `notes`, which are written in the caller's language.
 
 use std::collections::BTreeMap;
 
@@ -20,9 +20,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::stats::{mean, quantile, round, sorted};
-use super::{NewPrediction, log_prediction, version_label};
+use super::words::{number, on_day, percent};
+use super::{MESSAGES, NewPrediction, log_prediction, version_label};
 use domain::travel::route_not_found;
 use shared::error::ApiResult;
+use shared::i18n::{Arg, Lang, Text, time};
 use shared::state::AppState;
 
 /// The model's name in `ai_models` and `ai_model_params`.
@@ -334,7 +336,8 @@ pub struct DepartureEstimate {
     /// As requested (a route's id or a departure's).
     pub route_id: String,
     pub windows: Vec<DepartureWindow>,
-    /// What the windows rest on; starts with `heuristic:` when not the model.
+    /// What the windows rest on, in the caller's language; starts with
+    /// `heuristic:` (`heuristique :` in French) when not the model.
     pub notes: String,
     /// The dated departure estimated.
     pub departure_id: String,
@@ -362,22 +365,25 @@ struct Resolved {
     origin: String,
     destination: String,
     local_time: NaiveTime,
+    departure_time: DateTime<Utc>,
     weekday: i32,
     params: Option<sqlx::types::Json<Params>>,
     version: Option<i32>,
 }
 
 /// Estimates the departure `target` means (404 when none) with the active
-/// fitted bucket, logs it with `input`, and answers it.
+/// fitted bucket, logs it with `input`, and answers it, its notes in `lang`.
 pub async fn estimate(
     state: &AppState,
     target: Target<'_>,
     input: Value,
     user_id: Option<&str>,
+    lang: Lang,
 ) -> ApiResult<DepartureEstimate> {
     let sql = format!(
         "SELECT t.id, t.origin, t.destination,
                 (t.departure_time AT TIME ZONE 'Africa/Douala')::time AS local_time,
+                t.departure_time,
                 {weekday} AS weekday, p.params, p.version
          FROM travel_routes t
          LEFT JOIN ai_model_params p ON p.model = 'departure' AND p.key = {key}
@@ -399,15 +405,18 @@ pub async fn estimate(
     let corridor = format!("{} - {}", found.origin, found.destination);
     let (windows, notes, version, fallback) = match (&found.params, found.version) {
         (Some(p), Some(v)) if p.trusted && p.samples >= min_samples => {
-            let (w, n) = modelled(&p.0, weekday, found.local_time, &corridor);
-            (w, n, version_label(MODEL, v), false)
+            let windows = modelled(&p.0, weekday, found.local_time);
+            let notes = fitted_notes(&p.0, weekday, found.departure_time, &corridor, lang);
+            (windows, notes, version_label(MODEL, v), false)
         }
         (params, _) => {
-            let why = fallback_reason(params.as_ref().map(|p| &p.0), min_samples);
-            let at = found.local_time.format("%H:%M");
-            let notes = format!(
-                "heuristic: {why} for {corridor} around {at}; windows around the timetable"
-            );
+            let why = fallback_reason(params.as_ref().map(|p| &p.0), min_samples, lang);
+            let notes = MESSAGES
+                .text("ai-departure-heuristic")
+                .arg("why", why)
+                .arg("corridor", corridor)
+                .arg("at", time(found.departure_time))
+                .render(lang);
             (
                 heuristic(found.local_time),
                 notes,
@@ -447,59 +456,61 @@ pub async fn estimate(
     Ok(estimate)
 }
 
-fn fallback_reason(params: Option<&Params>, min_samples: usize) -> String {
+/// Why the heuristic answers (a fragment of its notes).
+fn fallback_reason(params: Option<&Params>, min_samples: usize, lang: Lang) -> Text {
     match params {
-        None => "no fitted history".to_owned(),
-        Some(p) if p.samples < min_samples => format!(
-            "only {} observed departures ({min_samples} needed)",
-            p.samples
-        ),
-        Some(p) => format!(
-            "the fitted window held only {:.0}% of held-out departures (60% needed)",
-            p.confidence * 100.0
-        ),
+        None => MESSAGES.text("ai-departure-no-history"),
+        Some(p) if p.samples < min_samples => MESSAGES
+            .text("ai-departure-few-samples")
+            .arg("samples", p.samples)
+            .arg("needed", min_samples),
+        Some(p) => MESSAGES
+            .text("ai-departure-low-coverage")
+            .arg("coverage", percent(lang, p.confidence)),
     }
 }
 
-/// The model's three windows and the notes explaining them.
-fn modelled(
-    p: &Params,
-    weekday: usize,
-    at: NaiveTime,
-    corridor: &str,
-) -> (Vec<DepartureWindow>, String) {
+/// The model's three windows.
+fn modelled(p: &Params, weekday: usize, at: NaiveTime) -> Vec<DepartureWindow> {
     let (from, to) = p.window(weekday);
-    let windows = vec![
+    vec![
         window(at, from - SIDE, from, p.before, false),
         window(at, from, to, p.confidence, true),
         window(at, to, to + SIDE, p.after, false),
-    ];
-    let day = [
-        "Mondays",
-        "Tuesdays",
-        "Wednesdays",
-        "Thursdays",
-        "Fridays",
-        "Saturdays",
-        "Sundays",
-    ][weekday % 7];
+    ]
+}
+
+/// What the model's windows rest on, in `lang`.
+fn fitted_notes(
+    p: &Params,
+    weekday: usize,
+    departure: DateTime<Utc>,
+    corridor: &str,
+    lang: Lang,
+) -> String {
     let synthetic = if p.synthetic_samples > 0 {
-        format!(", {} of them synthetic", p.synthetic_samples)
+        MESSAGES
+            .text("ai-departure-synthetic")
+            .arg("count", p.synthetic_samples)
+            .into()
     } else {
-        String::new()
+        Arg::Str(String::new())
     };
-    let notes = format!(
-        "fitted on {} observed departures of {corridor} around {}{synthetic}: usually {:.0} min \
-         after the timetable on {day}; the recommended window held {:.0}% of held-out departures \
-         (mean error {:.1} min, against {:.1} min for a fixed offset)",
-        p.samples,
-        at.format("%H:%M"),
-        p.point(weekday),
-        p.confidence * 100.0,
-        p.mae,
-        p.heuristic_mae.min(p.fixed_offset_mae),
-    );
-    (windows, notes)
+    MESSAGES
+        .text("ai-departure-fitted")
+        .arg("samples", p.samples)
+        .arg("corridor", corridor)
+        .arg("at", time(departure))
+        .arg("synthetic", synthetic)
+        .arg("delay", number(lang, p.point(weekday), 0))
+        .arg("day", on_day(weekday))
+        .arg("coverage", percent(lang, p.confidence))
+        .arg("mae", number(lang, p.mae, 1))
+        .arg(
+            "baseline",
+            number(lang, p.heuristic_mae.min(p.fixed_offset_mae), 1),
+        )
+        .render(lang)
 }
 
 /// Windows around the timetable when no trusted model exists; their
@@ -582,6 +593,40 @@ mod tests {
         let p = fit_bucket(&observations(20, 2), 30);
         assert!(!p.trusted);
         assert_eq!(p.samples, 20);
+    }
+
+    #[test]
+    fn notes_are_written_in_either_language() {
+        let p = fit_bucket(&observations(200, 1), 30);
+        let six = DateTime::parse_from_rfc3339("2026-12-04T05:00:00Z")
+            .unwrap()
+            .to_utc();
+        let english = fitted_notes(&p, 4, six, "Yaounde - Douala", Lang::En);
+        assert!(
+            english.starts_with(
+                "fitted on 200 observed departures of Yaounde - Douala around 06:00 WAT, \
+                 200 of them synthetic: usually "
+            ) && english
+                .contains(" min after the timetable on Fridays; the recommended window held "),
+            "{english}"
+        );
+        let french = fitted_notes(&p, 4, six, "Yaounde - Douala", Lang::Fr);
+        assert!(
+            french.starts_with(
+                "ajusté sur 200 départs observés de Yaounde - Douala vers 06:00 WAT, \
+                 dont 200 synthétiques : en général "
+            ) && french
+                .contains(" min après l’horaire le vendredi ; la fenêtre recommandée a contenu "),
+            "{french}"
+        );
+        let thin = fit_bucket(&observations(1, 2), 30);
+        let why = |lang| fallback_reason(Some(&thin), 30, lang).render(lang);
+        assert_eq!(why(Lang::En), "only 1 observed departure (30 needed)");
+        assert_eq!(why(Lang::Fr), "seulement 1 départ observé (30 nécessaires)");
+        assert_eq!(
+            fallback_reason(None, 30, Lang::Fr).render(Lang::Fr),
+            "aucun historique ajusté"
+        );
     }
 
     #[test]

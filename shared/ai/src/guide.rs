@@ -10,7 +10,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use shared::config::GeminiConfig;
+use shared::i18n::Lang;
 use shared::state::AppState;
+
+use super::MESSAGES;
+use super::words::number;
 
 /// How long a generated guide is served from the cache.
 pub const CACHE_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -41,6 +45,24 @@ impl Language {
         match self {
             Self::En => "en",
             Self::Fr => "fr",
+        }
+    }
+}
+
+impl From<Lang> for Language {
+    fn from(lang: Lang) -> Self {
+        match lang {
+            Lang::En => Self::En,
+            Lang::Fr => Self::Fr,
+        }
+    }
+}
+
+impl From<Language> for Lang {
+    fn from(language: Language) -> Self {
+        match language {
+            Language::En => Self::En,
+            Language::Fr => Self::Fr,
         }
     }
 }
@@ -88,34 +110,18 @@ pub fn prompt(f: &Facts, language: Language, preferences: Option<&str>) -> Strin
 
 /// The written guide when the API cannot answer.
 pub fn fallback(f: &Facts, language: Language) -> String {
-    let tags = f.tags.join(", ");
-    match language {
-        Language::En => format!(
-            "{name} ({category}, {city}). {description} Good for: {tags}. Open {hours}; entry: \
-             {fee}. Visitors rate it {rating:.1} out of 5. Plan your visit early in the day, \
-             carry water and some cash in XAF, and check the hours locally before you go.",
-            name = f.name,
-            category = f.category,
-            city = f.city,
-            description = f.description,
-            hours = f.opening_hours,
-            fee = f.entry_fee,
-            rating = f.rating,
-        ),
-        Language::Fr => format!(
-            "{name} ({category}, {city}). {description} Idéal pour : {tags}. Ouvert {hours} ; \
-             entrée : {fee}. Les visiteurs lui donnent {rating:.1} sur 5. Prévoyez la visite tôt \
-             dans la journée, emportez de l'eau et un peu d'argent liquide en XAF, et vérifiez \
-             les horaires sur place avant de partir.",
-            name = f.name,
-            category = f.category,
-            city = f.city,
-            description = f.description,
-            hours = f.opening_hours,
-            fee = f.entry_fee,
-            rating = f.rating,
-        ),
-    }
+    let lang = Lang::from(language);
+    MESSAGES
+        .text("ai-guide-fallback")
+        .arg("name", &f.name)
+        .arg("category", &f.category)
+        .arg("city", &f.city)
+        .arg("description", &f.description)
+        .arg("tags", f.tags.join(", "))
+        .arg("hours", &f.opening_hours)
+        .arg("fee", &f.entry_fee)
+        .arg("rating", number(lang, f.rating, 1))
+        .render(lang)
 }
 
 /// Why the API gave no text.
@@ -274,7 +280,36 @@ pub async fn store(state: &AppState, key: &str, guide: &Cached, ttl: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use super::digest;
+    use super::{Facts, Language, digest, fallback};
+
+    #[test]
+    fn the_fallback_is_written_in_the_language_asked() {
+        let facts = Facts {
+            id: "x".into(),
+            name: "Mount Cameroon".into(),
+            city: "Buea".into(),
+            description: "The highest peak in West Africa.".into(),
+            category: "nature".into(),
+            tags: vec!["hiking".into(), "views".into()],
+            opening_hours: "06:00-18:00".into(),
+            entry_fee: "5000 XAF".into(),
+            rating: 4.85,
+        };
+        assert_eq!(
+            fallback(&facts, Language::En),
+            "Mount Cameroon (nature, Buea). The highest peak in West Africa. Good for: hiking, \
+             views. Open 06:00-18:00; entry: 5000 XAF. Visitors rate it 4.8 out of 5. Plan your \
+             visit early in the day, carry water and some cash in XAF, and check the hours \
+             locally before you go."
+        );
+        let french = fallback(&facts, Language::Fr);
+        assert!(
+            french.contains("Idéal pour : hiking, views. Ouvert 06:00-18:00 ; entrée : 5000 XAF.")
+                && french.contains("4,8 sur 5")
+                && french.contains("emportez de l’eau"),
+            "{french}"
+        );
+    }
 
     #[test]
     fn preferences_are_keyed_by_their_sha256() {

@@ -12,6 +12,9 @@
 //! - [`text`]: accent- and case-insensitive BM25 for recommendations.
 //! - [`guide`]: the tourist guide through Gemini, with a written fallback.
 //! - [`synthetic`]: a deterministic history for fresh installs.
+//!
+//! What the answers say in words is in [`MESSAGES`] (English and French),
+//! written in the caller's language; [`words`] puts numbers and lists in it.
 
 pub mod departure;
 pub mod guide;
@@ -21,10 +24,14 @@ pub mod stats;
 pub mod synthetic;
 pub mod text;
 pub mod traffic;
+pub mod words;
 
 use serde_json::Value;
 use sqlx::PgExecutor;
 use uuid::Uuid;
+
+/// The models' messages in English and French (`locales/`).
+pub static MESSAGES: shared::i18n::Catalog = shared::catalog!("ai");
 
 /// The version label of a fitted model, as logged with its predictions.
 pub fn version_label(model: &str, version: i32) -> String {

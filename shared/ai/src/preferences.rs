@@ -9,6 +9,8 @@ use utoipa::ToSchema;
 use shared::error::FieldError;
 use shared::extract::Validator;
 
+use super::MESSAGES;
+
 /// Most amenities a request may list.
 pub const MAX_AMENITIES: usize = 10;
 /// Longest amenity name.
@@ -67,14 +69,19 @@ impl TravelPreferences {
             .check(
                 amenities.len() <= MAX_AMENITIES,
                 &format!("{field}.amenities"),
-                &format!("must list at most {MAX_AMENITIES} amenities"),
+                MESSAGES
+                    .text("ai-at-most-amenities")
+                    .arg("max", MAX_AMENITIES),
             )
             .check(
                 amenities
                     .iter()
                     .all(|a| !a.trim().is_empty() && a.chars().count() <= MAX_AMENITY_LEN),
                 &format!("{field}.amenities"),
-                &format!("each must be 1 to {MAX_AMENITY_LEN} characters"),
+                MESSAGES
+                    .text("ai-amenity-length")
+                    .arg("min", 1)
+                    .arg("max", MAX_AMENITY_LEN),
             );
         if let Some(price) = self.max_price {
             v = v.range(&format!("{field}.max_price"), price, 0.0, MAX_PRICE);
@@ -106,7 +113,9 @@ mod tests {
         assert!(parse(r#"{"comfort":"luxurious"}"#).is_err());
         assert!(parse(r#"{"amenities":"wifi"}"#).is_err());
         let many = parse(&format!(r#"{{"amenities":{:?}}}"#, vec!["wifi"; 11])).unwrap();
-        assert_eq!(many.validate("user_preferences").len(), 1);
+        let refused = many.validate("user_preferences");
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].msg, "must list at most 10 amenities");
         let long = parse(&format!(r#"{{"amenities":["{}"]}}"#, "a".repeat(41))).unwrap();
         assert_eq!(long.validate("user_preferences").len(), 1);
         let dear = parse(r#"{"max_price":1e9}"#).unwrap();

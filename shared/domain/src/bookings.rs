@@ -86,7 +86,7 @@ pub fn ticket_key(config: &Config) -> Result<&[u8], ApiError> {
     config
         .ticket_key
         .as_deref()
-        .ok_or_else(|| ApiError::Unavailable("E-tickets are not available right now".into()))
+        .ok_or_else(|| ApiError::Unavailable(crate::MESSAGES.text("tickets-unavailable")))
 }
 
 /// The public e-ticket link of `booking`, valid for `TICKET_TTL_SECONDS` from

@@ -15,3 +15,6 @@ pub mod users;
 pub mod vehicles;
 
 pub use shared::{notifications, push};
+
+/// The business's messages in English and French (`locales/`).
+pub static MESSAGES: shared::i18n::Catalog = shared::catalog!("domain");

@@ -2,6 +2,9 @@
 //! (in the original's field names and, beside them, the app's), `Review` and
 //! `SavedAttraction`, and the query shapes they are read with.
 //!
+//! Descriptions are served in the caller's language (English where no French
+//! is written), and in both with `?translations=true` ([`Translations`]).
+//!
 //! Attractions are read from [`ATTRACTIONS`], which leaves out those without a
 //! location and gives each its effective rating: the average of its reviews,
 //! else the published one. The rating is computed when read rather than stored
@@ -9,11 +12,53 @@
 //! deleted account takes its reviews with it.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use shared::extract::Validate;
+use shared::i18n::Lang;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgExecutor, Row};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+/// Whether to add every language's description beside the caller's:
+/// `?translations=true`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Translations {
+    /// `true` adds `descriptions`, the description in each language
+    /// (`{"en": "…", "fr": "…"}`), beside `description`. Default `false`.
+    #[serde(default)]
+    pub translations: bool,
+}
+
+impl Validate for Translations {}
+
+/// A description in each language the app speaks; where no French is
+/// written, `fr` is the English text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Descriptions {
+    pub en: String,
+    pub fr: String,
+}
+
+/// Turns a row's English `description` and its French (if any) into what
+/// `lang` reads, and both languages when `translations` asks for them.
+fn localize(
+    description: &mut String,
+    french: Option<String>,
+    lang: Lang,
+    translations: Translations,
+) -> Option<Descriptions> {
+    let french = french.filter(|fr| !fr.trim().is_empty());
+    let both = translations.translations.then(|| Descriptions {
+        en: description.clone(),
+        fr: french.clone().unwrap_or_else(|| description.clone()),
+    });
+    if let (Lang::Fr, Some(fr)) = (lang, french) {
+        *description = fr;
+    }
+    both
+}
 
 /// A city, as in `GET /api/cities`.
 #[derive(Debug, Serialize, FromRow, ToSchema)]
@@ -23,12 +68,32 @@ pub struct City {
     #[schema(example = "Douala")]
     pub name: String,
     pub country: String,
+    /// In the caller's language (English where no French is written).
     pub description: String,
+    /// The description in each language; only with `?translations=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    #[sqlx(skip)]
+    pub descriptions: Option<Descriptions>,
     pub population: i64,
+    /// The French description as stored (`None` where none is written);
+    /// [`City::localized`] serves it.
+    #[serde(skip)]
+    pub description_fr: Option<String>,
+}
+
+impl City {
+    /// The city as `lang` reads it, with both descriptions if asked for.
+    #[must_use]
+    pub fn localized(mut self, lang: Lang, translations: Translations) -> Self {
+        let french = self.description_fr.take();
+        self.descriptions = localize(&mut self.description, french, lang, translations);
+        self
+    }
 }
 
 /// The columns of [`City`].
-pub const CITY_COLUMNS: &str = "id, name, country, description, population";
+pub const CITY_COLUMNS: &str = "id, name, country, description, description_fr, population";
 
 /// Where an attraction is; from its PostGIS POINT.
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,7 +114,16 @@ pub struct Attraction {
     pub id: String,
     pub city_id: String,
     pub name: String,
+    /// In the caller's language (English where no French is written).
     pub description: String,
+    /// The description in each language; only with `?translations=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub descriptions: Option<Descriptions>,
+    /// The French description as stored (`None` where none is written);
+    /// [`Attraction::localized`] serves it.
+    #[serde(skip)]
+    pub description_fr: Option<String>,
     pub category: String,
     /// 0 to 5: the average of the attraction's reviews (one decimal), or the
     /// published rating while it has none.
@@ -65,6 +139,17 @@ pub struct Attraction {
     pub tags: Vec<String>,
     #[serde(flatten)]
     pub app: AppAttractionFields,
+}
+
+impl Attraction {
+    /// The attraction as `lang` reads it, with both descriptions if asked for.
+    /// Its reviews are the reviewers' own words and stay as written.
+    #[must_use]
+    pub fn localized(mut self, lang: Lang, translations: Translations) -> Self {
+        let french = self.description_fr.take();
+        self.descriptions = localize(&mut self.description, french, lang, translations);
+        self
+    }
 }
 
 /// The fields the app's attraction screens read.
@@ -197,15 +282,15 @@ pub fn guided_tour_available(category: &str, tags: &[String]) -> bool {
 
 macro_rules! attraction_columns {
     () => {
-        "a.id, a.city_id, a.name, a.description, a.category, a.rating, a.opening_hours, \
-         a.entry_fee, ST_Y(a.location) AS latitude, ST_X(a.location) AS longitude, \
-         a.accuracy_meters, a.location_recorded_at, a.tags"
+        "a.id, a.city_id, a.name, a.description, a.description_fr, a.category, a.rating, \
+         a.opening_hours, a.entry_fee, ST_Y(a.location) AS latitude, \
+         ST_X(a.location) AS longitude, a.accuracy_meters, a.location_recorded_at, a.tags"
     };
 }
 
 macro_rules! located_attractions {
     () => {
-        "(SELECT at.id, at.city_id, at.name, at.description, at.category,
+        "(SELECT at.id, at.city_id, at.name, at.description, at.description_fr, at.category,
                 COALESCE(rv.average, at.rating) AS rating, at.opening_hours, at.entry_fee,
                 at.location, at.accuracy_meters, at.location_recorded_at, at.tags
          FROM attractions at
@@ -262,6 +347,8 @@ impl<'r> FromRow<'r, PgRow> for Attraction {
             city_id,
             name: row.try_get("name")?,
             description: row.try_get("description")?,
+            descriptions: None,
+            description_fr: row.try_get("description_fr")?,
             category,
             rating: row.try_get("rating")?,
             opening_hours,
@@ -398,6 +485,50 @@ mod tests {
             "nature",
             &tags(&["hiking", "tours"])
         ));
+    }
+
+    #[test]
+    fn descriptions_follow_the_language_and_fall_back_to_english() {
+        let city = |fr: Option<&str>| City {
+            id: "douala".into(),
+            name: "Douala".into(),
+            country: "Cameroon".into(),
+            description: "Economic capital".into(),
+            descriptions: None,
+            population: 1,
+            description_fr: fr.map(Into::into),
+        };
+        let plain = Translations::default();
+        let both = Translations { translations: true };
+        let fr = Some("Capitale économique");
+        assert_eq!(
+            city(fr).localized(Lang::Fr, plain).description,
+            "Capitale économique"
+        );
+        assert_eq!(
+            city(fr).localized(Lang::En, plain).description,
+            "Economic capital"
+        );
+        for untranslated in [None, Some(""), Some("  ")] {
+            let c = city(untranslated).localized(Lang::Fr, both);
+            assert_eq!(c.description, "Economic capital", "{untranslated:?}");
+            assert_eq!(c.descriptions.unwrap().fr, "Economic capital");
+        }
+        let c = city(fr).localized(Lang::Fr, both);
+        assert_eq!(
+            c.descriptions,
+            Some(Descriptions {
+                en: "Economic capital".into(),
+                fr: "Capitale économique".into()
+            })
+        );
+        let served = serde_json::to_value(city(fr).localized(Lang::En, plain)).unwrap();
+        assert_eq!(served.get("descriptions"), None, "only when asked for");
+        assert_eq!(
+            served.get("description_fr"),
+            None,
+            "never as a field of its own"
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ use uuid::Uuid;
 use shared::error::{ApiError, ApiResult, FieldError, bad_request, forbidden, not_found};
 use shared::extract::{Validate, Validator};
 
+use crate::MESSAGES;
+
 /// One dated departure, as `GET /api/travels` lists it. `id` is the
 /// departure's id (`travel_routes.id`): what the app books.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow, ToSchema)]
@@ -102,7 +104,7 @@ pub async fn find_detail(
 
 /// `404 "Route not found"`.
 pub fn route_not_found() -> ApiError {
-    not_found("Route")
+    not_found(MESSAGES.text("thing-route"))
 }
 
 /// `?limit=` (1 to 100, default 50) and `?offset=` (0 to 100 000, default 0).
@@ -206,26 +208,29 @@ pub async fn publish(conn: &mut PgConnection, owner: &str, ride: &NewRide) -> Ap
     .bind(ride.vehicle_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let (vehicle_owner, capacity, active) = vehicle.ok_or_else(|| not_found("Vehicle"))?;
+    let (vehicle_owner, capacity, active) =
+        vehicle.ok_or_else(|| not_found(MESSAGES.text("thing-vehicle")))?;
     if vehicle_owner != owner {
-        return Err(forbidden("You do not own this vehicle"));
+        return Err(forbidden(MESSAGES.text("vehicle-not-yours")));
     }
     if !active {
-        return Err(bad_request("Vehicle is not active"));
+        return Err(bad_request(MESSAGES.text("vehicle-inactive")));
     }
     if ride.seats > capacity {
-        return Err(bad_request(format!(
-            "Seats exceed the vehicle's capacity of {capacity}"
-        )));
+        return Err(bad_request(
+            MESSAGES
+                .text("seats-over-capacity")
+                .arg("capacity", capacity),
+        ));
     }
     if ride.departure_time <= Utc::now() {
-        return Err(bad_request("Departure time must be in the future"));
+        return Err(bad_request(MESSAGES.text("departure-in-past")));
     }
     if ride
         .estimated_arrival
         .is_some_and(|arrival| arrival <= ride.departure_time)
     {
-        return Err(bad_request("Estimated arrival must be after departure"));
+        return Err(bad_request(MESSAGES.text("arrival-before-departure")));
     }
     let duration = ride.duration_minutes.or_else(|| {
         let arrival = ride.estimated_arrival?;
@@ -246,11 +251,9 @@ pub async fn publish(conn: &mut PgConnection, owner: &str, ride: &NewRide) -> Ap
     if let Some((_, booked, false)) = existing
         && booked > 0
     {
-        return Err(ApiError::Conflict(format!(
-            "This ride already has {booked} booked seat{}: its route, times and price can no \
-             longer change. Publish a new ride instead.",
-            if booked == 1 { "" } else { "s" }
-        )));
+        return Err(ApiError::Conflict(
+            MESSAGES.text("ride-has-bookings").arg("booked", booked),
+        ));
     }
     let schedule_id = existing.and_then(|e| e.0).unwrap_or_else(new_ride_id);
 
@@ -276,9 +279,8 @@ pub async fn publish(conn: &mut PgConnection, owner: &str, ride: &NewRide) -> Ap
         .bind(ride.estimated_arrival)
         .fetch_optional(&mut *conn)
         .await?;
-    let (route_id, created) = departure.ok_or_else(|| {
-        bad_request("Seats cannot go below the number already booked on this ride")
-    })?;
+    let (route_id, created) =
+        departure.ok_or_else(|| bad_request(MESSAGES.text("seats-below-booked")))?;
     Ok(Published {
         schedule_id,
         route_id,

@@ -11,6 +11,8 @@ use uuid::Uuid;
 use shared::error::{ApiError, ApiResult, forbidden, not_found};
 use shared::extract::Validator;
 
+use crate::MESSAGES;
+
 /// A vehicle, as `/api/vehicles` answers it.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Vehicle {
@@ -49,7 +51,7 @@ pub const PLATE_CONSTRAINT: &str = "vehicles_license_plate_key";
 
 /// The 409 a plate clash answers with.
 pub fn plate_taken() -> ApiError {
-    shared::error::conflict("A vehicle with this license plate already exists")
+    shared::error::conflict(MESSAGES.text("plate-taken"))
 }
 
 /// Longest vehicle type, make, model or colour.
@@ -132,12 +134,8 @@ pub trait VehicleRules: Sized {
 
 impl VehicleRules for Validator {
     fn label(self, field: &str, value: Option<&str>) -> Self {
-        self.check(
-            value.is_none_or(|v| !v.trim().is_empty()),
-            field,
-            "must not be empty",
-        )
-        .optional_label(field, value)
+        self.not_empty(field, value.map_or("-", str::trim))
+            .optional_label(field, value)
     }
 
     fn optional_label(self, field: &str, value: Option<&str>) -> Self {
@@ -146,20 +144,16 @@ impl VehicleRules for Validator {
 
     fn plate(self, field: &str, value: Option<&str>) -> Self {
         let plate = value.map(normalize_plate);
-        self.check(
-            plate.as_deref().is_none_or(|p| !p.is_empty()),
-            field,
-            "must not be empty",
-        )
-        .check(
-            plate.as_deref().is_none_or(|p| {
-                p.chars()
-                    .all(|c| c.is_alphanumeric() || c == ' ' || c == '-')
-            }),
-            field,
-            "must contain only letters, digits, spaces and hyphens",
-        )
-        .max_len(field, plate.as_deref(), MAX_PLATE)
+        self.not_empty(field, plate.as_deref().unwrap_or("-"))
+            .check(
+                plate.as_deref().is_none_or(|p| {
+                    p.chars()
+                        .all(|c| c.is_alphanumeric() || c == ' ' || c == '-')
+                }),
+                field,
+                MESSAGES.text("plate-characters"),
+            )
+            .max_len(field, plate.as_deref(), MAX_PLATE)
     }
 
     fn seats(self, field: &str, value: Option<i32>) -> Self {
@@ -180,7 +174,7 @@ impl VehicleRules for Validator {
         self.max_len("photo_url", value, MAX_URL).check(
             value.is_none_or(is_web_url),
             "photo_url",
-            "must be an http or https URL with a host",
+            MESSAGES.text("web-url"),
         )
     }
 
@@ -189,12 +183,12 @@ impl VehicleRules for Validator {
         self.check(
             list.len() <= MAX_AMENITIES,
             "amenities",
-            &format!("must hold at most {MAX_AMENITIES} items"),
+            MESSAGES.text("at-most-amenities").arg("max", MAX_AMENITIES),
         )
         .check(
             list.iter().all(|a| a.trim().chars().count() <= MAX_AMENITY),
             "amenities",
-            &format!("each must be at most {MAX_AMENITY} characters"),
+            MESSAGES.text("amenity-too-long").arg("max", MAX_AMENITY),
         )
     }
 }
@@ -217,7 +211,7 @@ pub async fn find_owned(
     uid: &str,
     lock: bool,
 ) -> ApiResult<Vehicle> {
-    let id = Uuid::try_parse(vehicle_id).map_err(|_| not_found("Vehicle"))?;
+    let id = Uuid::try_parse(vehicle_id).map_err(|_| not_found(MESSAGES.text("thing-vehicle")))?;
     let sql = format!(
         "SELECT {VEHICLE_COLUMNS} FROM vehicles WHERE id = $1{}",
         if lock { " FOR UPDATE" } else { "" }
@@ -226,9 +220,9 @@ pub async fn find_owned(
         .bind(id)
         .fetch_optional(conn)
         .await?
-        .ok_or_else(|| not_found("Vehicle"))?;
+        .ok_or_else(|| not_found(MESSAGES.text("thing-vehicle")))?;
     if vehicle.owner_id != uid {
-        return Err(forbidden("You do not own this vehicle"));
+        return Err(forbidden(MESSAGES.text("vehicle-not-yours")));
     }
     Ok(vehicle)
 }

@@ -41,7 +41,11 @@ pub fn document(functions: &[Function]) -> OpenApi {
                 .title("AI-IMUTIS API")
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
-                    "Inter-urban mobility and urban tourism for Cameroon. Every path is served by its own function.",
+                    "Inter-urban mobility and urban tourism for Cameroon. Every path is served by its own function.\n\n\
+                     **Languages.** Everything a person reads (error `message`s, notifications, AI commentary, \
+                     descriptions, the e-ticket) comes in English or French: the language `Accept-Language` \
+                     prefers (q-values honoured), else the signed-in user's stored `language`, else English. \
+                     An error's `detail` (field paths, machine-readable types) is the same in both.",
                 )),
         )
         .build();

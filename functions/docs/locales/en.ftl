@@ -1,0 +1,3 @@
+# What the documentation pages say. French in fr.ftl, same ids.
+
+docs-thing-asset = Asset

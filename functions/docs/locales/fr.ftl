@@ -1,0 +1,3 @@
+# Ce que disent les pages de documentation.
+
+docs-thing-asset = Fichier
