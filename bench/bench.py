@@ -12,7 +12,10 @@ binary and for the bare axum + sqlx baseline (bench/baseline):
 - load: wrk -t2 -c50 -d10s --latency after a short warm-up; requests/s, p99,
   and the count of non-2xx/3xx answers and socket errors;
 - ratios of every figure to the baseline serving the same query (cities-list
-  and travels-list) or the baseline's cities query (the others);
+  and travels-list) or the baseline's cities query (the others); an
+  authenticated target (a real RS256 ID token, signed with a local key whose
+  JWK set is served on 127.0.0.1) to the baseline's twin that verifies the
+  same token with jsonwebtoken on every request;
 - the musl build's size, cold start and idle RSS when it was built;
 - Lambda mode for one function: start to the first invocation response through
   cargo-lambda's runtime emulator (`cargo lambda watch --only-lambda-apis`),
@@ -24,6 +27,7 @@ Prints plain tables and writes them to --out (Markdown) with the command line.
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import datetime as dt
 import http.client
@@ -38,10 +42,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,12 +110,77 @@ def log(msg: str) -> None:
     print(f"\033[1;34m==>\033[0m {msg}", file=sys.stderr, flush=True)
 
 
-def emulator_token(uid: str = "bench-user") -> str:
-    """An unsigned Firebase emulator ID token (alg none), as in the README."""
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-    def enc(o: dict) -> str:
-        return base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
 
+class SigningKeys:
+    """Google's securetoken keys, played locally: a 2048-bit RSA key made with
+    openssl, its JWK set served on 127.0.0.1 (every server's FIREBASE_JWKS_URL,
+    with Google's Cache-Control), and RS256 ID tokens signed with it."""
+
+    KID = "bench-key-1"
+
+    def __init__(self) -> None:
+        directory = tempfile.mkdtemp(prefix="bench-jwks-")
+        atexit.register(shutil.rmtree, directory, True)
+        self.pem = Path(directory) / "key.pem"
+        subprocess.run(
+            ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+             "-pkeyopt", "rsa_keygen_pubexp:65537", "-out", str(self.pem)],
+            check=True, capture_output=True,
+        )
+        modulus = subprocess.run(
+            ["openssl", "rsa", "-in", str(self.pem), "-noout", "-modulus"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip().removeprefix("Modulus=")
+        self.jwk = {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.KID,
+                    "n": b64url(bytes.fromhex(modulus)), "e": "AQAB"}
+        body = json.dumps({"keys": [self.jwk]}).encode()
+
+        class Jwks(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", "public, max-age=21600, must-revalidate, no-transform")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{server.server_address[1]}/jwks"
+
+    def sign(self, claims: dict) -> str:
+        signing_input = (
+            b64url(json.dumps({"alg": "RS256", "kid": self.KID, "typ": "JWT"}).encode())
+            + "."
+            + b64url(json.dumps(claims).encode())
+        )
+        signature = subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", str(self.pem)],
+            input=signing_input.encode(), check=True, capture_output=True,
+        ).stdout
+        return signing_input + "." + b64url(signature)
+
+
+_keys: SigningKeys | None = None
+
+
+def signing_keys() -> SigningKeys:
+    """The run's keys, made (and their JWK set served) on first use."""
+    global _keys
+    if _keys is None:
+        _keys = SigningKeys()
+    return _keys
+
+
+def id_token(uid: str = "bench-user") -> str:
+    """A Firebase ID token, RS256 as Google signs them. It lives 6 h (Google's
+    live 1 h) so that a long run does not outlive it."""
     now = int(time.time())
     claims = {
         "iss": f"https://securetoken.google.com/{PROJECT}",
@@ -120,8 +191,9 @@ def emulator_token(uid: str = "bench-user") -> str:
         "iat": now,
         "auth_time": now,
         "exp": now + 6 * 3600,
+        "firebase": {"sign_in_provider": "password"},
     }
-    return enc({"alg": "none", "typ": "JWT"}) + "." + enc(claims) + "."
+    return signing_keys().sign(claims)
 
 
 def manifest(function: str) -> dict:
@@ -164,6 +236,8 @@ class Target:
     body: bytes | None
     token: str | None
     baseline_label: str = ""
+    # Settings of this target's server beyond server_env's.
+    env: dict = field(default_factory=dict)
     cold: list[float] = field(default_factory=list)
     idle_rss_kib: int = 0
     load_rss_kib: int = 0
@@ -190,8 +264,11 @@ class Target:
 
 def function_target(spec: str, bin_dir: Path, departure: str) -> Target:
     function, _, variant = spec.partition("@")
-    if variant not in ("", "auth"):
-        sys.exit(f"{spec}: the only variant is @auth (requests carry an emulator token)")
+    if variant not in ("", "auth", "auth-uncached"):
+        sys.exit(
+            f"{spec}: the variants are @auth (requests carry an RS256 ID token) and @auth-uncached "
+            "(the same, with the verified-token cache off: AUTH_TOKEN_CACHE_ENTRIES=0)"
+        )
     meta = manifest(function)
     if function in REQUESTS:
         method, path, body = REQUESTS[function]
@@ -205,20 +282,39 @@ def function_target(spec: str, bin_dir: Path, departure: str) -> Target:
     path = path.replace("{departure_id}", departure)
     if "{" in path:
         sys.exit(f"{function}: no value for a placeholder in {path}: add it to PLACEHOLDERS in bench/bench.py")
-    auth = variant == "auth" or meta.get("auth") == "required"
+    auth = variant != "" or meta.get("auth") == "required"
     binary = bin_dir / function
     if not binary.exists():
         sys.exit(f"{binary} is missing: was it built?")
-    baseline = "baseline travels" if function == "travels-list" else "baseline cities"
+    if function == "travels-list":
+        baseline = "baseline travels"
+    else:
+        baseline = "baseline cities rs256" if auth else "baseline cities"
     return Target(
         label=spec,
         binary=binary,
         method=method,
         path=path,
         body=json.dumps(body).encode() if body is not None else None,
-        token=emulator_token() if auth else None,
+        token=id_token() if auth else None,
         baseline_label=baseline,
+        env={"AUTH_TOKEN_CACHE_ENTRIES": "0"} if variant == "auth-uncached" else {},
     )
+
+
+def baselines(binary: Path) -> dict[str, Target]:
+    """The baseline's targets: its cities and travels queries, and the cities
+    query behind jsonwebtoken's RS256 check of an ID token on every request."""
+    base = {
+        "baseline cities": Target("baseline cities", binary, "GET", "/api/cities", None, None),
+        "baseline travels": Target("baseline travels", binary, "GET", "/api/travels", None, None),
+        "baseline cities rs256": Target(
+            "baseline cities rs256", binary, "GET", "/api/verified/cities", None, id_token()
+        ),
+    }
+    for t in base.values():
+        t.baseline_label = t.label
+    return base
 
 
 # ---------------------------------------------------------------- processes
@@ -245,12 +341,16 @@ def server_env(port: int, extra: dict | None = None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "SENTRY_", "AWS_LAMBDA_", "GEMINI_", "FCM_"))
+        if not k.startswith(("OTEL_", "SENTRY_", "AWS_LAMBDA_", "GEMINI_", "FCM_", "FIREBASE_", "AUTH_TOKEN_"))
     }
+    keys = signing_keys()
     env.update(
         PORT=str(port),
         FIREBASE_PROJECT_ID=PROJECT,
-        FIREBASE_AUTH_EMULATOR_HOST="127.0.0.1:9099",
+        # Production mode: RS256 tokens only, the keys fetched as from Google.
+        FIREBASE_JWKS_URL=keys.url,
+        # The baseline's twin verifies with this key, read at start-up.
+        BASELINE_JWK=json.dumps(keys.jwk),
         RATE_LIMIT_ANONYMOUS=HIGH,
         RATE_LIMIT_AUTHENTICATED=HIGH,
         RATE_LIMIT_PREMIUM=HIGH,
@@ -335,7 +435,7 @@ def cpu_seconds(pid: int) -> float:
 
 def cold_start_once(t: Target) -> float:
     port = free_port()
-    env = server_env(port)
+    env = server_env(port, t.env)
     start = time.perf_counter()
     proc = spawn(t.binary, env, slug(t.label))
     try:
@@ -381,7 +481,7 @@ def wrk(t: Target, port: int, duration: str, args: argparse.Namespace) -> dict:
 
 def load(t: Target, args: argparse.Namespace) -> None:
     port = free_port()
-    proc = spawn(t.binary, server_env(port), slug(t.label))
+    proc = spawn(t.binary, server_env(port, t.env), slug(t.label))
     try:
         until_200(proc, port, t, time.perf_counter())
         time.sleep(1.0)
@@ -566,12 +666,7 @@ def main() -> None:
 
     departure = departure_id()
     targets = [function_target(f, args.bin_dir, departure) for f in args.functions]
-    base = {
-        "baseline cities": Target("baseline cities", args.baseline, "GET", "/api/cities", None, None),
-        "baseline travels": Target("baseline travels", args.baseline, "GET", "/api/travels", None, None),
-    }
-    for t in base.values():
-        t.baseline_label = t.label
+    base = baselines(args.baseline)
     needed = [b for b in base.values() if any(t.baseline_label == b.label for t in targets)] or [
         base["baseline cities"]
     ]

@@ -114,7 +114,7 @@ def pct(n: int, total: int) -> str:
 
 def profile(t: bench.Target, args: argparse.Namespace, logs: Path) -> str:
     port = bench.free_port()
-    proc = bench.spawn(t.binary, bench.server_env(port), "profile-" + bench.slug(t.label))
+    proc = bench.spawn(t.binary, bench.server_env(port, t.env), "profile-" + bench.slug(t.label))
     data = logs / f"perf-{bench.slug(t.label)}.data"
     try:
         bench.until_200(proc, port, t, time.perf_counter())
@@ -197,7 +197,10 @@ def main() -> None:
     sections = [f"# CPU profiles\n\nCommand: `{args.command}`\n"]
     targets = [bench.function_target(spec, args.bin_dir, departure) for spec in args.functions]
     if args.baseline:
-        targets.insert(0, bench.Target("baseline cities", args.baseline, "GET", "/api/cities", None, None))
+        base = bench.baselines(args.baseline)
+        if any(t.baseline_label == "baseline cities rs256" for t in targets):
+            targets.insert(0, base["baseline cities rs256"])
+        targets.insert(0, base["baseline cities"])
     for t in targets:
         bench.log(f"profiling {t.label}")
         sections.append(profile(t, args, logs))

@@ -1,8 +1,18 @@
 //! Firebase ID-token verification, following the checks Firebase's Admin SDKs
 //! make: RS256 signed by one of Google's `securetoken` keys (or, in emulator
 //! mode only, unsigned), issued for this project, in date, with a real subject.
+//!
+//! A verified RS256 token is remembered ([`token_cache`]), so the same token
+//! on the next request costs a hash and a lookup, not an RSA verification:
+//! until its `exp`, never later, and only while the key set still holds the
+//! key that signed it. Unsigned emulator tokens are cheap to check and are
+//! never cached. Revocation is not the verifier's: the session check after it
+//! runs on every request, cached token or not.
+
+mod token_cache;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -11,12 +21,14 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use prometheus::{IntCounter, IntCounterVec, Opts};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::i18n::MESSAGES;
+use token_cache::TokenCache;
 
 /// Firebase tokens are about 1 kB; anything far larger is refused unread.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -195,9 +207,19 @@ struct Jwk {
     e: Option<String>,
 }
 
+/// One of Google's keys, with the JWK components it was built from (to tell
+/// a key replaced under the same `kid`).
+struct Key {
+    decoding: DecodingKey,
+    components: (String, String),
+}
+
 #[derive(Default)]
 struct KeyCache {
-    keys: HashMap<String, DecodingKey>,
+    keys: HashMap<String, Key>,
+    /// Bumped when a fetch drops or replaces a key: cached tokens verified
+    /// under an earlier generation are verified again.
+    generation: u64,
     expires_at: Option<Instant>,
     fetched_at: Option<Instant>,
     /// Consecutive failed fetches, and when the next one may start.
@@ -243,11 +265,30 @@ pub struct FirebaseVerifier {
     cache: RwLock<KeyCache>,
     fetch: Mutex<()>,
     http: OnceLock<reqwest::Client>,
+    /// Verified tokens (`AUTH_TOKEN_CACHE_ENTRIES`; `None` when 0).
+    tokens: Option<TokenCache>,
+    /// [`KeyCache::generation`], read without the key cache's lock.
+    generation: AtomicU64,
+    /// When the keys next need a fetch (ms since `started`), so a cache hit
+    /// can start the refresh that a key lookup would have started.
+    refresh_due: AtomicU64,
+    started: Instant,
+    cache_metric: IntCounterVec,
+    cache_hits: IntCounter,
+    cache_misses: IntCounter,
 }
 
 impl FirebaseVerifier {
     /// A verifier for `config`'s project; no network until the first token.
     pub fn new(config: &Config) -> Arc<Self> {
+        let cache_metric = IntCounterVec::new(
+            Opts::new(
+                "auth_token_cache_total",
+                "RS256 bearer tokens by verified-token cache outcome (a miss verifies the signature)",
+            ),
+            &["result"],
+        )
+        .expect("static metric");
         Arc::new(Self {
             project_id: config.firebase_project_id.clone(),
             issuer: format!(
@@ -259,13 +300,43 @@ impl FirebaseVerifier {
             cache: RwLock::default(),
             fetch: Mutex::new(()),
             http: OnceLock::new(),
+            tokens: TokenCache::new(config.auth_token_cache),
+            generation: AtomicU64::new(0),
+            refresh_due: AtomicU64::new(0),
+            started: Instant::now(),
+            cache_hits: cache_metric.with_label_values(&["hit"]),
+            cache_misses: cache_metric.with_label_values(&["miss"]),
+            cache_metric,
         })
+    }
+
+    /// `auth_token_cache_total{result="hit"|"miss"}`, for the metrics registry.
+    pub fn token_cache_metric(&self) -> &IntCounterVec {
+        &self.cache_metric
+    }
+
+    /// How many verified tokens are held.
+    pub fn cached_tokens(&self) -> usize {
+        self.tokens.as_ref().map_or(0, TokenCache::len)
     }
 
     /// Verifies `token` and returns its user.
     pub async fn verify(self: &Arc<Self>, token: &str) -> Result<AuthUser, AuthError> {
+        self.verify_at(token, now_secs()).await
+    }
+
+    /// [`Self::verify`] at `now` (seconds since the epoch).
+    async fn verify_at(self: &Arc<Self>, token: &str, now: f64) -> Result<AuthUser, AuthError> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::Malformed);
+        }
+        let hash = self.tokens.as_ref().map(|_| token_cache::hash(token));
+        if let (Some(tokens), Some(hash)) = (&self.tokens, &hash)
+            && let Some(user) = tokens.get(hash, now, self.generation.load(Ordering::Acquire))
+        {
+            self.cache_hits.inc();
+            self.refresh_if_due();
+            return Ok(user);
         }
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
@@ -274,26 +345,38 @@ impl FirebaseVerifier {
             return Err(AuthError::Malformed);
         };
         let header: Header = decode_segment(header)?;
-        let claims: Claims = match header.alg.as_str() {
-            "none" if self.emulator && signature.is_empty() => decode_segment(payload)?,
+        match header.alg.as_str() {
+            "none" if self.emulator && signature.is_empty() => {
+                self.check(decode_segment(payload)?, now)
+            }
             "RS256" if !signature.is_empty() => {
+                self.cache_misses.inc();
                 let kid = header.kid.ok_or(AuthError::UnknownKey)?;
-                let key = self.key(&kid).await?;
+                let (key, generation) = self.key(&kid).await?;
                 let mut validation = Validation::new(Algorithm::RS256);
                 validation.validate_exp = false;
                 validation.validate_nbf = false;
                 validation.validate_aud = false;
                 validation.required_spec_claims.clear();
-                jsonwebtoken::decode::<Claims>(token, &key, &validation)
+                let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
                     .map_err(|e| match e.kind() {
                         jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::Signature,
                         _ => AuthError::Malformed,
                     })?
-                    .claims
+                    .claims;
+                let exp = claims.exp;
+                let user = self.check(claims, now)?;
+                // Only while it is in date without the leeway: past `exp`, each
+                // request verifies it again (and the leeway runs out).
+                if let (Some(tokens), Some(hash), Some(exp)) = (&self.tokens, hash, exp)
+                    && now < exp
+                {
+                    tokens.insert(hash, user.clone(), exp, generation);
+                }
+                Ok(user)
             }
-            _ => return Err(AuthError::Algorithm),
-        };
-        self.check(claims, now_secs())
+            _ => Err(AuthError::Algorithm),
+        }
     }
 
     fn check(&self, claims: Claims, now: f64) -> Result<AuthUser, AuthError> {
@@ -332,7 +415,8 @@ impl FirebaseVerifier {
         })
     }
 
-    async fn key(self: &Arc<Self>, kid: &str) -> Result<DecodingKey, AuthError> {
+    /// The key `kid` and the key-set generation it belongs to.
+    async fn key(self: &Arc<Self>, kid: &str) -> Result<(DecodingKey, u64), AuthError> {
         let now = Instant::now();
         {
             let cache = self.cache.read().await;
@@ -340,7 +424,7 @@ impl FirebaseVerifier {
                 if !cache.fresh(now) && cache.may_fetch(now) {
                     self.refresh_in_background();
                 }
-                return Ok(key.clone());
+                return Ok((key.decoding.clone(), cache.generation));
             }
             let fetched_recently = cache.fetched_at.is_some_and(|t| t.elapsed() < MIN_REFETCH);
             if !cache.may_fetch(now) || (cache.fresh(now) && fetched_recently) {
@@ -349,7 +433,29 @@ impl FirebaseVerifier {
         }
         self.refresh(now).await;
         let cache = self.cache.read().await;
-        cache.keys.get(kid).cloned().ok_or_else(|| cache.missing())
+        let key = cache.keys.get(kid).ok_or_else(|| cache.missing())?;
+        Ok((key.decoding.clone(), cache.generation))
+    }
+
+    /// On a cache hit, no key is looked up: starts the background refresh a
+    /// lookup would have started once the keys are due (expired, and not
+    /// backing off), so a rotation is still seen. One hit starts it.
+    fn refresh_if_due(self: &Arc<Self>) {
+        let now = self.millis(Instant::now());
+        let due = self.refresh_due.load(Ordering::Relaxed);
+        let next_try = now.saturating_add(FETCH_TIMEOUT.as_millis() as u64);
+        if now >= due
+            && self
+                .refresh_due
+                .compare_exchange(due, next_try, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.refresh_in_background();
+        }
+    }
+
+    fn millis(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.started).as_millis() as u64
     }
 
     fn refresh_in_background(self: &Arc<Self>) {
@@ -382,6 +488,14 @@ impl FirebaseVerifier {
         cache.fetched_at = Some(now);
         match result {
             Ok((keys, ttl)) => {
+                let replaced = cache.keys.iter().any(|(kid, old)| {
+                    keys.get(kid)
+                        .is_none_or(|new: &Key| new.components != old.components)
+                });
+                if replaced {
+                    cache.generation += 1;
+                    self.generation.store(cache.generation, Ordering::Release);
+                }
                 cache.keys = keys;
                 cache.expires_at = now.checked_add(ttl);
                 cache.failures = 0;
@@ -395,9 +509,15 @@ impl FirebaseVerifier {
                     "fetching Firebase public keys failed; serving the keys held");
             }
         }
+        let due = [cache.expires_at, cache.retry_at]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(now);
+        self.refresh_due.store(self.millis(due), Ordering::Relaxed);
     }
 
-    async fn fetch_keys(&self) -> Result<(HashMap<String, DecodingKey>, Duration), String> {
+    async fn fetch_keys(&self) -> Result<(HashMap<String, Key>, Duration), String> {
         let http = self.http.get_or_init(http_client);
         let response = http
             .get(&self.jwks_url)
@@ -417,8 +537,16 @@ impl FirebaseVerifier {
             .into_iter()
             .filter(|k| k.kty == "RSA")
             .filter_map(|k| {
-                let key = DecodingKey::from_rsa_components(k.n.as_deref()?, k.e.as_deref()?);
-                Some((k.kid?, key.ok()?))
+                let (n, e) = (k.n?, k.e?);
+                let decoding = DecodingKey::from_rsa_components(&n, &e).ok()?;
+                let components = (n, e);
+                Some((
+                    k.kid?,
+                    Key {
+                        decoding,
+                        components,
+                    },
+                ))
             })
             .collect();
         Ok((keys, ttl))
@@ -469,6 +597,7 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{JwksServer, TestKeys, claims};
 
     #[test]
     fn max_age_is_read_from_googles_cache_control() {
@@ -526,6 +655,79 @@ mod tests {
                 verifier.verify(&token).await.is_err() || token.starts_with("eyJhbGciOiJub25l")
             );
         }
+    }
+
+    /// A verifier of the test project, with its own JWKS server.
+    async fn spawn_verifier(settings: &[(&str, &str)]) -> (Arc<FirebaseVerifier>, JwksServer) {
+        let jwks = JwksServer::start().await;
+        let verifier = FirebaseVerifier::new(&crate::testing::config(&jwks.url, settings));
+        (verifier, jwks)
+    }
+
+    /// (cache hits, signature verifications).
+    fn counts(verifier: &FirebaseVerifier) -> (u64, u64) {
+        (verifier.cache_hits.get(), verifier.cache_misses.get())
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_serves_until_its_exp_then_the_leeway_runs_out_as_usual() {
+        let (verifier, _jwks) = spawn_verifier(&[]).await;
+        let now = now_secs().floor();
+        let exp = now + 120.0;
+        let mut claims = claims("ada");
+        claims["exp"] = serde_json::json!(exp);
+        let token = TestKeys::get().sign(&claims);
+
+        assert_eq!(verifier.verify_at(&token, now).await.unwrap().uid, "ada");
+        assert_eq!(counts(&verifier), (0, 1));
+        assert_eq!(
+            verifier.verify_at(&token, exp - 1.0).await.unwrap().uid,
+            "ada"
+        );
+        assert_eq!(counts(&verifier), (1, 1), "the second time from the cache");
+        assert!(verifier.verify_at(&token, exp + 1.0).await.is_ok());
+        assert_eq!(counts(&verifier), (1, 2), "past exp, verified again");
+        assert_eq!(
+            verifier.verify_at(&token, exp + LEEWAY_SECS + 1.0).await,
+            Err(AuthError::Expired),
+            "cached before, refused once expired"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_cache_holds_at_most_its_size_and_can_be_turned_off() {
+        let (verifier, _jwks) = spawn_verifier(&[("AUTH_TOKEN_CACHE_ENTRIES", "4")]).await;
+        let tokens: Vec<String> = (0..10)
+            .map(|i| TestKeys::get().sign(&claims(&format!("user-{i}"))))
+            .collect();
+        for token in &tokens {
+            verifier.verify(token).await.unwrap();
+        }
+        assert_eq!(verifier.cached_tokens(), 4);
+        verifier.verify(&tokens[9]).await.unwrap();
+        verifier.verify(&tokens[0]).await.unwrap();
+        assert_eq!(
+            counts(&verifier),
+            (1, 11),
+            "the newest held, the oldest gone"
+        );
+
+        let (off, _jwks) = spawn_verifier(&[("AUTH_TOKEN_CACHE_ENTRIES", "0")]).await;
+        for _ in 0..2 {
+            off.verify(&tokens[0]).await.unwrap();
+        }
+        assert_eq!((counts(&off), off.cached_tokens()), ((0, 2), 0));
+    }
+
+    #[tokio::test]
+    async fn unsigned_emulator_tokens_are_never_cached() {
+        let (verifier, _jwks) =
+            spawn_verifier(&[("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")]).await;
+        let token = crate::testing::unsigned_token(&claims("emu"));
+        for _ in 0..2 {
+            assert_eq!(verifier.verify(&token).await.unwrap().uid, "emu");
+        }
+        assert_eq!((counts(&verifier), verifier.cached_tokens()), ((0, 0), 0));
     }
 
     #[test]

@@ -75,6 +75,10 @@ pub struct Config {
     /// Set in emulator mode only; unsigned emulator tokens are accepted then.
     pub firebase_auth_emulator_host: Option<String>,
     pub firebase_jwks_url: String,
+    /// Verified RS256 tokens an instance remembers, so a token seen again
+    /// skips the signature check until its `exp` (`AUTH_TOKEN_CACHE_ENTRIES`,
+    /// 10000, a few hundred bytes each; 0 = verify every request).
+    pub auth_token_cache: usize,
     pub allowed_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` entries are believed (`TRUSTED_PROXIES`).
     pub trusted_proxies: TrustedProxies,
@@ -371,6 +375,7 @@ impl Config {
             firebase_project_id: project_id,
             firebase_auth_emulator_host: get("FIREBASE_AUTH_EMULATOR_HOST"),
             firebase_jwks_url: get("FIREBASE_JWKS_URL").unwrap_or_else(|| DEFAULT_JWKS_URL.into()),
+            auth_token_cache: parse(&get, "AUTH_TOKEN_CACHE_ENTRIES", 10_000usize)?,
             allowed_origins: get("ALLOWED_ORIGINS")
                 .unwrap_or_else(|| "http://localhost:3000,http://localhost:19006".into())
                 .split(',')

@@ -271,6 +271,13 @@ impl Metrics {
         m
     }
 
+    /// Adds a collector owned elsewhere (the token verifier's cache counter).
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry
+            .register(collector)
+            .expect("unique metric names");
+    }
+
     /// Resolves the request metrics of `routes` (`(method, route template)`).
     pub fn route_table<'a>(
         &self,

@@ -64,8 +64,10 @@ impl AppState {
         };
         let metrics = Arc::new(Metrics::new(&config.function));
         let redis = Redis::new(&config, metrics.clone())?;
+        let auth = FirebaseVerifier::new(&config);
+        metrics.register(Box::new(auth.token_cache_metric().clone()));
         Ok(Self(Arc::new(App {
-            auth: FirebaseVerifier::new(&config),
+            auth,
             metrics,
             limiter: Arc::default(),
             memo: Arc::default(),

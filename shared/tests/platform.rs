@@ -751,3 +751,121 @@ async fn metrics_count_requests_by_route_template() {
         (200, json!({"postgres": "ok", "redis": "ok"}))
     );
 }
+
+// The verified-token cache: a token seen again skips the RSA check, never
+// past its key's rotation, and never past a revocation.
+
+/// (tokens served from the cache, signatures verified) so far, as `/metrics` says.
+async fn token_cache(app: &TestApp) -> (u64, u64) {
+    let text = app.text("/metrics").await;
+    let count = |result: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("auth_token_cache_total{"))
+            .find(|l| l.contains(&format!("result=\"{result}\"")))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (count("hit"), count("miss"))
+}
+
+#[tokio::test]
+async fn a_token_seen_again_is_not_verified_again() {
+    let app = spawn().await;
+    let token = app.token("ada");
+    for _ in 0..3 {
+        let (status, body) = whoami_with(&app, &token).await;
+        assert_eq!((status, &body["uid"]), (200, &json!("ada")), "{body}");
+    }
+    assert_eq!(
+        token_cache(&app).await,
+        (2, 1),
+        "one signature check for three requests"
+    );
+    let mut premium = claims("ada");
+    premium["role"] = json!("premium");
+    let (_, body) = whoami_with(&app, &TestKeys::get().sign(&premium)).await;
+    assert_eq!(body["role"], "premium", "another token is another entry");
+    assert_eq!(token_cache(&app).await, (2, 2));
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_its_key_has_rotated_away() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let served = Arc::new(Mutex::new(json!({ "keys": [TestKeys::get().jwk()] })));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let (keys, count) = (served.clone(), fetches.clone());
+    let google = axum::Router::new().route(
+        "/jwks",
+        get(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            let body = keys.lock().unwrap().clone();
+            async move { ([("cache-control", "public, max-age=1")], Json(body)) }
+        }),
+    );
+    let url = format!("http://{}/jwks", shared::testing::serve(google).await);
+    let mut settings = RELAXED.to_vec();
+    settings.push(("FIREBASE_JWKS_URL", &url));
+    let app = TestApp::spawn_with(probes(), &settings).await;
+    let token = app.token("ada");
+    for _ in 0..2 {
+        assert_eq!(whoami_with(&app, &token).await.0, 200);
+    }
+    assert_eq!(token_cache(&app).await, (1, 1));
+
+    // The same key material now under a new kid: the token's kid is gone.
+    let mut rotated = TestKeys::get().jwk().clone();
+    rotated["kid"] = json!("test-key-2");
+    *served.lock().unwrap() = json!({ "keys": [rotated] });
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // As a key lookup does, the stale keys serve while the refresh they start runs.
+    assert_eq!(whoami_with(&app, &token).await.0, 200);
+    let refused = async {
+        while whoami_with(&app, &token).await.0 != 401 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), refused)
+        .await
+        .expect("the token of a rotated-away key is refused after the refresh");
+    assert!(
+        fetches.load(Ordering::SeqCst) >= 2,
+        "the keys were fetched again"
+    );
+    let renewed = TestKeys::get().sign_with_kid(&claims("ada"), "test-key-2");
+    assert_eq!(whoami_with(&app, &renewed).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_revoked_device_is_refused_even_though_its_token_is_cached() {
+    let app = spawn().await;
+    let token = app.token("ada");
+    let call = || {
+        send(
+            app.get("/whoami")
+                .bearer_auth(&token)
+                .header("x-device-id", "phone-1")
+                .header("x-device-type", "android"),
+        )
+    };
+    assert_eq!(call().await.0, 200);
+    assert_eq!(call().await.0, 200);
+    let session: uuid::Uuid = sqlx::query_scalar(
+        "SELECT id FROM device_sessions WHERE user_id = 'ada' AND device_id = 'phone-1'",
+    )
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert!(
+        shared::sessions::revoke(&app.state, "ada", session)
+            .await
+            .unwrap()
+    );
+    let (status, body) = call().await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        token_cache(&app).await,
+        (2, 1),
+        "refused with the token from the cache"
+    );
+}

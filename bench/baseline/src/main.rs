@@ -3,15 +3,23 @@
 //! same pool settings as the platform (lazy, `DB_MAX_CONNECTIONS` default 5,
 //! 5 s acquire timeout, prepared statements cached), serving `0.0.0.0:$PORT`.
 //! Errors are a bare 500: the benchmark only ever measures 200s.
+//!
+//! With `BASELINE_JWK` (an RSA JWK, `{"n": ..., "e": ...}`) also
+//! `GET /api/verified/cities`: the cities answer behind the bare cost of a
+//! Firebase token, its RS256 signature, `aud`, `iss`, `exp` and `sub` checked
+//! with jsonwebtoken on every request (project `FIREBASE_PROJECT_ID`); 401
+//! otherwise.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -59,6 +67,65 @@ fn fifty() -> i64 {
     50
 }
 
+/// The key and checks of `GET /api/verified/cities`.
+struct Verifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+#[derive(Clone)]
+struct App {
+    db: PgPool,
+    verifier: Arc<Verifier>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    n: String,
+    e: String,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+}
+
+impl Verifier {
+    fn from_env() -> Option<Self> {
+        let jwk: Jwk = serde_json::from_str(&std::env::var("BASELINE_JWK").ok()?)
+            .expect("BASELINE_JWK is not a JWK");
+        let project =
+            std::env::var("FIREBASE_PROJECT_ID").expect("FIREBASE_PROJECT_ID is required");
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&[&project]);
+        validation.set_issuer(&[format!("https://securetoken.google.com/{project}")]);
+        validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        validation.leeway = 30;
+        Some(Self {
+            key: DecodingKey::from_rsa_components(&jwk.n, &jwk.e).expect("BASELINE_JWK: bad key"),
+            validation,
+        })
+    }
+}
+
+async fn verified_cities(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<City>>, StatusCode> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    let claims = jsonwebtoken::decode::<Claims>(token, &app.verifier.key, &app.verifier.validation)
+        .map_err(|_| StatusCode::UNAUTHORIZED)?
+        .claims;
+    if claims.sub.is_empty() {
+        return Err(StatusCode::UNAUTHORIZED);
+    }
+    cities(State(app.db)).await
+}
+
 async fn cities(State(db): State<PgPool>) -> Result<Json<Vec<City>>, StatusCode> {
     sqlx::query_as(CITIES)
         .fetch_all(&db)
@@ -100,11 +167,20 @@ async fn main() {
         .acquire_timeout(Duration::from_secs(5))
         .idle_timeout(Duration::from_secs(300))
         .connect_lazy_with(options.statement_cache_capacity(100));
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/cities", get(cities))
         .route("/api/travels", get(travels))
-        .with_state(db);
+        .with_state(db.clone());
+    if let Some(verifier) = Verifier::from_env() {
+        let verified = Router::new()
+            .route("/api/verified/cities", get(verified_cities))
+            .with_state(App {
+                db,
+                verifier: Arc::new(verifier),
+            });
+        app = app.merge(verified);
+    }
     let port: u16 = env_or("PORT", 8080);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
         .await
