@@ -17,12 +17,12 @@ use std::time::{Duration, SystemTime};
 use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Level};
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::Config;
 
@@ -58,6 +58,7 @@ impl Drop for Telemetry {
 /// `service` names this process in Sentry and in traces. Call it outside any
 /// async runtime: the OTLP exporter owns a blocking HTTP client.
 pub fn init(config: &Config, service: &str) -> Telemetry {
+    log_panics_outside_requests();
     let filter = env_filter(&config.log_filter);
     let logs = tracing_subscriber::fmt::layer()
         .json()
@@ -132,8 +133,31 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
     Telemetry { sentry, tracer }
 }
 
-fn env_filter(directives: &str) -> EnvFilter {
-    EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"))
+/// A panic outside a request (a background task's) is logged as an error,
+/// which the Sentry layer reports like any other; one inside a request is
+/// already reported as that request's 500. Sentry's own panic integration
+/// would report the same events but links a regex engine and a symbolizer
+/// into every function.
+fn log_panics_outside_requests() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if tracing::Span::current().is_none() {
+                tracing::error!(panic = %info, "panicked outside a request");
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// `RUST_LOG`'s `level,target=level,...` directives. `Targets`, not
+/// `EnvFilter`: per-span field filters are never used here, and `EnvFilter`
+/// links a regex engine into every function.
+fn env_filter(directives: &str) -> Targets {
+    directives
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// Turns sqlx's own per-statement events into `db_queries_total` and

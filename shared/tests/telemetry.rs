@@ -125,6 +125,8 @@ fn errors_reach_sentry_and_traces_reach_the_otlp_collector() {
         )
         .await;
         let worked = send(app.get("/work")).await;
+        let background = tokio::spawn(async { panic!("a background bug") }).await;
+        assert!(background.is_err(), "the task panicked");
         (status, body, panicked, worked, app.text("/metrics").await)
     });
     assert_eq!(status, 500);
@@ -167,7 +169,7 @@ fn errors_reach_sentry_and_traces_reach_the_otlp_collector() {
 
     telemetry.flush();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while (sentry_inbox.lock().unwrap().len() < 2 || otlp_inbox.lock().unwrap().is_empty())
+    while (sentry_inbox.lock().unwrap().len() < 3 || otlp_inbox.lock().unwrap().is_empty())
         && std::time::Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(50));
@@ -196,6 +198,10 @@ fn errors_reach_sentry_and_traces_reach_the_otlp_collector() {
         "the uid: {panic}"
     );
     assert!(!panic.contains("eyJ"), "never the token: {panic}");
+    assert!(
+        envelopes.iter().any(|e| e.contains("a background bug")),
+        "a panic outside any request reached Sentry too"
+    );
 
     let traces = otlp_inbox.lock().unwrap();
     assert!(
