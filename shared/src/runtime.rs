@@ -2,6 +2,13 @@
 //! the AWS Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set and the binary
 //! was built with the `lambda` feature ([`crate::lambda`]). SIGTERM stops
 //! accepting, lets in-flight requests finish, then exits 0.
+//!
+//! Socket activation: when `LISTEN_FDS=1` and `LISTEN_PID` is this process's
+//! id (systemd's protocol, `sd_listen_fds`), the process serves the listening
+//! socket it inherited as fd 3 instead of binding `$PORT`. Whoever started it
+//! bound the socket first and the kernel queued connections on it, so the
+//! first request waits for the process to start instead of being refused
+//! (`scripts/bench-edge` starts functions on their first request this way).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -86,7 +93,10 @@ pub fn serve_all(functions: Vec<Function>) -> ExitCode {
 }
 
 async fn serve_http(app: Router, port: u16, names: &[String]) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await?;
+    let listener = match inherited_listener()? {
+        Some(listener) => listener,
+        None => tokio::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).await?,
+    };
     tracing::info!(addr = %listener.local_addr()?, functions = ?names, "listening");
     axum::serve(
         listener,
@@ -102,6 +112,34 @@ async fn serve_http(app: Router, port: u16, names: &[String]) -> std::io::Result
     }
     tracing::info!("drained; exiting");
     Ok(())
+}
+
+/// The first socket passed by socket activation (fd 3), when `LISTEN_FDS=1`
+/// and `LISTEN_PID` names this process; `None` otherwise. More than one
+/// socket is refused: a function serves one port.
+fn inherited_listener() -> std::io::Result<Option<tokio::net::TcpListener>> {
+    const SD_LISTEN_FDS_START: i32 = 3;
+    let for_us = std::env::var("LISTEN_PID").is_ok_and(|p| p == std::process::id().to_string());
+    let count = std::env::var("LISTEN_FDS").ok();
+    match count.as_deref() {
+        Some(_) if !for_us => Ok(None),
+        None => Ok(None),
+        Some("1") => {
+            // SAFETY: LISTEN_PID names this process, so whoever started it
+            // passed fd 3 for it to own (the socket-activation protocol); fd 3
+            // was open from the start, so no other handle here can be fd 3.
+            #[allow(unsafe_code)]
+            let std_listener = unsafe {
+                <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(SD_LISTEN_FDS_START)
+            };
+            std_listener.local_addr()?;
+            std_listener.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(std_listener).map(Some)
+        }
+        Some(n) => Err(std::io::Error::other(format!(
+            "LISTEN_FDS={n}: a function serves exactly one inherited socket"
+        ))),
+    }
 }
 
 static DRAINING: LazyLock<watch::Sender<bool>> = LazyLock::new(|| watch::Sender::new(false));

@@ -12,7 +12,10 @@ use sqlx::{Connection, Executor, PgConnection};
 const BIN: &str = env!("CARGO_BIN_EXE_cities-list");
 
 fn command(database_url: &str) -> Command {
-    let mut cmd = Command::new(BIN);
+    with_env(Command::new(BIN), database_url)
+}
+
+fn with_env(mut cmd: Command, database_url: &str) -> Command {
     cmd.env_clear()
         .envs(shared::testing::clock_env())
         .env("DATABASE_URL", database_url)
@@ -202,4 +205,49 @@ async fn a_knative_build_refuses_to_run_under_lambda_instead_of_serving_http() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("`lambda` feature"), "{stderr}");
+}
+
+#[tokio::test]
+async fn socket_activation_serves_the_inherited_listener_and_the_queued_first_request() {
+    let db = fresh_db_url().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // The request is sent before the process exists: the kernel queues it on
+    // the listening socket until the process accepts.
+    let first = tokio::spawn(async move {
+        shared::auth::http_client()
+            .get(format!("http://{addr}/api/cities"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !first.is_finished(),
+        "nothing answers before the process starts"
+    );
+    let unused_port = free_port();
+    // The listener goes in as stdin; the shell moves it to fd 3 and execs the
+    // binary with LISTEN_PID set to its own (unchanged) process id.
+    let _child = Killed(
+        with_env(Command::new("/bin/sh"), &db)
+            .env("PORT", unused_port.to_string())
+            .env("LISTEN_FDS", "1")
+            .arg("-c")
+            .arg(r#"export LISTEN_PID=$$; exec "$0" 3<&0 0</dev/null"#)
+            .arg(BIN)
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(listener)))
+            .spawn()
+            .unwrap(),
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the queued request is answered once the process starts")
+        .unwrap()
+        .expect("no connection error");
+    assert_eq!(status, 200);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", unused_port)).is_err(),
+        "an activated process does not bind $PORT"
+    );
 }
