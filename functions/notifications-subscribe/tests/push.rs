@@ -209,18 +209,23 @@ fn form_value(body: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-#[tokio::test]
-async fn a_published_notification_reaches_subscribed_devices_as_an_fcm_v1_message() {
-    let (app, google, token_url) = spawn().await;
-    subscribe(&app, "ada", "device-1").await;
-    let n = notification(&app, "ada").await;
-    notifications::publish(&app.state, "ada", n.id).await;
+/// Waits (up to 5 s) for the push the background delivery sends.
+async fn first_push(google: &Google) {
     for _ in 0..250 {
         if !google.sent().is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn a_published_notification_reaches_subscribed_devices_as_an_fcm_v1_message() {
+    let (app, google, token_url) = spawn().await;
+    subscribe(&app, "ada", "device-1").await;
+    let n = notification(&app, "ada").await;
+    notifications::publish(&app.state, "ada", n.id).await;
+    first_push(&google).await;
 
     let requests = google.token_requests();
     assert_eq!(requests.len(), 1);
@@ -278,12 +283,7 @@ async fn a_push_is_written_in_the_recipients_stored_language() {
         .unwrap();
     let n = notification(&app, "ada").await;
     notifications::publish(&app.state, "ada", n.id).await;
-    for _ in 0..250 {
-        if !google.sent().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    first_push(&google).await;
     let sent = google.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(
