@@ -481,7 +481,7 @@ impl Stored {
 
 /// West Africa Time (UTC+1, no daylight saving): the app's clock.
 pub fn wat(t: DateTime<Utc>) -> DateTime<FixedOffset> {
-    t.with_timezone(&FixedOffset::east_opt(3600).expect("a valid offset"))
+    t.with_timezone(&crate::time::wat_offset())
 }
 
 const DAYS: [[&str; 7]; 2] = [
@@ -504,6 +504,15 @@ pub fn date(lang: Lang, t: DateTime<Utc>) -> String {
     let day = DAYS[lang.index()][d.weekday().num_days_from_monday() as usize];
     let month = MONTHS[lang.index()][d.month0() as usize];
     format!("{day} {} {month} {}", d.day(), d.year())
+}
+
+/// Clauses of one sentence: `a; b`, and in French `a ; b` (French sets a
+/// space before the semicolon, as before the colon).
+pub fn clauses(lang: Lang, parts: &[String]) -> String {
+    parts.join(match lang {
+        Lang::En => "; ",
+        Lang::Fr => " ; ",
+    })
 }
 
 /// The time of day in West Africa Time: `06:00 WAT` in both languages.
@@ -686,11 +695,7 @@ impl ErrorText {
                 }
             })
             .collect();
-        // French sets a space before the semicolon, as before the colon.
-        parts.join(match lang {
-            Lang::En => "; ",
-            Lang::Fr => " ; ",
-        })
+        clauses(lang, &parts)
     }
 }
 
@@ -766,12 +771,17 @@ mod tests {
         assert_eq!(date(Lang::Fr, t), "sam. 5 déc. 2026");
         assert_eq!(datetime(Lang::En, t), "Sat 5 Dec 2026, 06:00 WAT");
         assert_eq!(datetime(Lang::Fr, t), "sam. 5 déc. 2026 à 06:00 WAT");
+        let friday = Utc.with_ymd_and_hms(2026, 11, 27, 5, 0, 0).unwrap();
+        assert_eq!(datetime(Lang::En, friday), "Fri 27 Nov 2026, 06:00 WAT");
         let late = Utc.with_ymd_and_hms(2026, 12, 5, 23, 30, 0).unwrap();
         assert_eq!(date(Lang::Fr, late), "dim. 6 déc. 2026", "the day is WAT's");
         assert_eq!(xaf(Lang::En, 7600.0), "7,600 XAF");
         assert_eq!(xaf(Lang::Fr, 7600.0), "7\u{202F}600\u{202F}XAF");
         assert_eq!(xaf(Lang::En, 1_250_000.0), "1,250,000 XAF");
         assert_eq!(xaf(Lang::Fr, 950.0), "950\u{202F}XAF");
+        let parts = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(clauses(Lang::Fr, &parts), "a ; b");
+        assert_eq!(clauses(Lang::En, &parts), "a; b");
     }
 
     #[test]

@@ -41,12 +41,13 @@ impl DepartureDate {
     pub fn douala_day(self) -> NaiveDate {
         match self {
             DepartureDate::Day(day) => day,
-            DepartureDate::At(t) => t.with_timezone(&wat()).date_naive(),
+            DepartureDate::At(t) => t.with_timezone(&wat_offset()).date_naive(),
         }
     }
 }
 
-fn wat() -> FixedOffset {
+/// West Africa Time's offset (Africa/Douala: UTC+1 all year).
+pub fn wat_offset() -> FixedOffset {
     FixedOffset::east_opt(3600).expect("one hour is a valid offset")
 }
 

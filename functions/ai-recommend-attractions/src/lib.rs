@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use ai::stats::round;
 use ai::text::{Document, bm25, terms};
-use ai::words::{clauses, number};
+use ai::words::number;
 use ai::{MESSAGES, NewPrediction, log_prediction};
 use domain::tourism::ATTRACTIONS;
 use serde_json::json;
+use shared::i18n::clauses;
 use shared::prelude::*;
 use uuid::Uuid;
 

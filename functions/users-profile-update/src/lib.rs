@@ -6,9 +6,9 @@
 
 use chrono::{NaiveDate, Utc};
 use domain::MESSAGES;
-use domain::bookings::wat;
 use domain::users::{self, Language, Profile, USER_COLUMNS, UserRow};
 use domain::vehicles::{is_web_url, nullable};
+use shared::i18n::wat;
 use shared::prelude::*;
 use sqlx::PgConnection;
 

@@ -53,15 +53,6 @@ pub fn and_list(lang: Lang, items: &[&str]) -> String {
     }
 }
 
-/// Clauses of one sentence: `a; b` (`a ; b`, French spacing).
-pub fn clauses(lang: Lang, parts: &[String]) -> String {
-    let separator = match lang {
-        Lang::En => "; ",
-        Lang::Fr => " ; ",
-    };
-    parts.join(separator)
-}
-
 /// Time on the road: `3h05`, `3 h 05`.
 pub fn duration(lang: Lang, minutes: i32) -> String {
     MESSAGES
@@ -87,8 +78,6 @@ mod tests {
         assert_eq!(and_list(Lang::En, &names), "Zoo, Museum and Market");
         assert_eq!(and_list(Lang::Fr, &names), "Zoo, Museum et Market");
         assert_eq!(and_list(Lang::Fr, &names[..1]), "Zoo");
-        let parts = ["a".to_owned(), "b".to_owned()];
-        assert_eq!(clauses(Lang::Fr, &parts), "a ; b");
         assert_eq!(duration(Lang::En, 185), "3h05");
         assert_eq!(duration(Lang::Fr, 185), "3 h 05");
     }

@@ -3,7 +3,7 @@
 //! read together with its departure, vehicle and people; the e-ticket link;
 //! and departure times as travellers read them (West Africa Time).
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use uuid::Uuid;
 
@@ -97,27 +97,4 @@ pub fn ticket_url(config: &Config, booking: Uuid) -> Result<String, ApiError> {
     let token = tickets::sign(key, booking, Utc::now() + ttl);
     let base = config.public_base_url.trim_end_matches('/');
     Ok(format!("{base}{}", tickets::path(&token)))
-}
-
-/// West Africa Time (Africa/Douala: UTC+1, no daylight saving).
-pub fn wat(time: DateTime<Utc>) -> DateTime<FixedOffset> {
-    time.with_timezone(&FixedOffset::east_opt(3600).expect("a valid offset"))
-}
-
-/// A departure time as travellers read it: `Fri 27 Nov 2026, 06:00 WAT`.
-pub fn local_time(time: DateTime<Utc>) -> String {
-    wat(time).format("%a %-d %b %Y, %H:%M WAT").to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_times_are_west_africa_time() {
-        let t = DateTime::parse_from_rfc3339("2026-11-27T05:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(local_time(t), "Fri 27 Nov 2026, 06:00 WAT");
-    }
 }
