@@ -49,7 +49,7 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
 # Inclusive: a sample counts for every layer whose frame is on its stack.
 LAYERS: list[tuple[str, str]] = [
     ("shared::middleware::observe (ids, metrics, headers, logs)", "shared::middleware::observe"),
-    ("shared::middleware::guard (auth, limits, sessions)", "shared::middleware::guard"),
+    ("shared::middleware::admit (auth, limits, sessions)", "shared::middleware::admit"),
     ("  token verification", "shared::auth::"),
     ("  device session check (Redis)", "shared::sessions::"),
     ("  rate limiting", "shared::rate_limit"),

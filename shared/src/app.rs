@@ -6,17 +6,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Serialize;
-use tower_http::catch_panic::CatchPanicLayer;
+use tower::ServiceBuilder;
 
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::function::Function;
-use crate::i18n::localize;
-use crate::middleware::{Guard, cors, guard, label_route, observe};
+use crate::middleware::{AroundLayer, Guard, Platform, RouteLabels, cors};
 use crate::state::AppState;
 
 /// Request bodies above this are refused with 413.
@@ -39,7 +37,7 @@ pub fn build(functions: Vec<Function>, state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route_layer(from_fn_with_state(routes.clone(), label_route));
+        .route_layer(AroundLayer(RouteLabels(routes.clone())));
     for function in functions {
         function
             .catalogs
@@ -52,27 +50,17 @@ pub fn build(functions: Vec<Function>, state: AppState) -> Router {
             tier: function.manifest.rate_limit,
             routes: routes.clone(),
         };
-        app = app.merge(function.router.route_layer(from_fn_with_state(g, guard)));
+        app = app.merge(function.router.route_layer(AroundLayer(g)));
     }
+    // One `layer` call: each call boxes every route's service once more.
+    let platform = ServiceBuilder::new()
+        .layer(AroundLayer(Platform(state.clone())))
+        .layer(cors(&state.config.allowed_origins))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     app.fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(CatchPanicLayer::custom(panicked))
-        .layer(from_fn_with_state(state.clone(), localize))
-        .layer(cors(&state.config.allowed_origins))
-        .layer(from_fn_with_state(state.clone(), observe))
+        .layer(platform)
         .with_state(state)
-}
-
-/// A handler panicked: that request answers 500 (and the panic is logged and
-/// reported); the instance and its other requests go on.
-fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".into());
-    ApiError::internal(format!("handler panicked: {what}")).into_response()
 }
 
 async fn fallback() -> ApiError {

@@ -4,7 +4,7 @@
 //! `Accept-Language`, by q-value (ties in header order, `q=0` meaning "not
 //! this one"), else the signed-in user's stored `language`, else English.
 //! Handlers take a [`Lang`] extractor; errors are rendered in it by
-//! [`localize`], the layer that starts the negotiation.
+//! [`localize`], in the platform's layer that starts the negotiation.
 //!
 //! **Messages** are Project Fluent files, one per language, kept beside the
 //! crate that says them (`locales/en.ftl`, `locales/fr.ftl`): the platform's
@@ -21,16 +21,18 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use futures_util::future::Either;
 use serde_json::{Value, json};
 
 use crate::auth::Authentication;
@@ -699,35 +701,47 @@ impl ErrorText {
     }
 }
 
-/// Starts each request's negotiation, and writes an error's `message` in the
-/// negotiated language (English errors pass untouched; `detail` never changes).
-pub async fn localize(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Starts a request's negotiation: the [`Locale`] the [`Lang`] extractor and
+/// [`localize`] read.
+pub(crate) fn negotiate(req: &mut Request) -> Arc<Locale> {
     let locale = Arc::new(Locale::from_headers(req.headers()));
     req.extensions_mut().insert(locale.clone());
-    let mut response = next.run(req).await;
+    locale
+}
+
+/// Writes an error's `message` in the negotiated language (English errors
+/// pass untouched; `detail` never changes). A response that is no error
+/// passes at once, without a future of its own.
+pub(crate) fn localize(
+    state: AppState,
+    locale: Arc<Locale>,
+    mut response: Response,
+) -> Either<Ready<Response>, Pin<Box<dyn Future<Output = Response> + Send>>> {
     let Some(error) = response.extensions_mut().remove::<ErrorText>() else {
-        return response;
+        return Either::Left(ready(response));
     };
-    // A database that is away would only be asked again.
-    let lang = if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-        locale.accept.unwrap_or_default()
-    } else {
-        locale.resolve(&state).await
-    };
-    if lang == Lang::En {
-        return response;
-    }
-    let body = json!({ "detail": error.detail, "message": error.render(lang) });
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    let mut localized = (parts.status, axum::Json(body)).into_response();
-    std::mem::swap(localized.headers_mut(), &mut parts.headers);
-    localized.headers_mut().insert(
-        header::CONTENT_LANGUAGE,
-        lang.code().parse().expect("ascii"),
-    );
-    *localized.extensions_mut() = parts.extensions;
-    localized
+    Either::Right(Box::pin(async move {
+        // A database that is away would only be asked again.
+        let lang = if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            locale.accept.unwrap_or_default()
+        } else {
+            locale.resolve(&state).await
+        };
+        if lang == Lang::En {
+            return response;
+        }
+        let body = json!({ "detail": error.detail, "message": error.render(lang) });
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        let mut localized = (parts.status, axum::Json(body)).into_response();
+        std::mem::swap(localized.headers_mut(), &mut parts.headers);
+        localized.headers_mut().insert(
+            header::CONTENT_LANGUAGE,
+            lang.code().parse().expect("ascii"),
+        );
+        *localized.extensions_mut() = parts.extensions;
+        localized
+    }))
 }
 
 #[cfg(test)]

@@ -1,15 +1,22 @@
 //! The layers around every function: request ids, timing, security headers,
-//! client IP, metrics and access logs (outermost); CORS; and per function,
-//! authentication, the declared rate-limit tier and the auth policy.
+//! client IP, metrics and access logs, the caller's language and a panic's
+//! 500 (outermost, [`Platform`]); CORS; and per function ([`Guard`]),
+//! authentication, the declared rate-limit tier and the auth policy. Each is
+//! an [`Around`], so the whole stack costs one boxed service per request.
 
+mod around;
+
+pub use around::{Around, AroundLayer, Inner, Next};
+
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
@@ -23,10 +30,6 @@ use crate::rate_limit::{self, Decision, RateTier};
 use crate::sessions::{self, Device};
 use crate::state::AppState;
 
-/// The request id of this request (incoming `X-Request-ID`, or a new one).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
 /// The client's address, as [`crate::client_ip`] resolves it.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
@@ -39,20 +42,32 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_RESPONSE_TIME: HeaderName = HeaderName::from_static("x-response-time-ms");
 static X_DEVICE_IP: HeaderName = HeaderName::from_static("x-device-ip");
 
-const SECURITY_HEADERS: [(&str, &str); 6] = [
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("x-xss-protection", "0"),
-    (
-        "content-security-policy",
-        "default-src 'self'; frame-ancestors 'none'; object-src 'none'",
-    ),
-    ("referrer-policy", "no-referrer"),
-    (
-        "strict-transport-security",
-        "max-age=63072000; includeSubDomains",
-    ),
-];
+/// Built per response: a `const` of `HeaderValue` would be interior-mutable
+/// (`Bytes`), and these are static strings, so nothing is allocated.
+fn security_headers() -> [(HeaderName, HeaderValue); 6] {
+    [
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::X_XSS_PROTECTION, HeaderValue::from_static("0")),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; frame-ancestors 'none'; object-src 'none'",
+            ),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        ),
+    ]
+}
 
 /// The client IP (see [`crate::client_ip`]).
 pub fn client_ip(req: &Request, trusted: &TrustedProxies) -> String {
@@ -70,20 +85,21 @@ pub fn client_ip(req: &Request, trusted: &TrustedProxies) -> String {
         .map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
-fn incoming_request_id(req: &Request) -> Option<String> {
-    let id = req.headers().get(&X_REQUEST_ID)?.to_str().ok()?;
-    let sane = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    sane.then(|| id.to_owned())
+fn incoming_request_id(req: &Request) -> Option<HeaderValue> {
+    let id = req.headers().get(&X_REQUEST_ID)?;
+    let bytes = id.as_bytes();
+    let sane = !bytes.is_empty()
+        && bytes.len() <= 128
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b));
+    sane.then(|| id.clone())
 }
 
 /// A random (v4) UUID from a per-thread generator seeded once from the OS:
 /// request ids must be unique, not secret, and a `getrandom` call per request
 /// showed in the profile.
-fn new_request_id() -> String {
+fn new_request_id() -> HeaderValue {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new(uuid::Uuid::new_v4().as_u64_pair().0);
@@ -99,94 +115,161 @@ fn new_request_id() -> String {
         })
     };
     let bits = (u128::from(next()) << 64) | u128::from(next());
-    uuid::Builder::from_random_bytes(bits.to_le_bytes())
+    let mut text = uuid::Uuid::encode_buffer();
+    let id = uuid::Builder::from_random_bytes(bits.to_le_bytes())
         .into_uuid()
-        .to_string()
+        .hyphenated()
+        .encode_lower(&mut text);
+    HeaderValue::from_str(id).expect("a UUID is a valid header value")
 }
 
-/// Outermost layer: ids, timing, headers, metrics and one log line per request.
-pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let request_id = incoming_request_id(&req).unwrap_or_else(new_request_id);
-    let ip = client_ip(&req, &state.config.trusted_proxies);
-    let device_ip = req.headers().get(&X_DEVICE_IP).cloned();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    req.extensions_mut().insert(RequestId(request_id.clone()));
-    req.extensions_mut().insert(ClientIp(ip.clone()));
+/// Milliseconds with two decimals, as `X-Response-Time-Ms` carries them.
+fn milliseconds(elapsed: std::time::Duration) -> HeaderValue {
+    use std::io::Write;
+    let mut text = [0u8; 24];
+    let mut rest = &mut text[..];
+    write!(rest, "{:.2}", elapsed.as_secs_f64() * 1000.0).expect("24 bytes hold any duration");
+    let len = 24 - rest.len();
+    HeaderValue::from_bytes(&text[..len]).expect("a number is a valid header value")
+}
 
-    // OpenTelemetry's HTTP server conventions: the name is refined to
-    // "{method} {route}" once routing has matched a route.
-    let span = tracing::info_span!(
-        "request",
-        otel.name = %method,
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        http.request.method = %method,
-        url.path = %path,
-        http.route = tracing::field::Empty,
-        http.response.status_code = tracing::field::Empty,
-        error.type = tracing::field::Empty,
-        function = %state.config.function,
-        request_id = %request_id,
-        client_ip = %ip,
-        uid = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-    );
-    crate::telemetry::continue_trace(&span, req.headers());
-    let mut response = match crate::telemetry::request_hub(&state.config.function, &request_id) {
-        Some(hub) => {
-            use sentry::SentryFutureExt;
-            next.run(req).instrument(span.clone()).bind_hub(hub).await
+/// The outermost layer: ids, timing, headers, metrics and one log line per
+/// request; inside them the caller's language ([`crate::i18n::localize`])
+/// and a handler's panic, answered as that request's 500.
+#[derive(Clone)]
+pub struct Platform(pub AppState);
+
+impl Around for Platform {
+    /// Built from combinators, not an `async fn`: its future holds the inner
+    /// one once, where an `async fn` would also keep its arguments and their
+    /// moved copies; the whole is copied into the heap for every request.
+    fn around<S: Inner>(
+        self,
+        mut req: Request,
+        next: Next<S>,
+    ) -> impl Future<Output = Response> + Send {
+        let Platform(state) = self;
+        let seen = Seen::new(state.clone(), &req);
+        crate::telemetry::continue_trace(&seen.span, req.headers());
+        let id = seen.request_id.to_str().unwrap_or_default();
+        let hub = crate::telemetry::request_hub(&state.config.function, id);
+        let locale = crate::i18n::negotiate(&mut req);
+        req.extensions_mut().insert(ClientIp(seen.ip.clone()));
+        let span = seen.span.clone();
+        // Axum calls no handler code until the future is polled, so panics
+        // happen inside `catch_unwind`.
+        let answer = std::panic::AssertUnwindSafe(next.run(req))
+            .catch_unwind()
+            .then(move |outcome| {
+                crate::i18n::localize(state, locale, outcome.unwrap_or_else(panicked))
+            })
+            .map(move |response| seen.finish(response))
+            .instrument(span);
+        match hub {
+            Some(hub) => {
+                use sentry::SentryFutureExt;
+                futures_util::future::Either::Left(answer.bind_hub(hub))
+            }
+            None => futures_util::future::Either::Right(answer),
         }
-        None => next.run(req).instrument(span.clone()).await,
-    };
+    }
+}
 
-    let elapsed = started.elapsed();
-    state.metrics.first_request_served();
-    let status = response.status();
-    let route = response.extensions().get::<RouteLabel>().cloned();
-    let endpoint = route.as_ref().map_or("unmatched", |l| l.0.as_str());
-    match response.extensions().get::<Arc<RouteMetrics>>() {
-        Some(handles) => handles.record(status, elapsed),
-        None => state.metrics.record(
-            crate::metrics::method_label(&method),
-            endpoint,
-            status,
-            elapsed,
-        ),
-    }
+/// What the platform notes of a request on its way in, to finish the answer with.
+struct Seen {
+    state: AppState,
+    started: Instant,
+    request_id: HeaderValue,
+    ip: String,
+    device_ip: Option<HeaderValue>,
+    method: Method,
+    span: tracing::Span,
+}
 
-    record_outcome(&span, &method, route.as_ref(), status);
-
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert(X_REQUEST_ID.clone(), v);
-    }
-    headers.insert(
-        X_RESPONSE_TIME.clone(),
-        HeaderValue::from_str(&format!("{:.2}", elapsed.as_secs_f64() * 1000.0))
-            .expect("a number is a valid header value"),
-    );
-    // A handler may set its own (the docs pages relax the CSP for their bundles).
-    for (name, value) in SECURITY_HEADERS {
-        headers
-            .entry(name)
-            .or_insert_with(|| HeaderValue::from_static(value));
-    }
-    if let Some(v) = device_ip {
-        headers.insert(X_DEVICE_IP.clone(), v);
-    }
-    span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            endpoint = %endpoint,
+impl Seen {
+    fn new(state: AppState, req: &Request) -> Self {
+        let started = Instant::now();
+        let request_id = incoming_request_id(req).unwrap_or_else(new_request_id);
+        let ip = client_ip(req, &state.config.trusted_proxies);
+        let method = req.method().clone();
+        // OpenTelemetry's HTTP server conventions: the name is refined to
+        // "{method} {route}" once routing has matched a route.
+        let span = tracing::info_span!(
+            "request",
+            otel.name = %method,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %method,
+            url.path = %req.uri().path(),
+            http.route = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+            function = %state.config.function,
+            request_id = %request_id.to_str().unwrap_or_default(),
             client_ip = %ip,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
+            uid = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
         );
-    });
-    response
+        Self {
+            device_ip: req.headers().get(&X_DEVICE_IP).cloned(),
+            state,
+            started,
+            request_id,
+            ip,
+            method,
+            span,
+        }
+    }
+
+    /// Metrics, the span's outcome, the response headers and the access log.
+    fn finish(self, mut response: Response) -> Response {
+        let Seen {
+            state,
+            started,
+            request_id,
+            ip,
+            device_ip,
+            method,
+            span,
+        } = self;
+        let elapsed = started.elapsed();
+        state.metrics.first_request_served();
+        let status = response.status();
+        let route = response.extensions().get::<RouteLabel>().cloned();
+        let endpoint = route.as_ref().map_or("unmatched", |l| l.0.as_str());
+        match response.extensions().get::<Arc<RouteMetrics>>() {
+            Some(handles) => handles.record(status, elapsed),
+            None => state.metrics.record(
+                crate::metrics::method_label(&method),
+                endpoint,
+                status,
+                elapsed,
+            ),
+        }
+
+        record_outcome(&span, &method, route.as_ref(), status);
+
+        let headers = response.headers_mut();
+        headers.insert(X_REQUEST_ID.clone(), request_id);
+        headers.insert(X_RESPONSE_TIME.clone(), milliseconds(elapsed));
+        // A handler may set its own (the docs pages relax the CSP for their bundles).
+        for (name, value) in security_headers() {
+            headers.entry(name).or_insert(value);
+        }
+        if let Some(v) = device_ip {
+            headers.insert(X_DEVICE_IP.clone(), v);
+        }
+        span.in_scope(|| {
+            tracing::info!(
+                status = status.as_u16(),
+                endpoint = %endpoint,
+                client_ip = %ip,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request"
+            );
+        });
+        response
+    }
 }
 
 /// Completes the request span: route, status, and for a 5xx `error.type` and
@@ -214,18 +297,35 @@ fn record_outcome(
     }
 }
 
-/// Marks responses with the route template that served them and that
-/// route's metrics, resolved when the router was built.
-pub async fn label_route(
-    State(routes): State<Arc<RouteTable>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let label = Label::of(&req, &routes);
-    label.mark(next.run(req).await)
+/// A handler panicked: that request answers 500 (and the panic is logged and
+/// reported); the instance and its other requests go on.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into());
+    ApiError::internal(format!("handler panicked: {what}")).into_response()
 }
 
-/// What [`label_route`] (or the guard, on function routes) puts on a response.
+/// Marks responses with the route template that served them and that
+/// route's metrics, resolved when the router was built (the operational
+/// routes; the [`Guard`] does it for a function's own).
+#[derive(Clone)]
+pub struct RouteLabels(pub Arc<RouteTable>);
+
+impl Around for RouteLabels {
+    fn around<S: Inner>(
+        self,
+        req: Request,
+        next: Next<S>,
+    ) -> impl Future<Output = Response> + Send {
+        let label = Label::of(&req, &self.0);
+        next.run(req).map(move |response| label.mark(response))
+    }
+}
+
+/// What [`RouteLabels`] (or the guard, on function routes) puts on a response.
 struct Label(Option<MatchedPath>, Option<Arc<RouteMetrics>>);
 
 impl Label {
@@ -262,19 +362,31 @@ pub struct Guard {
 /// Per function: verify any bearer token, refuse locked-out or flooding IPs,
 /// count the request against the declared tier (per uid, else per client IP),
 /// record the user, then apply the auth policy; and label the response for
-/// metrics, as [`label_route`] does for the other routes.
-pub async fn guard(State(guard): State<Guard>, req: Request, next: Next) -> Response {
-    let label = Label::of(&req, &guard.routes);
-    label.mark(admit(&guard, req, next).await)
+/// metrics, as [`RouteLabels`] does for the other routes.
+impl Around for Guard {
+    fn around<S: Inner>(
+        self,
+        req: Request,
+        next: Next<S>,
+    ) -> impl Future<Output = Response> + Send {
+        let label = Label::of(&req, &self.routes);
+        admit(self, req, next).map(move |response| label.mark(response))
+    }
 }
 
-async fn admit(guard: &Guard, mut req: Request, next: Next) -> Response {
+async fn admit<S: Inner>(guard: Guard, mut req: Request, next: Next<S>) -> Response {
     let state = &guard.state;
     let ip = req
         .extensions()
         .get::<ClientIp>()
         .map_or_else(|| "unknown".to_owned(), |c| c.0.clone());
-    let authentication = authenticate(state, req.headers()).await;
+    // The paths that reach Postgres or Redis (a token, a booking tier, a
+    // signed-in user) are boxed where taken: inline, their futures would
+    // make this one kilobytes larger, copied into the heap on every request.
+    let authentication = match bearer_token(req.headers()) {
+        Some(token) => Box::pin(authenticate(state, token)).await,
+        None => Authentication::Anonymous,
+    };
     let user = authentication.user();
     if let Some(refusal) = rate_limit(state, guard.tier, user, &ip).await {
         return refusal;
@@ -285,12 +397,12 @@ async fn admit(guard: &Guard, mut req: Request, next: Next) -> Response {
     if let Authentication::Failed(e) = &authentication
         && !matches!(e, AuthError::KeysUnavailable | AuthError::Expired)
         && let Some((_, bucket)) = guard.tier.limit(&state.config.rate_limits, None)
-        && let Err(err) = rate_limit::record_bad_token(state, bucket, &ip).await
+        && let Err(err) = Box::pin(rate_limit::record_bad_token(state, bucket, &ip)).await
     {
         tracing::warn!(error = %err, "could not record a refused token");
     }
     if user.is_some() {
-        rate_limit::end_bad_streak(state, &ip).await;
+        Box::pin(rate_limit::end_bad_streak(state, &ip)).await;
     }
     if let Some(user) = user {
         if let Some(locale) = req.extensions().get::<Arc<Locale>>() {
@@ -300,7 +412,7 @@ async fn admit(guard: &Guard, mut req: Request, next: Next) -> Response {
         crate::telemetry::identify(&user.uid);
     }
     if let Some(user) = user
-        && let Err(refusal) = keep_session(state, user, req.headers(), &ip).await
+        && let Err(refusal) = Box::pin(keep_session(state, user, req.headers(), &ip)).await
     {
         return refusal.into_response();
     }
@@ -341,10 +453,7 @@ async fn keep_session(
     Ok(())
 }
 
-async fn authenticate(state: &AppState, headers: &http::HeaderMap) -> Authentication {
-    let Some(token) = bearer_token(headers) else {
-        return Authentication::Anonymous;
-    };
+async fn authenticate(state: &AppState, token: &str) -> Authentication {
     match state.auth.verify(token).await {
         Ok(user) => Authentication::User(user),
         Err(e) => {
@@ -374,7 +483,7 @@ async fn rate_limit(
         ip,
     };
     let decision = if tier == RateTier::Booking {
-        rate_limit::check(state, bucket, limit, &caller).await
+        Box::pin(rate_limit::check(state, bucket, limit, &caller)).await
     } else {
         Ok(state
             .limiter

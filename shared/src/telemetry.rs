@@ -3,7 +3,7 @@
 //! the standard `OTEL_EXPORTER_OTLP_*` variables name a collector (the SDK
 //! reads them, and `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`). Server
 //! spans follow OpenTelemetry's HTTP conventions (see
-//! [`crate::middleware::observe`]). Nothing here touches the network at start:
+//! [`crate::middleware::Platform`]). Nothing here touches the network at start:
 //! both exporters send from background threads once there is something to
 //! send.
 
