@@ -76,9 +76,17 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
         Some(sentry::init(options))
     });
     // ERROR events (a 5xx, a failed dependency) become Sentry error events.
+    // An absent layer is filtered to nothing, not left `None`: a `None` layer
+    // claims interest in every callsite, which made each request build and
+    // enter its span with no one reading it.
     let sentry_layer = sentry
         .as_ref()
-        .map(|_| sentry::integrations::tracing::ErrorLayer::new().with_filter(LevelFilter::ERROR));
+        .map(|_| sentry::integrations::tracing::ErrorLayer::new())
+        .with_filter(if sentry.is_some() {
+            LevelFilter::ERROR
+        } else {
+            LevelFilter::OFF
+        });
 
     let tracer = config.otlp_endpoint.as_deref().and_then(|_| {
         use opentelemetry_otlp::WithHttpConfig;
@@ -105,11 +113,13 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
                 .build(),
         )
     });
-    let trace_layer = tracer.as_ref().map(|p| {
-        tracing_opentelemetry::layer()
-            .with_tracer(p.tracer(service.to_owned()))
-            .with_filter(env_filter(&config.log_filter))
-    });
+    let trace_layer = tracer
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service.to_owned())))
+        .with_filter(match &tracer {
+            Some(_) => env_filter(&config.log_filter),
+            None => Targets::new(),
+        });
     let sql_events = Targets::new().with_target("sqlx::query", Level::DEBUG);
     // With traces on, the request spans must be visible to this layer too, to
     // parent the SQL spans; without, asking for them would build a span per
@@ -274,6 +284,10 @@ pub fn identify(uid: &str) {
 pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
+    // No layer wants the request span (no traces, no access log): nothing to carry.
+    if span.is_disabled() {
+        return;
+    }
     if headers.contains_key("traceparent") {
         let parent = TraceContextPropagator::new().extract(&Headers(headers));
         // Fails only when tracing is off (no OTel layer): nothing to continue then.
