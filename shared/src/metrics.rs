@@ -42,17 +42,41 @@ pub static DB_QUERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     .expect("static metric")
 });
 
+/// The `operation` label values: the SQL keywords a statement can start with.
+const SQL_OPERATIONS: [&str; 9] = [
+    "select", "insert", "update", "delete", "with", "begin", "commit", "rollback", "other",
+];
+
 /// The SQL keyword a statement starts with, from a fixed set.
 pub fn sql_operation(sql: &str) -> &'static str {
+    SQL_OPERATIONS[operation_index(sql)]
+}
+
+fn operation_index(sql: &str) -> usize {
     let word = sql.split_whitespace().next().unwrap_or("");
-    for op in [
-        "select", "insert", "update", "delete", "with", "begin", "commit", "rollback",
-    ] {
-        if word.eq_ignore_ascii_case(op) {
-            return op;
-        }
-    }
-    "other"
+    SQL_OPERATIONS
+        .iter()
+        .position(|op| word.eq_ignore_ascii_case(op))
+        .unwrap_or(SQL_OPERATIONS.len() - 1)
+}
+
+/// Each operation's series of [`DB_QUERIES`] and [`DB_QUERY_DURATION`],
+/// resolved once: a statement then costs two atomic updates, not two
+/// label-set lookups under a lock.
+static DB_SERIES: LazyLock<[(IntCounter, Histogram); 9]> = LazyLock::new(|| {
+    SQL_OPERATIONS.map(|op| {
+        (
+            DB_QUERIES.with_label_values(&[op]),
+            DB_QUERY_DURATION.with_label_values(&[op]),
+        )
+    })
+});
+
+/// Counts one statement (by the keyword `sql` starts with) and its latency.
+pub fn record_statement(sql: &str, seconds: f64) {
+    let (count, latency) = &DB_SERIES[operation_index(sql)];
+    count.inc();
+    latency.observe(seconds);
 }
 
 /// An HTTP method as a metric label: the standard ones, else `OTHER`.

@@ -178,9 +178,14 @@ struct SqlObserver {
     dispatch: OnceLock<WeakDispatch>,
 }
 
+/// What a statement's event says: the statement's summary (its first words,
+/// which name the operation) and its latency. The summary is copied only
+/// when a span will carry it.
 #[derive(Default)]
 struct SqlFields {
+    keep_summary: bool,
     summary: String,
+    operation: &'static str,
     elapsed_secs: f64,
 }
 
@@ -193,13 +198,17 @@ impl Visit for SqlFields {
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "summary" {
-            value.clone_into(&mut self.summary);
+            self.operation = crate::metrics::sql_operation(value);
+            if self.keep_summary {
+                value.clone_into(&mut self.summary);
+            }
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "summary" {
-            self.summary = format!("{value:?}");
+            let text = format!("{value:?}");
+            self.record_str(field, &text);
         }
     }
 }
@@ -216,15 +225,13 @@ where
         if event.metadata().target() != "sqlx::query" {
             return;
         }
-        let mut fields = SqlFields::default();
+        let mut fields = SqlFields {
+            keep_summary: self.tracer.is_some(),
+            ..SqlFields::default()
+        };
         event.record(&mut fields);
-        let operation = crate::metrics::sql_operation(&fields.summary);
-        crate::metrics::DB_QUERIES
-            .with_label_values(&[operation])
-            .inc();
-        crate::metrics::DB_QUERY_DURATION
-            .with_label_values(&[operation])
-            .observe(fields.elapsed_secs);
+        crate::metrics::record_statement(fields.operation, fields.elapsed_secs);
+        let operation = fields.operation;
         // The tracer first: looking up the current span costs a registry read.
         let Some(tracer) = &self.tracer else {
             return;
