@@ -16,7 +16,8 @@ binary and for the bare axum + sqlx baseline (bench/baseline):
   authenticated target (a real RS256 ID token, signed with a local key whose
   JWK set is served on 127.0.0.1) to the baseline's twin that verifies the
   same token with jsonwebtoken on every request;
-- the musl build's size, cold start and idle RSS when it was built;
+- the musl build (as shipped), every target again: size, cold start, idle RSS
+  and load, when it was built;
 - Lambda mode for one function: start to the first invocation response through
   cargo-lambda's runtime emulator (`cargo lambda watch --only-lambda-apis`),
   or through bench/lambda_emulator.py when cargo-lambda is missing.
@@ -196,6 +197,24 @@ def id_token(uid: str = "bench-user") -> str:
     return signing_keys().sign(claims)
 
 
+def emulator_token(uid: str = "bench-user") -> str:
+    """An ID token as the Firebase Auth emulator issues it: the same claims,
+    unsigned (`alg: none`, an empty signature)."""
+    now = int(time.time())
+    claims = {
+        "iss": f"https://securetoken.google.com/{PROJECT}",
+        "aud": PROJECT,
+        "sub": uid,
+        "user_id": uid,
+        "email": f"{uid}@bench.invalid",
+        "iat": now,
+        "auth_time": now,
+        "exp": now + 6 * 3600,
+    }
+    part = lambda v: base64.urlsafe_b64encode(json.dumps(v).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
 def manifest(function: str) -> dict:
     path = ROOT / "functions" / function / "Cargo.toml"
     if not path.exists():
@@ -264,10 +283,11 @@ class Target:
 
 def function_target(spec: str, bin_dir: Path, departure: str) -> Target:
     function, _, variant = spec.partition("@")
-    if variant not in ("", "auth", "auth-uncached"):
+    if variant not in ("", "auth", "auth-uncached", "emulator"):
         sys.exit(
-            f"{spec}: the variants are @auth (requests carry an RS256 ID token) and @auth-uncached "
-            "(the same, with the verified-token cache off: AUTH_TOKEN_CACHE_ENTRIES=0)"
+            f"{spec}: the variants are @auth (requests carry an RS256 ID token), @auth-uncached "
+            "(the same, with the verified-token cache off: AUTH_TOKEN_CACHE_ENTRIES=0) and @emulator "
+            "(an unsigned token, as the Firebase Auth emulator issues, with FIREBASE_AUTH_EMULATOR_HOST set)"
         )
     meta = manifest(function)
     if function in REQUESTS:
@@ -296,9 +316,13 @@ def function_target(spec: str, bin_dir: Path, departure: str) -> Target:
         method=method,
         path=path,
         body=json.dumps(body).encode() if body is not None else None,
-        token=id_token() if auth else None,
+        token=(emulator_token() if variant == "emulator" else id_token()) if auth else None,
         baseline_label=baseline,
-        env={"AUTH_TOKEN_CACHE_ENTRIES": "0"} if variant == "auth-uncached" else {},
+        env={
+            "auth-uncached": {"AUTH_TOKEN_CACHE_ENTRIES": "0"},
+            # Never contacted: in emulator mode unsigned tokens are only decoded.
+            "emulator": {"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"},
+        }.get(variant, {}),
     )
 
 
@@ -673,8 +697,6 @@ def main() -> None:
     musl: list[Target] = []
     if args.musl_dir:
         for t in targets:
-            if "@" in t.label:
-                continue
             m = Target(**{**t.__dict__, "cold": [], "wrk_rounds": []})
             m.label = f"{t.label} (musl)"
             m.binary = args.musl_dir / t.binary.name
