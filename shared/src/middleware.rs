@@ -165,6 +165,7 @@ impl Around for Platform {
             })
             .map(move |response| seen.finish(response))
             .instrument(span);
+        let answer = crate::telemetry::in_request(answer);
         match hub {
             Some(hub) => {
                 use sentry::SentryFutureExt;

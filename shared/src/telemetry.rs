@@ -153,12 +153,31 @@ fn log_panics_outside_requests() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if tracing::Span::current().is_none() {
+            if !inside_request() {
                 tracing::error!(panic = %info, "panicked outside a request");
             }
             previous(info);
         }));
     });
+}
+
+tokio::task_local! {
+    /// Set while a request's future runs (see [`in_request`]).
+    static IN_REQUEST: ();
+}
+
+/// Runs `answer` as a request's future: a panic inside it is that request's
+/// 500, which reports it, so the panic hook stays quiet. Not the request
+/// span: with no layer reading it (RUST_LOG=warn, no traces), the span is
+/// disabled, and every handler panic would be reported twice.
+pub fn in_request<F: std::future::Future>(
+    answer: F,
+) -> impl std::future::Future<Output = F::Output> {
+    IN_REQUEST.scope((), answer)
+}
+
+fn inside_request() -> bool {
+    IN_REQUEST.try_with(|()| ()).is_ok()
 }
 
 /// `RUST_LOG`'s `level,target=level,...` directives. `Targets`, not
@@ -325,5 +344,60 @@ impl Extractor for Headers<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::AssertUnwindSafe;
+    use std::sync::{Arc, Mutex};
+
+    use futures_util::FutureExt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// The `panic` field of every event logged as a panic outside a request.
+    #[derive(Clone, Default)]
+    struct Reported(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> Layer<S> for Reported {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            struct Panic(Option<String>);
+            impl Visit for Panic {
+                fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                    if field.name() == "panic" {
+                        self.0 = Some(format!("{value:?}"));
+                    }
+                }
+            }
+            let mut panic = Panic(None);
+            event.record(&mut panic);
+            self.0.lock().unwrap().extend(panic.0);
+        }
+    }
+
+    #[test]
+    fn a_handler_panic_is_left_to_its_request_and_a_background_one_is_logged() {
+        log_panics_outside_requests();
+        let reported = Reported::default();
+        // No layer wants spans here, as with RUST_LOG=warn and no traces.
+        let subscriber = tracing_subscriber::registry().with(reported.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let handler = AssertUnwindSafe(in_request(async { panic!("a handler bug") }));
+                assert!(handler.catch_unwind().await.is_err());
+                let background = tokio::spawn(in_request(async {
+                    tokio::spawn(async { panic!("a background bug") }).await
+                }));
+                assert!(background.await.unwrap().is_err(), "the task panicked");
+            });
+        });
+        let reported = reported.0.lock().unwrap();
+        assert_eq!(reported.len(), 1, "{reported:?}");
+        assert!(reported[0].contains("a background bug"), "{reported:?}");
     }
 }
