@@ -45,3 +45,9 @@ idempotency-key-reused = was already used with a different request
 
 new-sign-in = New sign-in
     .body = New sign-in from { $device }
+
+## Acknowledgements (the `message` of `{ message, success }`)
+
+ack-signed-out-everywhere = Signed out on every device
+ack-session-revoked = Session revoked
+ack-notification-dismissed = Notification dismissed

@@ -45,3 +45,9 @@ idempotency-key-reused = a déjà servi pour une autre requête
 
 new-sign-in = Nouvelle connexion
     .body = Nouvelle connexion depuis { $device }
+
+## Confirmations (le `message` de `{ message, success }`)
+
+ack-signed-out-everywhere = Déconnecté de tous les appareils
+ack-session-revoked = Session révoquée
+ack-notification-dismissed = Notification lue

@@ -333,10 +333,10 @@ pub struct Acknowledged {
 }
 
 impl Acknowledged {
-    /// A successful answer saying `message`.
-    pub fn new(message: &'static str) -> Self {
+    /// A successful answer saying `text` in the reader's language.
+    pub fn said(text: Text, lang: crate::i18n::Lang) -> Self {
         Self {
-            message: message.into(),
+            message: text.render(lang).into(),
             success: true,
         }
     }

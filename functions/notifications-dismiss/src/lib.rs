@@ -19,6 +19,7 @@ pub fn function() -> Function {
 async fn dismiss_notification(
     State(Db(db)): State<Db>,
     user: AuthUser,
+    lang: Lang,
     Path(notification_id): Path<String>,
 ) -> ApiResult<Json<Acknowledged>> {
     let id = Uuid::parse_str(&notification_id)
@@ -34,7 +35,8 @@ async fn dismiss_notification(
     if marked.rows_affected() == 0 {
         return Err(not_found(shared::i18n::MESSAGES.text("thing-notification")));
     }
-    Ok(Json(Acknowledged::new("Notification dismissed")))
+    let said = shared::i18n::MESSAGES.text("ack-notification-dismissed");
+    Ok(Json(Acknowledged::said(said, lang)))
 }
 
 #[cfg(test)]

@@ -2,3 +2,4 @@
 
 push-at-most-channels = au plus { $max } canaux
 push-channel-length = chaque canal doit contenir de { $min } à { $max } caractères
+ack-subscribed = Abonné aux notifications

@@ -65,6 +65,7 @@ const UPSERT: &str = "
 async fn subscribe(
     State(Db(db)): State<Db>,
     user: AuthUser,
+    lang: Lang,
     Json(body): Json<PushSubscription>,
 ) -> ApiResult<Json<Acknowledged>> {
     let mut channels: Vec<String> = Vec::with_capacity(body.channels.len());
@@ -79,7 +80,10 @@ async fn subscribe(
         .bind(&channels)
         .execute(&db)
         .await?;
-    Ok(Json(Acknowledged::new("Subscribed to notifications")))
+    Ok(Json(Acknowledged::said(
+        MESSAGES.text("ack-subscribed"),
+        lang,
+    )))
 }
 
 #[cfg(test)]
@@ -185,8 +189,20 @@ mod tests {
         assert_eq!(status, 422);
         assert_eq!(answer["message"], "channels : au plus 20 canaux");
         assert_eq!(answer["detail"][0]["msg"], "at most 20 channels");
-        let (status, _) = subscribe(&app, "ada", &json!({"token": "x".repeat(4096)})).await;
+        let (status, answer) = send(
+            app.post(
+                "/api/notifications/subscribe",
+                &json!({"token": "x".repeat(4096)}),
+            )
+            .bearer_auth(app.token("ada"))
+            .header("Accept-Language", "fr"),
+        )
+        .await;
         assert_eq!(status, 200, "4096 characters and no channels are fine");
+        assert_eq!(
+            answer,
+            json!({"message": "Abonné aux notifications", "success": true})
+        );
     }
 
     #[tokio::test]

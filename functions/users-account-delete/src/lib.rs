@@ -28,6 +28,7 @@ pub fn function() -> Function {
 async fn delete_account(
     State(state): State<AppState>,
     user: AuthUser,
+    lang: Lang,
 ) -> ApiResult<Json<Acknowledged>> {
     let mut tx = state.db.begin().await?;
     let told = delete(&mut tx, &user.uid).await?;
@@ -39,7 +40,8 @@ async fn delete_account(
         notifications::publish(&state, &passenger, notification).await;
     }
     tracing::info!(uid = %user.uid, "account deleted");
-    Ok(Json(Acknowledged::new("Account deletion scheduled")))
+    let said = MESSAGES.text("ack-account-deletion-scheduled");
+    Ok(Json(Acknowledged::said(said, lang)))
 }
 
 /// Locks every departure whose seats the deletion changes (those of `$1`'s

@@ -312,6 +312,7 @@ const UPDATE: &str = "
 async fn update_preferences(
     State(state): State<AppState>,
     user: AuthUser,
+    lang: Lang,
     Json(update): Json<PreferencesUpdate>,
 ) -> ApiResult<Json<Acknowledged>> {
     let n = update.notification_settings.clone().unwrap_or_default();
@@ -331,7 +332,8 @@ async fn update_preferences(
         .bind(accessibility)
         .execute(&mut *conn)
         .await?;
-    Ok(Json(Acknowledged::new("Preferences updated")))
+    let said = domain::MESSAGES.text("ack-preferences-updated");
+    Ok(Json(Acknowledged::said(said, lang)))
 }
 
 #[cfg(test)]
@@ -399,10 +401,17 @@ mod tests {
         assert_eq!(status, 200, "{answer}");
         assert_eq!(
             answer,
-            json!({"message": "Preferences updated", "success": true})
+            json!({"message": "Preferences updated", "success": true}),
+            "in the language ada had when she asked"
         );
         let prefs = get(&app).await;
         assert_eq!(prefs["language"], "fr");
+        let (_, answer) = post(&app, &json!({"security_alerts": false})).await;
+        assert_eq!(
+            answer,
+            json!({"message": "Préférences mises à jour", "success": true}),
+            "now in her stored language"
+        );
         assert_eq!(prefs["notificationSettings"]["promotions"], true);
         assert_eq!(prefs["marketing_opt_in"], true);
         assert_eq!(prefs["notificationSettings"]["departureAlerts"], false);

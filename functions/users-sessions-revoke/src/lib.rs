@@ -30,9 +30,11 @@ pub fn function() -> Function {
 async fn revoke_all_sessions(
     State(state): State<AppState>,
     user: AuthUser,
+    lang: Lang,
 ) -> ApiResult<Json<Acknowledged>> {
     shared::sessions::revoke_all(&state, &user.uid).await?;
-    Ok(Json(Acknowledged::new("Signed out on every device")))
+    let said = shared::i18n::MESSAGES.text("ack-signed-out-everywhere");
+    Ok(Json(Acknowledged::said(said, lang)))
 }
 
 /// Revokes the caller's session `session_id`.
@@ -44,6 +46,7 @@ async fn revoke_all_sessions(
 async fn revoke_session(
     State(state): State<AppState>,
     user: AuthUser,
+    lang: Lang,
     Path(session_id): Path<String>,
 ) -> ApiResult<Json<Acknowledged>> {
     let id = Uuid::try_parse(&session_id)
@@ -51,7 +54,8 @@ async fn revoke_session(
     if !shared::sessions::revoke(&state, &user.uid, id).await? {
         return Err(not_found(shared::i18n::MESSAGES.text("thing-session")));
     }
-    Ok(Json(Acknowledged::new("Session revoked")))
+    let said = shared::i18n::MESSAGES.text("ack-session-revoked");
+    Ok(Json(Acknowledged::said(said, lang)))
 }
 
 #[cfg(test)]

@@ -64,3 +64,8 @@ booking-cancelled = Booking cancelled: { $origin } → { $destination }
     } released.
 ride-cancelled = Ride cancelled: { $origin } → { $destination }
     .body = Your ride from { $origin } to { $destination } on { $departure } was cancelled by the driver
+
+## Acknowledgements (the `message` of `{ message, success }`)
+
+ack-account-deletion-scheduled = Account deletion scheduled
+ack-preferences-updated = Preferences updated

@@ -64,3 +64,8 @@ booking-cancelled = Réservation annulée : { $origin } → { $destination }
     }.
 ride-cancelled = Trajet annulé : { $origin } → { $destination }
     .body = Votre trajet de { $origin } à { $destination } du { $departure } a été annulé par le chauffeur
+
+## Confirmations (le `message` de `{ message, success }`)
+
+ack-account-deletion-scheduled = Suppression du compte programmée
+ack-preferences-updated = Préférences mises à jour
