@@ -56,22 +56,19 @@ if _original_path:
         sys.exit(f"EDGE_ORIGINAL_LOCUSTFILE: no file {_original_path}")
     original = _load("imutis_original_locustfile", Path(_original_path))
 
-    class OriginalTravelUser(original.TravelUser):
+    class _Original:
+        """The original's users, paced as the app's and signed in with
+        emulator tokens (not a User: Locust runs only the two below)."""
+
+        def wait_time(self):
+            return random.uniform(*WAIT)
+
+        def on_start(self):
+            super().on_start()
+            _emulator_headers(self)
+
+    class OriginalTravelUser(_Original, original.TravelUser):
         weight = 3
 
-        def wait_time(self):
-            return random.uniform(*WAIT)
-
-        def on_start(self):
-            super().on_start()
-            _emulator_headers(self)
-
-    class OriginalAdminUser(original.AdminUser):
+    class OriginalAdminUser(_Original, original.AdminUser):
         weight = 1
-
-        def wait_time(self):
-            return random.uniform(*WAIT)
-
-        def on_start(self):
-            super().on_start()
-            _emulator_headers(self)

@@ -72,9 +72,10 @@ static DB_SERIES: LazyLock<[(IntCounter, Histogram); 9]> = LazyLock::new(|| {
     })
 });
 
-/// Counts one statement (by the keyword `sql` starts with) and its latency.
-pub fn record_statement(sql: &str, seconds: f64) {
-    let (count, latency) = &DB_SERIES[operation_index(sql)];
+/// Counts one statement of `operation` (a [`sql_operation`] name, or the
+/// statement itself) and its latency.
+pub fn record_statement(operation: &str, seconds: f64) {
+    let (count, latency) = &DB_SERIES[operation_index(operation)];
     count.inc();
     latency.observe(seconds);
 }
