@@ -49,6 +49,8 @@ ensure_tools() {
   # .cargo/config.toml links with mold: much faster relinks of dozens of binaries.
   command -v mold >/dev/null || { log "installing mold"; apt_install mold || die "mold is required (apt-get install mold)"; }
   command -v psql >/dev/null || { log "installing postgresql client"; apt_install postgresql-client || true; }
+  # Tests make their TLS servers' certificates (and the bench its keys) with it.
+  command -v openssl >/dev/null || { log "installing openssl"; apt_install openssl || die "openssl is required (apt-get install openssl)"; }
 }
 
 ensure_local_postgres() {

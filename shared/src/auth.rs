@@ -12,8 +12,8 @@
 mod token_cache;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -267,7 +267,6 @@ pub struct FirebaseVerifier {
     emulator: bool,
     cache: RwLock<KeyCache>,
     fetch: Mutex<()>,
-    http: OnceLock<reqwest::Client>,
     /// Verified tokens (`AUTH_TOKEN_CACHE_ENTRIES`; `None` when 0).
     tokens: Option<TokenCache>,
     /// [`KeyCache::generation`], read without the key cache's lock.
@@ -302,7 +301,6 @@ impl FirebaseVerifier {
             emulator: config.emulator_mode(),
             cache: RwLock::default(),
             fetch: Mutex::new(()),
-            http: OnceLock::new(),
             tokens: TokenCache::new(config.auth_token_cache),
             generation: AtomicU64::new(0),
             refresh_due: AtomicU64::new(0),
@@ -520,20 +518,19 @@ impl FirebaseVerifier {
     }
 
     async fn fetch_keys(&self) -> Result<(HashMap<String, Key>, Duration), String> {
-        let http = self.http.get_or_init(http_client);
-        let response = http
+        let response = crate::outbound::client()
             .get(&self.jwks_url)
             .send()
             .await
-            .and_then(reqwest::Response::error_for_status)
             .map_err(|e| e.to_string())?;
+        if !response.status.is_success() {
+            return Err(format!("HTTP {}", response.status));
+        }
         let ttl = response
-            .headers()
-            .get(http::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
+            .header(http::header::CACHE_CONTROL)
             .and_then(max_age)
             .unwrap_or(DEFAULT_KEY_TTL);
-        let set: JwkSet = response.json().await.map_err(|e| e.to_string())?;
+        let set: JwkSet = response.json().map_err(|e| e.to_string())?;
         let keys = set
             .keys
             .into_iter()
@@ -550,16 +547,6 @@ impl FirebaseVerifier {
             .collect();
         Ok((keys, ttl))
     }
-}
-
-/// An HTTP client for outbound calls (rustls with ring, system roots), built on first use.
-pub fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .connect_timeout(Duration::from_secs(3))
-        .build()
-        .expect("HTTP client configuration is static")
 }
 
 fn max_age(cache_control: &str) -> Option<Duration> {

@@ -23,6 +23,7 @@ pub mod local_limit;
 pub mod metrics;
 pub mod middleware;
 pub mod notifications;
+pub mod outbound;
 pub mod push;
 pub mod rate_limit;
 pub mod redis_pool;

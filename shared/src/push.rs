@@ -5,12 +5,12 @@
 //! knows are unsubscribed. Users who turned notifications off get nothing.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use reqwest::StatusCode;
+use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
@@ -197,14 +197,12 @@ async fn try_once(url: &str, access: &str, body: &Value) -> Result<Outcome, Tran
             why: format!("request failed: {e}"),
             retry_after: None,
         })?;
-    let status = response.status();
+    let status = response.status;
     let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
+        .header(http::header::RETRY_AFTER)
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
-    let text = response.text().await.unwrap_or_default();
+    let text = response.text();
     let why = format!("{} {text}", status.as_u16());
     if status.is_success() {
         Ok(Outcome::Sent)
@@ -244,9 +242,8 @@ fn names_a_bad_token(body: &str) -> bool {
     unregistered || invalid_token
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(crate::auth::http_client)
+fn client() -> &'static crate::outbound::Client {
+    crate::outbound::client()
 }
 
 struct CachedToken {
@@ -269,12 +266,9 @@ enum TokenError {
     #[error("signing the assertion failed")]
     Signing,
     #[error("token endpoint: {0}")]
-    Unreachable(#[from] reqwest::Error),
+    Unreachable(#[from] crate::outbound::Error),
     #[error("token endpoint answered {status}: {text}")]
-    Refused {
-        status: reqwest::StatusCode,
-        text: String,
-    },
+    Refused { status: StatusCode, text: String },
 }
 
 /// A valid OAuth access token for FCM: the cached one, else a fresh exchange.
@@ -330,19 +324,15 @@ async fn exchange(fcm: &FcmConfig) -> Result<(String, Duration), TokenError> {
         .finish();
     let response = client()
         .post(&fcm.token_url)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(form)
+        .body(form, "application/x-www-form-urlencoded")
         .send()
         .await?;
-    let status = response.status();
+    let status = response.status;
     if !status.is_success() {
-        let text = response.text().await.unwrap_or_default();
+        let text = response.text();
         return Err(TokenError::Refused { status, text });
     }
-    let answer: TokenAnswer = response.json().await?;
+    let answer: TokenAnswer = response.json()?;
     Ok((answer.access_token, Duration::from_secs(answer.expires_in)))
 }
 

@@ -11,7 +11,8 @@ use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use tracing::dispatcher::WeakDispatch;
@@ -25,6 +26,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::Config;
+use crate::outbound;
 
 /// Keeps the exporters alive; flushes them when dropped.
 #[must_use = "telemetry stops when this is dropped"]
@@ -66,13 +68,17 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
         .with_span_list(false)
         .with_target(false);
 
+    // Both exporters send from one background thread, started only if either is on.
+    let background = (config.sentry_dsn.is_some() || config.otlp_endpoint.is_some())
+        .then(|| outbound::Background::start("telemetry"))
+        .and_then(|b| b.map_err(|e| eprintln!("telemetry thread: {e}")).ok());
     let sentry = config.sentry_dsn.as_deref().and_then(|dsn| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut options = sentry::ClientOptions::default();
         options.dsn = Some(dsn.parse().map_err(|e| eprintln!("SENTRY_DSN: {e}")).ok()?);
         options.release = Some(format!("{service}@{}", env!("CARGO_PKG_VERSION")).into());
         options.environment = Some(config.environment.clone().into());
         options.send_default_pii = false;
+        options.transport = Some(Arc::new(SentryTransportFactory(background.clone()?)));
         Some(sentry::init(options))
     });
     // ERROR events (a 5xx, a failed dependency) become Sentry error events.
@@ -90,12 +96,10 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
 
     let tracer = config.otlp_endpoint.as_deref().and_then(|_| {
         use opentelemetry_otlp::WithHttpConfig;
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::blocking::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
-            .build()
-            .map_err(|e| eprintln!("OTLP client: {e}"))
-            .ok()?;
+        let client = OtlpClient {
+            background: background.clone()?,
+            client: Arc::new(outbound::Client::new()),
+        };
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_http_client(client)
@@ -141,6 +145,120 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
         .with(sql)
         .try_init();
     Telemetry { sentry, tracer }
+}
+
+/// Envelopes waiting to be sent beyond which new ones are dropped, as
+/// Sentry's own transports do when their queue is full.
+const SENTRY_QUEUE: usize = 30;
+
+/// Sends Sentry's envelopes with the platform's client, from the telemetry
+/// thread, honouring the rate limit Sentry answers with (429, `Retry-After`).
+struct SentryTransport {
+    background: outbound::Background,
+    client: Arc<outbound::Client>,
+    url: String,
+    auth: String,
+    queued: Arc<AtomicUsize>,
+    /// Seconds since the epoch before which nothing is sent.
+    paused_until: Arc<AtomicU64>,
+}
+
+struct SentryTransportFactory(outbound::Background);
+
+impl sentry::TransportFactory for SentryTransportFactory {
+    fn create_transport_with_options(
+        &self,
+        options: sentry::TransportOptions,
+    ) -> Arc<dyn sentry::Transport> {
+        Arc::new(SentryTransport {
+            background: self.0.clone(),
+            client: Arc::new(outbound::Client::new()),
+            url: options.dsn.envelope_api_url().to_string(),
+            auth: options.dsn.to_auth(Some(&options.user_agent)).to_string(),
+            queued: Arc::default(),
+            paused_until: Arc::default(),
+        })
+    }
+}
+
+fn epoch_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl sentry::Transport for SentryTransport {
+    fn send_envelope(&self, envelope: sentry::Envelope) {
+        let mut body = Vec::new();
+        if epoch_secs() < self.paused_until.load(Ordering::Relaxed)
+            || self.queued.load(Ordering::Relaxed) >= SENTRY_QUEUE
+            || envelope.to_writer(&mut body).is_err()
+        {
+            return;
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let (client, url, auth) = (self.client.clone(), self.url.clone(), self.auth.clone());
+        let (queued, paused_until) = (self.queued.clone(), self.paused_until.clone());
+        self.background.spawn(async move {
+            let sent = client
+                .post(&url)
+                .header("x-sentry-auth", auth)
+                .body(body, "application/x-sentry-envelope")
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status == http::StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = r
+                        .header(http::header::RETRY_AFTER)
+                        .and_then(|v| v.trim().parse().ok());
+                    paused_until.store(epoch_secs() + wait.unwrap_or(60), Ordering::Relaxed);
+                }
+                Ok(r) if !r.status.is_success() => {
+                    eprintln!("Sentry refused an envelope: HTTP {}", r.status);
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("Sentry unreachable: {e}"),
+            }
+            queued.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+
+    fn flush(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.queued.load(Ordering::Relaxed) > 0 {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+}
+
+/// The OTLP exporter's HTTP client. The exporter calls it from its own
+/// thread, outside any runtime; the call runs on the telemetry thread.
+#[derive(Debug)]
+struct OtlpClient {
+    background: outbound::Background,
+    client: Arc<outbound::Client>,
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for OtlpClient {
+    async fn send_bytes(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        let client = self.client.clone();
+        let answer = self
+            .background
+            .spawn(async move { client.send(request, outbound::TIMEOUT).await })
+            .await??;
+        let mut response = http::Response::new(answer.body);
+        *response.status_mut() = answer.status;
+        *response.headers_mut() = answer.headers;
+        Ok(response)
+    }
 }
 
 /// A panic outside a request (a background task's) is logged as an error,

@@ -426,7 +426,7 @@ impl TestApp {
             addr,
             state,
             jwks,
-            client: crate::auth::http_client(),
+            client: crate::testing::http_client(),
         }
     }
 
@@ -481,7 +481,17 @@ impl TestApp {
     }
 }
 
-/// Sends `request` and returns the status and JSON body (`Null` when not JSON).
+/// The tests' own HTTP client (reqwest: what an app's HTTP stack does, not the
+/// platform's outbound client under test).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("HTTP client configuration is static")
+}
+
+/// Sends `request`: its status and JSON body (`Null` when not JSON).
 pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request
         .send()

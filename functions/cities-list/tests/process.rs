@@ -48,7 +48,7 @@ async fn start(db: &str) -> (Killed, String) {
             .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let client = shared::auth::http_client();
+    let client = shared::testing::http_client();
     for _ in 0..100 {
         if client
             .get(format!("{base}/readyz"))
@@ -67,7 +67,7 @@ async fn start(db: &str) -> (Killed, String) {
 async fn sigterm_under_load_lets_every_in_flight_request_finish() {
     let db = fresh_db_url().await;
     let (mut child, base) = start(&db).await;
-    let client = shared::auth::http_client();
+    let client = shared::testing::http_client();
     let mut blocker = PgConnection::connect(&db).await.unwrap();
     blocker.execute("BEGIN").await.unwrap();
     blocker
@@ -79,7 +79,7 @@ async fn sigterm_under_load_lets_every_in_flight_request_finish() {
     for _ in 0..30 {
         let url = format!("{base}/api/cities");
         in_flight.spawn(async move {
-            let client = shared::auth::http_client();
+            let client = shared::testing::http_client();
             client.get(url).send().await.map(|r| r.status().as_u16())
         });
     }
@@ -120,7 +120,7 @@ async fn serves_http_and_drains_in_flight_requests_on_sigterm() {
     let db = fresh_db_url().await;
     let port = free_port();
     let mut child = Killed(command(&db).env("PORT", port.to_string()).spawn().unwrap());
-    let client = shared::auth::http_client();
+    let client = shared::testing::http_client();
     let base = format!("http://127.0.0.1:{port}");
 
     let mut up = false;
@@ -215,7 +215,7 @@ async fn socket_activation_serves_the_inherited_listener_and_the_queued_first_re
     // The request is sent before the process exists: the kernel queues it on
     // the listening socket until the process accepts.
     let first = tokio::spawn(async move {
-        shared::auth::http_client()
+        shared::testing::http_client()
             .get(format!("http://{addr}/api/cities"))
             .send()
             .await

@@ -125,7 +125,7 @@ async fn idle_sockets_and_publish_to_delivery_latency() {
             .unwrap(),
     );
     let pid = child.0.id();
-    let http = shared::auth::http_client();
+    let http = shared::testing::http_client();
     for _ in 0..200 {
         if http
             .get(format!("http://127.0.0.1:{port}/readyz"))

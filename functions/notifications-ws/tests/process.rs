@@ -56,7 +56,7 @@ async fn relays_a_notification_published_by_another_process_and_closes_1001_on_s
             .spawn()
             .unwrap(),
     );
-    let client = shared::auth::http_client();
+    let client = shared::testing::http_client();
     let mut up = false;
     for _ in 0..100 {
         if client

@@ -4,13 +4,13 @@
 //! that language from the same data when the API is absent, slow or failing.
 //! Answers are cached in Redis per attraction, language and preferences.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use shared::config::GeminiConfig;
 use shared::i18n::Lang;
+use shared::outbound;
 use shared::state::AppState;
 
 use super::MESSAGES;
@@ -135,8 +135,6 @@ pub enum GuideError {
     Failed(String),
 }
 
-static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(shared::auth::http_client);
-
 /// The text Gemini generates for `prompt`, within the configured timeout.
 pub async fn generate(config: Option<&GeminiConfig>, prompt: &str) -> Result<String, GuideError> {
     let cfg = config.ok_or(GuideError::NotConfigured)?;
@@ -145,21 +143,20 @@ pub async fn generate(config: Option<&GeminiConfig>, prompt: &str) -> Result<Str
         cfg.api_url, cfg.model
     );
     let call = async {
-        let response = CLIENT
+        let response = outbound::client()
             .post(&url)
             .header("x-goog-api-key", &cfg.api_key)
             .json(&json!({"contents": [{"parts": [{"text": prompt}]}]}))
+            .timeout(cfg.timeout)
             .send()
             .await
-            .map_err(|e| GuideError::Failed(e.without_url().to_string()))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(GuideError::Failed(format!("HTTP {status}")));
+            .map_err(|e| GuideError::Failed(e.to_string()))?;
+        if !response.status.is_success() {
+            return Err(GuideError::Failed(format!("HTTP {}", response.status)));
         }
         let body: Value = response
             .json()
-            .await
-            .map_err(|e| GuideError::Failed(e.without_url().to_string()))?;
+            .map_err(|e| GuideError::Failed(e.to_string()))?;
         answer_text(&body).ok_or_else(|| GuideError::Failed("no text in the answer".into()))
     };
     tokio::time::timeout(cfg.timeout, call)
@@ -194,15 +191,13 @@ pub async fn probe(state: &AppState) -> &'static str {
         return if cached == "ok" { "ok" } else { "unreachable" };
     }
     let url = format!("{}/v1beta/models/{}", cfg.api_url, cfg.model);
-    let check = CLIENT
+    let check = outbound::client()
         .get(&url)
         .header("x-goog-api-key", &cfg.api_key)
         .timeout(cfg.timeout)
-        .send();
-    let ok = matches!(
-        tokio::time::timeout(cfg.timeout, check).await,
-        Ok(Ok(r)) if r.status().is_success()
-    );
+        .send()
+        .await;
+    let ok = check.is_ok_and(|r| r.status.is_success());
     let answer = if ok { "ok" } else { "unreachable" };
     let _ = state
         .with_redis("SET", async |c| {
