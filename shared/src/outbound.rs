@@ -527,6 +527,7 @@ impl RequestBuilder<'_> {
 #[derive(Debug, Clone)]
 pub struct Background {
     handle: tokio::runtime::Handle,
+    client: Arc<Client>,
 }
 
 impl Background {
@@ -538,7 +539,16 @@ impl Background {
         std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
-        Ok(Self { handle })
+        Ok(Self {
+            handle,
+            client: Arc::new(Client::new()),
+        })
+    }
+
+    /// The thread's client: its connections belong to the thread's runtime,
+    /// so futures run here use it rather than [`client`].
+    pub fn client(&self) -> Arc<Client> {
+        self.client.clone()
     }
 
     /// Runs `future` on the thread; await the handle (from any executor) for its output.

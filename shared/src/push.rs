@@ -187,7 +187,7 @@ struct Transient {
 }
 
 async fn try_once(url: &str, access: &str, body: &Value) -> Result<Outcome, Transient> {
-    let response = client()
+    let response = crate::outbound::client()
         .post(url)
         .bearer_auth(access)
         .json(body)
@@ -240,10 +240,6 @@ fn names_a_bad_token(body: &str) -> bool {
                 .as_str()
                 .is_some_and(|m| m.contains("registration token")));
     unregistered || invalid_token
-}
-
-fn client() -> &'static crate::outbound::Client {
-    crate::outbound::client()
 }
 
 struct CachedToken {
@@ -322,7 +318,7 @@ async fn exchange(fcm: &FcmConfig) -> Result<(String, Duration), TokenError> {
         .append_pair("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
         .append_pair("assertion", &assertion)
         .finish();
-    let response = client()
+    let response = crate::outbound::client()
         .post(&fcm.token_url)
         .body(form, "application/x-www-form-urlencoded")
         .send()

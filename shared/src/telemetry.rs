@@ -96,10 +96,7 @@ pub fn init(config: &Config, service: &str) -> Telemetry {
 
     let tracer = config.otlp_endpoint.as_deref().and_then(|_| {
         use opentelemetry_otlp::WithHttpConfig;
-        let client = OtlpClient {
-            background: background.clone()?,
-            client: Arc::new(outbound::Client::new()),
-        };
+        let client = OtlpClient(background.clone()?);
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_http_client(client)
@@ -155,7 +152,6 @@ const SENTRY_QUEUE: usize = 30;
 /// thread, honouring the rate limit Sentry answers with (429, `Retry-After`).
 struct SentryTransport {
     background: outbound::Background,
-    client: Arc<outbound::Client>,
     url: String,
     auth: String,
     queued: Arc<AtomicUsize>,
@@ -172,7 +168,6 @@ impl sentry::TransportFactory for SentryTransportFactory {
     ) -> Arc<dyn sentry::Transport> {
         Arc::new(SentryTransport {
             background: self.0.clone(),
-            client: Arc::new(outbound::Client::new()),
             url: options.dsn.envelope_api_url().to_string(),
             auth: options.dsn.to_auth(Some(&options.user_agent)).to_string(),
             queued: Arc::default(),
@@ -197,7 +192,11 @@ impl sentry::Transport for SentryTransport {
             return;
         }
         self.queued.fetch_add(1, Ordering::Relaxed);
-        let (client, url, auth) = (self.client.clone(), self.url.clone(), self.auth.clone());
+        let (client, url, auth) = (
+            self.background.client(),
+            self.url.clone(),
+            self.auth.clone(),
+        );
         let (queued, paused_until) = (self.queued.clone(), self.paused_until.clone());
         self.background.spawn(async move {
             let sent = client
@@ -238,10 +237,7 @@ impl sentry::Transport for SentryTransport {
 /// The OTLP exporter's HTTP client. The exporter calls it from its own
 /// thread, outside any runtime; the call runs on the telemetry thread.
 #[derive(Debug)]
-struct OtlpClient {
-    background: outbound::Background,
-    client: Arc<outbound::Client>,
-}
+struct OtlpClient(outbound::Background);
 
 #[async_trait::async_trait]
 impl opentelemetry_http::HttpClient for OtlpClient {
@@ -249,9 +245,9 @@ impl opentelemetry_http::HttpClient for OtlpClient {
         &self,
         request: http::Request<bytes::Bytes>,
     ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
-        let client = self.client.clone();
+        let client = self.0.client();
         let answer = self
-            .background
+            .0
             .spawn(async move { client.send(request, outbound::TIMEOUT).await })
             .await??;
         let mut response = http::Response::new(answer.body);
