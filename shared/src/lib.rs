@@ -87,6 +87,10 @@ macro_rules! main {
 #[doc(hidden)]
 pub use mimalloc;
 
+// Every binary that links the platform copies and compares with fastmem's
+// functions in place of musl's (a no-op on glibc).
+use fastmem as _;
+
 pub use sqlx;
 pub use utoipa;
 pub use utoipa_axum;
