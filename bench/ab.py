@@ -7,9 +7,12 @@ over all of them.
 
     DATABASE_URL=<a seeded database> python3 bench/ab.py [--rounds 4] [--path /api/cities] BINARY...
 
-scripts/bench leaves one seeded (imutis_bench). A binary may be a wrapper
-script that execs the server with other settings. The first binary is the
-reference for the ratios.
+CPU us/req is the server's own user + system time over the requests it
+answered, as scripts/bench reports it: requests/s also moves with what
+wrk and Postgres get of the same two cores. scripts/bench leaves one
+seeded database (imutis_bench). A binary may be a wrapper script that
+execs the server with other settings. The first binary is the reference
+for the ratios.
 """
 
 import argparse
@@ -34,14 +37,17 @@ def main() -> None:
         for i, b in enumerate(a.binaries, 1)
     ]
     rss: dict[str, list[int]] = {t.label: [] for t in targets}
+    cpu: dict[str, list[float]] = {t.label: [] for t in targets}
     for _ in range(a.rounds):
         for t in targets:
             bench.load(t, args)
             rss[t.label].append(t.idle_rss_kib)
+            cpu[t.label].append(t.cpu_us_per_req)
     rows = []
     ref = targets[0]
     ref_rps = statistics.fmean(r["rps"] for r in ref.wrk_rounds)
     ref_p99 = statistics.fmean(r["p99_us"] for r in ref.wrk_rounds)
+    ref_cpu = statistics.fmean(cpu[ref.label])
     for t in targets:
         rps = statistics.fmean(r["rps"] for r in t.wrk_rounds)
         p99 = statistics.fmean(r["p99_us"] for r in t.wrk_rounds)
@@ -55,9 +61,11 @@ def main() -> None:
                 f"{p99 / 1000:.2f}",
                 bench.ratio(rps, ref_rps),
                 bench.ratio(p99, ref_p99),
+                f"{statistics.fmean(cpu[t.label]):.1f}",
+                bench.ratio(statistics.fmean(cpu[t.label]), ref_cpu),
             ]
         )
-    headers = ["binary", "bytes", "idle RSS KiB", "req/s by round", "req/s", "p99 ms", "req/s x 1", "p99 x 1"]
+    headers = ["binary", "bytes", "idle RSS KiB", "req/s by round", "req/s", "p99 ms", "req/s x 1", "p99 x 1", "CPU us/req", "CPU x 1"]
     print(bench.table(headers, rows))
 
 
