@@ -270,6 +270,9 @@ class Target:
     cpu_us_per_req: float = 0.0
     wrk: dict = field(default_factory=dict)
     wrk_rounds: list[dict] = field(default_factory=list)
+    # Per load round, merged by merge_rounds.
+    cpu_rounds: list[float] = field(default_factory=list)
+    idle_rss_rounds: list[int] = field(default_factory=list)
 
     @property
     def route(self) -> str:
@@ -511,6 +514,7 @@ def load(t: Target, args: argparse.Namespace) -> None:
         until_200(proc, port, t, time.perf_counter())
         time.sleep(1.0)
         t.idle_rss_kib = status_kib(proc.pid, "VmRSS")
+        t.idle_rss_rounds.append(t.idle_rss_kib)
         if args.no_load:
             return
         if args.warmup not in ("", "0", "0s"):
@@ -535,6 +539,7 @@ def load(t: Target, args: argparse.Namespace) -> None:
         cpu = cpu_seconds(proc.pid) - cpu0
         t.load_rss_kib = max(peak[0], t.load_rss_kib)
         t.cpu_us_per_req = cpu * 1e6 / max(result["requests"], 1)
+        t.cpu_rounds.append(t.cpu_us_per_req)
         bad = result["status"] + result["connect"] + result["read"] + result["write"] + result["timeout"]
         status, _ = request(port, t)
         if status != 200:
@@ -549,7 +554,12 @@ def load(t: Target, args: argparse.Namespace) -> None:
 
 
 def merge_rounds(t: Target) -> None:
-    """The baseline runs before and after the functions: use the mean."""
+    """Several load rounds (and the baseline's extra one after the
+    functions): the mean of requests/s, p99 and CPU, the median idle RSS."""
+    if t.idle_rss_rounds:
+        t.idle_rss_kib = int(statistics.median(t.idle_rss_rounds))
+    if t.cpu_rounds:
+        t.cpu_us_per_req = statistics.fmean(t.cpu_rounds)
     rounds = t.wrk_rounds
     if not rounds:
         t.wrk = {}
@@ -679,6 +689,9 @@ def main() -> None:
     ap.add_argument("--wrk-connections", type=int, default=50)
     ap.add_argument("--wrk-duration", default="10s")
     ap.add_argument("--warmup", default="2s")
+    ap.add_argument(
+        "--load-rounds", type=int, default=1, help="load every binary this many times, in turn (the mean)"
+    )
     ap.add_argument("--no-load", action="store_true", help="cold start, size and idle RSS only")
     ap.add_argument("--lambda-function", default="")
     ap.add_argument("--cargo-lambda", default="")
@@ -698,7 +711,8 @@ def main() -> None:
     musl: list[Target] = []
     if args.musl_dir:
         for t in targets:
-            m = Target(**{**t.__dict__, "cold": [], "wrk_rounds": []})
+            fresh = {"cold": [], "wrk_rounds": [], "cpu_rounds": [], "idle_rss_rounds": []}
+            m = Target(**{**t.__dict__, **fresh})
             m.label = f"{t.label} (musl)"
             m.binary = args.musl_dir / t.binary.name
             musl.append(m)
@@ -710,12 +724,16 @@ def main() -> None:
         log("idle RSS (no load run: --no-load)")
     else:
         log(f"load: wrk -t{args.wrk_threads} -c{args.wrk_connections} -d{args.wrk_duration} --latency "
-            f"(after a {args.warmup} warm-up), the baseline before and after the functions")
-    for b in needed:
-        load(b, args)
-    # The shipped (musl) build is loaded too: it is the one users run.
-    for t in targets + musl:
-        load(t, args)
+            f"(after a {args.warmup} warm-up), {args.load_rounds} round(s), the baseline before and after "
+            "the functions in each")
+    # Several rounds in turn: on a shared 2-core machine one 10-s run of a
+    # binary moves by 10-20%, and alternating spreads that drift over all.
+    for _ in range(1 if args.no_load else max(args.load_rounds, 1)):
+        for b in needed:
+            load(b, args)
+        # The shipped (musl) build is loaded too: it is the one users run.
+        for t in targets + musl:
+            load(t, args)
     if not args.no_load:
         for b in needed:
             load(b, args)
@@ -801,14 +819,11 @@ def main() -> None:
         ],
         ratios,
     )
-    drift = []
-    for b in needed:
-        r = b.wrk_rounds
-        if len(r) == 2:
-            drift.append(
-                f"{b.label}: {r[0]['rps']:.0f} req/s before the functions, {r[1]['rps']:.0f} after"
-                f" (p99 {r[0]['p99_us'] / 1000:.2f} / {r[1]['p99_us'] / 1000:.2f} ms)"
-            )
+    by_round = [
+        f"{t.label}: " + " / ".join(f"{r['rps']:.0f}" for r in t.wrk_rounds)
+        for t in needed + targets + musl
+        if len(t.wrk_rounds) > 1
+    ]
     sections = [
         "## glibc release build (fat LTO), loopback, one instance each",
         main_table,
@@ -817,8 +832,12 @@ def main() -> None:
         "(1.00 = the same; req/s: above 1 is more; everything else: above 1 is bigger or slower)",
         ratio_table,
     ]
-    if drift:
-        sections += ["", "Baseline drift on this machine (its two load rounds, averaged above): " + "; ".join(drift)]
+    if by_round:
+        sections += [
+            "",
+            "Requests/s by load round, averaged above (the baseline also once after the last round): "
+            + "; ".join(by_round),
+        ]
     if musl:
         mrows = []
         for m in musl:
