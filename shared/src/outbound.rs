@@ -675,7 +675,10 @@ mod tests {
 
     /// A self-signed certificate for `localhost`, made by openssl: (cert, key) PEM.
     fn self_signed() -> (Vec<u8>, Vec<u8>) {
-        let dir = std::env::temp_dir().join(format!("outbound-tls-{}", std::process::id()));
+        // One directory per call: tests run in parallel, and each removes its own.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("outbound-tls-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         let made = std::process::Command::new("openssl")
