@@ -142,26 +142,25 @@ pub async fn generate(config: Option<&GeminiConfig>, prompt: &str) -> Result<Str
         "{}/v1beta/models/{}:generateContent",
         cfg.api_url, cfg.model
     );
-    let call = async {
-        let response = outbound::client()
-            .post(&url)
-            .header("x-goog-api-key", &cfg.api_key)
-            .json(&json!({"contents": [{"parts": [{"text": prompt}]}]}))
-            .timeout(cfg.timeout)
-            .send()
-            .await
-            .map_err(|e| GuideError::Failed(e.to_string()))?;
-        if !response.status.is_success() {
-            return Err(GuideError::Failed(format!("HTTP {}", response.status)));
-        }
-        let body: Value = response
-            .json()
-            .map_err(|e| GuideError::Failed(e.to_string()))?;
-        answer_text(&body).ok_or_else(|| GuideError::Failed("no text in the answer".into()))
-    };
-    tokio::time::timeout(cfg.timeout, call)
+    // One deadline, the client's: it covers the connection and the whole answer.
+    let response = outbound::client()
+        .post(&url)
+        .header("x-goog-api-key", &cfg.api_key)
+        .json(&json!({"contents": [{"parts": [{"text": prompt}]}]}))
+        .timeout(cfg.timeout)
+        .send()
         .await
-        .map_err(|_| GuideError::Timeout)?
+        .map_err(|e| match e {
+            outbound::Error::Timeout(_) => GuideError::Timeout,
+            e => GuideError::Failed(e.to_string()),
+        })?;
+    if !response.status.is_success() {
+        return Err(GuideError::Failed(format!("HTTP {}", response.status)));
+    }
+    let body: Value = response
+        .json()
+        .map_err(|e| GuideError::Failed(e.to_string()))?;
+    answer_text(&body).ok_or_else(|| GuideError::Failed("no text in the answer".into()))
 }
 
 /// The text of `candidates[0].content.parts[*].text`, if any.
